@@ -1,0 +1,176 @@
+/**
+ * The seams of the program: time, logging and ids. Real implementations are the
+ * defaults; tests pass fakes (`FakeClock`, `collectingLogger()`).
+ *
+ * @module
+ */
+
+/** A source of time that tests can drive. */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /** Resolves after `ms` milliseconds, or rejects with the signal's reason when aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The real clock. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};
+
+/** A clock whose time only moves when `tick()` is called. */
+export class FakeClock implements Clock {
+  #now: number;
+  #sleepers: { at: number; resolve: () => void }[] = [];
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.#now = start;
+  }
+  now(): number {
+    return this.#now;
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const sleeper = { at: this.#now + ms, resolve };
+      this.#sleepers.push(sleeper);
+      signal?.addEventListener("abort", () => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+        reject(signal.reason);
+      }, { once: true });
+    });
+  }
+  /** Advances time by `ms` and wakes every sleeper whose time has come. */
+  async tick(ms: number): Promise<void> {
+    this.#now += ms;
+    const due = this.#sleepers.filter((s) => s.at <= this.#now);
+    this.#sleepers = this.#sleepers.filter((s) => s.at > this.#now);
+    for (const s of due) s.resolve();
+    // Let the woken tasks run before returning.
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+}
+
+/** Log levels, lowest first. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = typeof LOG_LEVELS[number];
+export type LogFields = Record<string, unknown>;
+
+/** A tiny structured logger. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Field names whose values are never written to a log line. */
+const SECRET_FIELDS = new Set([
+  "masked_env",
+  "password",
+  "secret",
+  "authorization",
+  "http_credentials",
+  "callback_secret",
+  "credential",
+]);
+
+/** Replaces the values of secret fields (at any depth) with `*******`. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 6 || value === null || typeof value !== "object") return value;
+  if (value instanceof Error) return value.message;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_FIELDS.has(k.toLowerCase()) ? "*******" : redact(v, depth + 1);
+  }
+  return out;
+}
+
+export interface ConsoleLoggerOptions {
+  level?: LogLevel;
+  format?: "text" | "json";
+  /** Where lines go; stderr by default. */
+  write?: (line: string) => void;
+  clock?: Clock;
+}
+
+const encoder = new TextEncoder();
+function writeStderr(line: string): void {
+  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+}
+
+/** A logger writing text or JSON lines, secrets redacted. */
+export function consoleLogger(
+  { level = "info", format = "text", write = writeStderr, clock = systemClock }:
+    ConsoleLoggerOptions = {},
+): Logger {
+  const min = LOG_LEVELS.indexOf(level);
+  const emit = (lvl: LogLevel, message: string, fields?: LogFields) => {
+    if (LOG_LEVELS.indexOf(lvl) < min) return;
+    const time = new Date(clock.now()).toISOString();
+    const safe = fields ? redact(fields) as LogFields : undefined;
+    if (format === "json") {
+      write(JSON.stringify({ time, level: lvl, msg: message, ...safe }));
+    } else {
+      const extra = safe
+        ? Object.entries(safe).map(([k, v]) =>
+          ` ${k}=${typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v)}`
+        ).join("")
+        : "";
+      write(`${time} ${lvl.toUpperCase().padEnd(5)} ${message}${extra}`);
+    }
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+  };
+}
+
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
+  fields?: LogFields;
+}
+
+/** A logger that keeps every entry (redacted) for assertions in tests. */
+export function collectingLogger(): Logger & { entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const push = (level: LogLevel) => (message: string, fields?: LogFields) =>
+    entries.push({ level, message, fields: fields ? redact(fields) as LogFields : undefined });
+  return {
+    entries,
+    debug: push("debug"),
+    info: push("info"),
+    warn: push("warn"),
+    error: push("error"),
+  };
+}
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/** A random v4 UUID. */
+export function newId(): string {
+  return crypto.randomUUID();
+}
