@@ -1,0 +1,175 @@
+import { assert, assertEquals } from "../testing/asserts.ts";
+import { isArchive, parseTaskRequestV0, parseTaskRequestV1 } from "./request.ts";
+
+const E1 = { mem: 22.0, cpu: 1.0, image: "busybox", command: "echo $(date)" };
+const E2 = {
+  cpu: 1.0,
+  mem: 22.0,
+  image: "busybox",
+  force_pull_image: false,
+  privileged: false,
+  command: "echo $(date)",
+  args: ["+%s"],
+  volumes: [{ container_path: "/var/run/docker.sock", host_path: "/var/run/docker.sock" }],
+  volumes_from: ["+%s"],
+  name: "Task Name",
+  network: "BRIDGE",
+  dns: "172.0.0.2",
+  ports: [{ container_port: 80, protocol: "tcp" }],
+  env: { KEY: "value" },
+  masked_env: { KEY: "value" },
+  labels: { KEY: "value" },
+  fetch: [{
+    uri: "http://server.local/another_resource",
+    extract: false,
+    executable: false,
+    cache: false,
+  }],
+  agent_constraints: [{ attribute_name: "aws-region", attribute_value: "us-west-2" }],
+  callback_uri: "http://callback.local",
+};
+const E7 = {
+  cpu: 0.2,
+  mem: 32,
+  image: "busybox",
+  command: "echo hello",
+  args: null,
+  volumes: null,
+  volumes_from: null,
+  ports: [{ container_port: 0, host_port: 0, protocol: "tcp" }],
+  name: "",
+  network: "BRIDGE",
+  dns: "",
+  env: {},
+  masked_env: null,
+  labels: null,
+  agent_constraints: null,
+  callback_uri: "",
+  fetch: [],
+  force_pull_image: false,
+  privileged: false,
+};
+
+Deno.test("parseTaskRequestV1() accepts the original's v1 examples E1, E2, E7", () => {
+  for (const body of [E1, E2, E7]) {
+    const r = parseTaskRequestV1(body);
+    assert(r.ok, JSON.stringify(r));
+    assertEquals(r.unknownKeys, []);
+  }
+});
+
+Deno.test("parseTaskRequestV1() fills defaults and keeps null for unset arrays and maps", () => {
+  const r = parseTaskRequestV1(E1);
+  assert(r.ok);
+  assertEquals(r.request.args, null);
+  assertEquals(r.request.env, null);
+  assertEquals(r.request.volumes, null);
+  assertEquals(r.request.network, "");
+  assertEquals(r.request.max_retries, 5);
+  assertEquals(r.request.callback_events, "terminal");
+});
+
+Deno.test("parseTaskRequestV1() rejects {} naming image, cpu and mem", () => {
+  const r = parseTaskRequestV1({});
+  assert(!r.ok);
+  const paths = r.problems.map((p) => p.path).sort();
+  assertEquals(paths, ["cpu", "image", "mem"]);
+});
+
+Deno.test("parseTaskRequestV1() rejects documents that can never run", async (t) => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["zero cpu", { ...E1, cpu: 0 }, "cpu"],
+    ["negative mem", { ...E1, mem: -1 }, "mem"],
+    ["empty image", { ...E1, image: "" }, "image"],
+    ["port too big", { ...E1, ports: [{ container_port: 70000 }] }, "ports[0].container_port"],
+    [
+      "bad protocol",
+      { ...E1, ports: [{ container_port: 80, protocol: "sctp" }] },
+      "ports[0].protocol",
+    ],
+    ["unknown network", { ...E1, network: "bridge" }, "network"],
+    ["callback not http", { ...E1, callback_uri: "ftp://x" }, "callback_uri"],
+    ["env value not a string", { ...E1, env: { A: 1 } }, "env.A"],
+    ["legacy key on v1", { ...E1, docker_image: "busybox" }, "docker_image"],
+    ["cpu as string", { ...E1, cpu: "1" }, "cpu"],
+    ["negative max_retries", { ...E1, max_retries: -1 }, "max_retries"],
+    ["fractional gpus", { ...E1, gpus: 0.5 }, "gpus"],
+  ];
+  for (const [name, body, path] of cases) {
+    await t.step(name, () => {
+      const r = parseTaskRequestV1(body);
+      assert(!r.ok, `${name} accepted`);
+      assert(r.problems.some((p) => p.path === path), JSON.stringify(r.problems));
+    });
+  }
+});
+
+Deno.test("parseTaskRequestV1() ignores unknown keys but reports them", () => {
+  const r = parseTaskRequestV1({ ...E1, colour: "blue", imagee: "x" });
+  assert(r.ok);
+  assertEquals(r.unknownKeys, ["colour", "imagee"]);
+});
+
+Deno.test("parseTaskRequestV1() drops the null volume the original UI sends", () => {
+  const r = parseTaskRequestV1({
+    ...E1,
+    volumes: [null, { container_path: "/a", host_path: "/b" }],
+  });
+  assert(r.ok);
+  assertEquals(r.request.volumes, [{ container_path: "/a", host_path: "/b" }]);
+});
+
+Deno.test("parseTaskRequestV1() rejects non-object bodies", () => {
+  for (const body of [null, [], "x", 3, true]) assert(!parseTaskRequestV1(body).ok);
+});
+
+Deno.test("parseTaskRequestV0() accepts the legacy examples and maps uris", () => {
+  const E5 = {
+    command: "docker build",
+    docker_image: "docker:1.8",
+    env: { USER: "dkeis" },
+    masked_env: { PASSWORD: "myactualpassword" },
+    task_cpus: 0.1,
+    task_mem: 100.0,
+    uris: ["https://example.com/1.6/alpine/Dockerfile"],
+    volumes: [{ container_path: "/var/run/docker.sock", host_path: "/var/run/docker.sock" }],
+  };
+  const r = parseTaskRequestV0(E5);
+  assert(r.ok, JSON.stringify(r));
+  assertEquals(r.request.image, "docker:1.8");
+  assertEquals(r.request.cpu, 0.1);
+  assertEquals(r.request.fetch, [{
+    uri: "https://example.com/1.6/alpine/Dockerfile",
+    extract: false,
+    executable: false,
+    cache: false,
+  }]);
+  const E9 = {
+    task_mem: 22.0,
+    task_cpus: 1.0,
+    docker_image: "private",
+    command: "rails",
+    uris: ["file:///etc/docker.tar.gz"],
+  };
+  const r9 = parseTaskRequestV0(E9);
+  assert(r9.ok);
+  assertEquals(r9.request.fetch?.[0].extract, true);
+  const E6 = {
+    docker_image: "busybox",
+    command: "date",
+    task_cpus: 0.1,
+    task_mem: 100.0,
+    slave_constraints: [{ attribute_name: "role", attribute_value: "build" }],
+  };
+  const r6 = parseTaskRequestV0(E6);
+  assert(r6.ok);
+  assertEquals(r6.request.agent_constraints, [{
+    attribute_name: "role",
+    attribute_value: "build",
+  }]);
+});
+
+Deno.test("isArchive() knows the fetcher's archive suffixes", () => {
+  assert(isArchive("a.tgz") && isArchive("a.tar.xz") && isArchive("a.zip"));
+  assert(!isArchive("Dockerfile") && !isArchive("a.tar"));
+});
