@@ -1,0 +1,142 @@
+import { assertEquals, assertThrows } from "../testing/asserts.ts";
+import { encodeRecord, encodeRecords, readRecords, RecordIODecoder } from "./recordio.ts";
+import { MesosProtocolError } from "./errors.ts";
+
+const decoder = new TextDecoder();
+const texts = (records: Uint8Array[]) => records.map((r) => decoder.decode(r));
+
+const SAMPLES = [
+  '{"type":"SUBSCRIBED","subscribed":{"framework_id":{"value":"F-0000"}}}',
+  '{"type":"HEARTBEAT"}',
+  '{"type":"MESSAGE","message":{"data":"héllo wörld ✓ 🚀 日本"}}',
+  "x",
+  '{"type":"HEARTBEAT"}',
+];
+
+Deno.test("encodeRecord() prefixes the UTF-8 byte length, not the character count", () => {
+  assertEquals(decoder.decode(encodeRecord('{"type":"HEARTBEAT"}')), '20\n{"type":"HEARTBEAT"}');
+  // "é" is 2 bytes, "🚀" 4 bytes.
+  assertEquals(decoder.decode(encodeRecord("é🚀")), "6\né🚀");
+});
+
+Deno.test("RecordIODecoder.decode() decodes records split at every byte boundary", () => {
+  const bytes = encodeRecords(SAMPLES);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const d = new RecordIODecoder();
+    const out = [...d.decode(bytes.subarray(0, cut)), ...d.decode(bytes.subarray(cut))];
+    assertEquals(texts(out), SAMPLES, `cut at ${cut}`);
+    assertEquals(d.pending, false);
+  }
+});
+
+Deno.test("RecordIODecoder.decode() decodes records split at every pair of boundaries", () => {
+  const bytes = encodeRecords(SAMPLES.slice(0, 3));
+  for (let a = 0; a <= bytes.length; a++) {
+    for (let b = a; b <= bytes.length; b++) {
+      const d = new RecordIODecoder();
+      const out = [
+        ...d.decode(bytes.subarray(0, a)),
+        ...d.decode(bytes.subarray(a, b)),
+        ...d.decode(bytes.subarray(b)),
+      ];
+      assertEquals(texts(out), SAMPLES.slice(0, 3), `cuts at ${a}, ${b}`);
+    }
+  }
+});
+
+Deno.test("RecordIODecoder.decode() decodes one byte at a time and in one piece", () => {
+  const bytes = encodeRecords(SAMPLES);
+  const d = new RecordIODecoder();
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i++) out.push(...d.decode(bytes.subarray(i, i + 1)));
+  assertEquals(texts(out), SAMPLES);
+  assertEquals(texts(new RecordIODecoder().decode(bytes)), SAMPLES);
+});
+
+Deno.test("RecordIODecoder.decode() does not keep references to the caller's buffer", () => {
+  const d = new RecordIODecoder();
+  const buf = encodeRecord("abcdef");
+  const first = d.decode(buf.subarray(0, 5)); // "6\nabc"
+  assertEquals(first, []);
+  buf.fill(0x21, 0, 5); // the caller reuses its buffer
+  assertEquals(texts(d.decode(buf.subarray(5))), ["abcdef"]);
+  const whole = encodeRecord("xyz");
+  const [rec] = new RecordIODecoder().decode(whole);
+  whole.fill(0x21);
+  assertEquals(decoder.decode(rec), "xyz");
+});
+
+Deno.test("RecordIODecoder handles a zero-length record and a large one", () => {
+  const big = "y".repeat(300_000);
+  const bytes = encodeRecords(["", big]);
+  const d = new RecordIODecoder();
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += 4096) out.push(...d.decode(bytes.subarray(i, i + 4096)));
+  assertEquals(out.length, 2);
+  assertEquals(out[0].length, 0);
+  assertEquals(decoder.decode(out[1]), big);
+});
+
+Deno.test("RecordIODecoder rejects malformed prefixes and oversized records", () => {
+  assertThrows(
+    () => new RecordIODecoder().decode(new TextEncoder().encode("1a\nx")),
+    MesosProtocolError,
+    "not a digit",
+  );
+  assertThrows(
+    () => new RecordIODecoder().decode(new TextEncoder().encode("\n")),
+    MesosProtocolError,
+    "empty length prefix",
+  );
+  assertThrows(
+    () => new RecordIODecoder({ maxRecordBytes: 10 }).decode(new TextEncoder().encode("11\n")),
+    MesosProtocolError,
+    "exceeds 10 bytes",
+  );
+  const d = new RecordIODecoder();
+  d.decode(new TextEncoder().encode("5\nab"));
+  assertThrows(() => d.finish(), MesosProtocolError, "inside a record");
+});
+
+Deno.test("readRecords() reads a stream whose chunks split multi-byte characters", async () => {
+  const bytes = encodeRecords(SAMPLES);
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      for (let i = 0; i < bytes.length; i += 3) c.enqueue(bytes.slice(i, i + 3));
+      c.close();
+    },
+  });
+  const out: string[] = [];
+  for await (const r of readRecords(stream)) out.push(decoder.decode(r));
+  assertEquals(out, SAMPLES);
+});
+
+Deno.test("readRecords() throws when the stream ends inside a record", async () => {
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode('20\n{"type"'));
+      c.close();
+    },
+  });
+  let caught: unknown;
+  try {
+    for await (const _ of readRecords(stream)) { /* nothing */ }
+  } catch (err) {
+    caught = err;
+  }
+  assertEquals(caught instanceof MesosProtocolError, true);
+});
+
+Deno.test("readRecords() cancels the stream when the consumer stops early", async () => {
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(encodeRecords(["a", "b"]));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  for await (const _ of readRecords(stream)) break;
+  assertEquals(cancelled, true);
+});
