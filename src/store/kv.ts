@@ -1,0 +1,488 @@
+/**
+ * The Deno KV `TaskStore`. All KV access of the program lives here.
+ *
+ * Key layout (values are UTF-8 JSON bytes unless noted):
+ *
+ * | key | value |
+ * |---|---|
+ * | `["t", id]` | the task record |
+ * | `["c", class, seq]` | the task record again: a covering index, so a page of a state class is one range scan |
+ * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read) |
+ * | `["i", idempotencyKey]` | `{id, fingerprint}` |
+ * | `["k", class]` | `Deno.KvU64` count of tasks in the class |
+ * | `["m", "seq"]`, `["m", "framework_id"]` | last assigned seq, framework id |
+ * | `["o", kind, id]` | outbox item (structured clone) |
+ *
+ * Writes are group-committed: exactly one `kv.atomic()` commit is in flight; writes
+ * arriving meanwhile gather into the next batch, cut at KV's limits. A write's promise
+ * resolves when the batch holding it is durable.
+ *
+ * @module
+ */
+import type { StateClass, TaskRecord } from "../task/mod.ts";
+import { STATE_CLASSES } from "../task/mod.ts";
+import {
+  classOfTask,
+  decodeCursor,
+  decodeRecord,
+  encodeCursor,
+  encodeRecord,
+  matchesFilter,
+  pageSize,
+} from "./_common.ts";
+import {
+  type ClassCounts,
+  ConflictError,
+  type CreateOptions,
+  type CreateResult,
+  type ListFilter,
+  NotFoundError,
+  type OutboxItem,
+  StoreUnavailableError,
+  type TaskPage,
+  type TaskStore,
+} from "./types.ts";
+
+/** Deno KV allows 1,000 mutations and 819,200 bytes per atomic operation; keep a margin. */
+export const DEFAULT_MAX_BATCH_MUTATIONS = 900;
+export const DEFAULT_MAX_BATCH_BYTES = 700_000;
+/** How many index entries a filtered list may scan before returning a short page. */
+export const LIST_SCAN_LIMIT = 20_000;
+
+export interface KvStoreOptions {
+  maxBatchMutations?: number;
+  maxBatchBytes?: number;
+}
+
+type Mutation =
+  | { kind: "set"; key: Deno.KvKey; value: unknown; bytes: number }
+  | { kind: "delete"; key: Deno.KvKey; bytes: number }
+  | { kind: "count"; cls: StateClass; delta: number; bytes: number };
+
+type SetMutation = Extract<Mutation, { kind: "set" }>;
+
+interface PendingWrite {
+  mutations: Mutation[];
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+const U64 = 1n << 64n;
+
+/** Batches writes into as few atomic commits as possible, one commit in flight at a time. */
+class GroupCommitter {
+  #current: PendingWrite[] = [];
+  #currentMutations = 0;
+  #currentBytes = 0;
+  #sealed: PendingWrite[][] = [];
+  #flushing: Promise<void> | null = null;
+  /** Number of commits made, for tests and metrics. */
+  commits = 0;
+
+  constructor(
+    readonly kv: Deno.Kv,
+    readonly maxMutations: number,
+    readonly maxBytes: number,
+    readonly onCommit: () => SetMutation[],
+  ) {}
+
+  write(mutations: Mutation[]): Promise<void> {
+    const bytes = mutations.reduce((n, m) => n + m.bytes, 0);
+    return new Promise((resolve, reject) => {
+      if (
+        this.#current.length > 0 &&
+        (this.#currentMutations + mutations.length + 4 > this.maxMutations ||
+          this.#currentBytes + bytes > this.maxBytes)
+      ) this.#seal();
+      this.#current.push({ mutations, resolve, reject });
+      this.#currentMutations += mutations.length;
+      this.#currentBytes += bytes;
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  /** Resolves when nothing is pending. */
+  async idle(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  #seal() {
+    this.#sealed.push(this.#current);
+    this.#current = [];
+    this.#currentMutations = 0;
+    this.#currentBytes = 0;
+  }
+
+  async #flush(): Promise<void> {
+    // Let writes issued in the same tick join the first batch.
+    await Promise.resolve();
+    try {
+      while (this.#sealed.length > 0 || this.#current.length > 0) {
+        if (this.#sealed.length === 0) this.#seal();
+        const batch = this.#sealed.shift()!;
+        await this.#commit(batch);
+      }
+    } finally {
+      this.#flushing = null;
+    }
+  }
+
+  async #commit(batch: PendingWrite[]): Promise<void> {
+    // The last write of a key in a batch wins; counts are summed per class.
+    const sets = new Map<string, Mutation>();
+    const counts = new Map<StateClass, number>();
+    for (const w of batch) {
+      for (const m of w.mutations) {
+        if (m.kind === "count") counts.set(m.cls, (counts.get(m.cls) ?? 0) + m.delta);
+        else {
+          const k = JSON.stringify(m.key);
+          sets.delete(k); // keep the order of last writes
+          sets.set(k, m);
+        }
+      }
+    }
+    for (const m of this.onCommit()) sets.set(JSON.stringify(m.key), m);
+    const op = this.kv.atomic();
+    for (const m of sets.values()) {
+      if (m.kind === "set") op.set(m.key, m.value);
+      else if (m.kind === "delete") op.delete(m.key);
+    }
+    for (const [cls, delta] of counts) {
+      if (delta === 0) continue;
+      const n = BigInt(delta);
+      op.sum(["k", cls], n >= 0n ? n : U64 + n);
+    }
+    try {
+      const result = await op.commit();
+      if (!result.ok) throw new ConflictError("Cannot commit batch: a check failed");
+      this.commits++;
+      for (const w of batch) w.resolve();
+    } catch (e) {
+      const err = e instanceof ConflictError
+        ? e
+        : new StoreUnavailableError(`Cannot write to Deno KV: ${(e as Error).message}`, {
+          cause: e,
+        });
+      for (const w of batch) w.reject(err);
+    }
+  }
+}
+
+/** FNV-1a over UTF-16 code units, 52 bits: keeps name-index keys short whatever the name. */
+function nameHash(name: string): number {
+  let h = 0xcbf29ce4;
+  let l = 0x84222325;
+  for (let i = 0; i < name.length; i++) {
+    l ^= name.charCodeAt(i);
+    // 64-bit multiply by the FNV prime 0x100000001b3, split in two halves.
+    const lo = l * 0x1b3;
+    const hi = h * 0x1b3 + l * 0x100 + Math.floor(lo / 0x100000000);
+    l = lo >>> 0;
+    h = hi >>> 0;
+  }
+  return (h & 0xfffff) * 0x100000000 + l;
+}
+
+const nameKey = (t: TaskRecord): Deno.KvKey => ["n", nameHash(t.name), t.seq];
+const classKey = (cls: StateClass, seq: number): Deno.KvKey => ["c", cls, seq];
+const set = (key: Deno.KvKey, value: Uint8Array | unknown, size?: number): SetMutation => ({
+  kind: "set",
+  key,
+  value,
+  bytes: (size ?? (value instanceof Uint8Array ? value.length : 64)) + 64,
+});
+const del = (key: Deno.KvKey): Mutation => ({ kind: "delete", key, bytes: 64 });
+const count = (cls: StateClass, delta: number): Mutation => ({
+  kind: "count",
+  cls,
+  delta,
+  bytes: 32,
+});
+
+/** Opens (creating if needed) a KV store at `path` (a file, `:memory:`, or a KV URL). */
+export async function openKvStore(path: string, options: KvStoreOptions = {}): Promise<TaskStore> {
+  if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+    if (dir) await Deno.mkdir(dir, { recursive: true });
+  }
+  let kv: Deno.Kv;
+  try {
+    kv = await Deno.openKv(path);
+  } catch (e) {
+    throw new StoreUnavailableError(`Cannot open Deno KV at "${path}": ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const lastSeq = (await kv.get<number>(["m", "seq"])).value ?? 0;
+  return new KvTaskStore(kv, path, lastSeq, options);
+}
+
+class KvTaskStore implements TaskStore {
+  readonly description: string;
+  #kv: Deno.Kv;
+  #seq: number;
+  #committedSeq: number;
+  #committer: GroupCommitter;
+  /** Records written but perhaps not yet committed (`null` = deleted), for read-your-writes. */
+  #overlay = new Map<string, Uint8Array | null>();
+  /** Per-task chains, so read-modify-write of one task never interleaves. */
+  #locks = new Map<string, Promise<unknown>>();
+  #closed = false;
+
+  constructor(kv: Deno.Kv, path: string, lastSeq: number, options: KvStoreOptions) {
+    this.#kv = kv;
+    this.description = `kv:${path}`;
+    this.#seq = lastSeq;
+    this.#committedSeq = lastSeq;
+    this.#committer = new GroupCommitter(
+      kv,
+      options.maxBatchMutations ?? DEFAULT_MAX_BATCH_MUTATIONS,
+      options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
+      () => {
+        if (this.#seq === this.#committedSeq) return [];
+        this.#committedSeq = this.#seq;
+        return [set(["m", "seq"], this.#seq, 16)];
+      },
+    );
+  }
+
+  /** Commits made so far (group commit makes this much smaller than the number of writes). */
+  get commits(): number {
+    return this.#committer.commits;
+  }
+
+  #lock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.#locks.set(id, tail);
+    tail.then(() => {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    });
+    return next;
+  }
+
+  async #write(id: string, bytes: Uint8Array | null, mutations: Mutation[]): Promise<void> {
+    this.#overlay.set(id, bytes);
+    try {
+      await this.#committer.write(mutations);
+    } finally {
+      if (this.#overlay.get(id) === bytes) this.#overlay.delete(id);
+    }
+  }
+
+  async #read(id: string): Promise<TaskRecord | null> {
+    if (this.#overlay.has(id)) {
+      const b = this.#overlay.get(id)!;
+      return b ? decodeRecord(b) : null;
+    }
+    const e = await this.#kv.get<Uint8Array>(["t", id]);
+    return e.value ? decodeRecord(e.value) : null;
+  }
+
+  #checkOpen() {
+    if (this.#closed) throw new StoreUnavailableError("Cannot use the store: it is closed");
+  }
+
+  createTask(task: TaskRecord, options: CreateOptions = {}): Promise<CreateResult> {
+    this.#checkOpen();
+    const key = options.idempotencyKey;
+    const fingerprint = options.fingerprint ?? "";
+    const create = async (): Promise<CreateResult> => {
+      const stored: TaskRecord = { ...task, seq: this.#seq + 1 };
+      const bytes = encodeRecord(stored); // throws TooLargeError before a seq is used
+      this.#seq = stored.seq;
+      const cls = classOfTask(stored);
+      const mutations: Mutation[] = [
+        set(["t", stored.id], bytes),
+        set(classKey(cls, stored.seq), bytes),
+        set(nameKey(stored), stored.id, stored.id.length),
+        count(cls, 1),
+      ];
+      if (key !== undefined) {
+        mutations.push(set(["i", key], { id: stored.id, fingerprint }, 200));
+      }
+      await this.#write(stored.id, bytes, mutations);
+      return { task: stored, created: true };
+    };
+    if (key === undefined) return create();
+    return this.#lock(`idem:${key}`, async () => {
+      const prior = (await this.#kv.get<{ id: string; fingerprint: string }>(["i", key])).value;
+      const existing = prior && await this.#read(prior.id);
+      if (prior && existing) {
+        if (prior.fingerprint !== fingerprint) {
+          throw new ConflictError(
+            `Cannot reuse idempotency key "${key}": it was used with a different body`,
+          );
+        }
+        return { task: existing, created: false };
+      }
+      return await create();
+    });
+  }
+
+  getTask(id: string): Promise<TaskRecord | null> {
+    this.#checkOpen();
+    return this.#read(id);
+  }
+
+  updateTask(task: TaskRecord): Promise<void> {
+    this.#checkOpen();
+    return this.#lock(task.id, async () => {
+      const prior = await this.#read(task.id);
+      if (!prior) throw new NotFoundError(`Cannot update task "${task.id}": it does not exist`);
+      const stored = { ...task, seq: prior.seq, name: prior.name };
+      const bytes = encodeRecord(stored);
+      const before = classOfTask(prior);
+      const after = classOfTask(stored);
+      const mutations: Mutation[] = [
+        set(["t", stored.id], bytes),
+        set(classKey(after, stored.seq), bytes),
+      ];
+      if (before !== after) {
+        mutations.push(del(classKey(before, stored.seq)), count(before, -1), count(after, 1));
+      }
+      await this.#write(stored.id, bytes, mutations);
+    });
+  }
+
+  deleteTask(id: string): Promise<boolean> {
+    this.#checkOpen();
+    return this.#lock(id, async () => {
+      const prior = await this.#read(id);
+      if (!prior) return false;
+      const cls = classOfTask(prior);
+      await this.#write(id, null, [
+        del(["t", id]),
+        del(classKey(cls, prior.seq)),
+        del(nameKey(prior)),
+        count(cls, -1),
+      ]);
+      return true;
+    });
+  }
+
+  async listTasks(filter: ListFilter = {}): Promise<TaskPage> {
+    this.#checkOpen();
+    const after = decodeCursor(filter.cursor);
+    const limit = pageSize(filter);
+    const classes = filter.states ?? STATE_CLASSES;
+    if (filter.name !== undefined) return await this.#listByName(filter, after, limit);
+    // Merge the class indexes by seq; each is already in seq order.
+    const iters = [...new Set(classes)].map((cls) =>
+      this.#kv.list<Uint8Array>(
+        { start: classKey(cls, after + 1), end: ["c", cls, Number.MAX_SAFE_INTEGER] },
+        { batchSize: Math.min(limit + 1, 500) },
+      )[Symbol.asyncIterator]()
+    );
+    const heads = await Promise.all(iters.map((it) => it.next()));
+    const tasks: TaskRecord[] = [];
+    let scanned = 0;
+    let lastSeq = after;
+    while (true) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i];
+        if (h.done) continue;
+        if (best < 0 || (h.value.key[2] as number) < (heads[best].value!.key[2] as number)) {
+          best = i;
+        }
+      }
+      if (best < 0) return { tasks, cursor: null };
+      if (tasks.length === limit || scanned >= LIST_SCAN_LIMIT) {
+        return { tasks, cursor: encodeCursor(lastSeq) };
+      }
+      const entry = heads[best].value!;
+      lastSeq = entry.key[2] as number;
+      scanned++;
+      const t = decodeRecord(entry.value);
+      if (matchesFilter(t, filter)) tasks.push(t);
+      heads[best] = await iters[best].next();
+    }
+  }
+
+  async #listByName(filter: ListFilter, after: number, limit: number): Promise<TaskPage> {
+    const classes = new Set(filter.states ?? STATE_CLASSES);
+    const hash = nameHash(filter.name!);
+    const tasks: TaskRecord[] = [];
+    let scanned = 0;
+    let lastSeq = after;
+    const it = this.#kv.list<string>(
+      { start: ["n", hash, after + 1], end: ["n", hash, Number.MAX_SAFE_INTEGER] },
+      { batchSize: 100 },
+    );
+    for await (const entry of it) {
+      if (tasks.length === limit || scanned >= LIST_SCAN_LIMIT) {
+        return { tasks, cursor: encodeCursor(lastSeq) };
+      }
+      lastSeq = entry.key[2] as number;
+      scanned++;
+      const t = await this.#read(entry.value);
+      if (t && classes.has(classOfTask(t)) && matchesFilter(t, filter)) tasks.push(t);
+    }
+    return { tasks, cursor: null };
+  }
+
+  async countTasks(): Promise<ClassCounts> {
+    this.#checkOpen();
+    const entries = await this.#kv.getMany<Deno.KvU64[]>(STATE_CLASSES.map((c) => ["k", c]));
+    const counts = {} as ClassCounts;
+    STATE_CLASSES.forEach((c, i) => {
+      // Decrements are stored as wrap-around sums of 2^64 - n.
+      const v = entries[i].value?.value ?? 0n;
+      counts[c] = Number(v >= U64 / 2n ? v - U64 : v);
+    });
+    return counts;
+  }
+
+  async getFrameworkId(): Promise<string | null> {
+    this.#checkOpen();
+    return (await this.#kv.get<string>(["m", "framework_id"])).value;
+  }
+
+  async setFrameworkId(id: string | null): Promise<void> {
+    this.#checkOpen();
+    await this.#committer.write([
+      id === null ? del(["m", "framework_id"]) : set(["m", "framework_id"], id, id.length),
+    ]);
+  }
+
+  async putOutbox<T>(kind: string, item: OutboxItem<T>): Promise<void> {
+    this.#checkOpen();
+    await this.#committer.write([set(["o", kind, item.id], item.value, 2048)]);
+  }
+
+  async deleteOutbox(kind: string, id: string): Promise<void> {
+    this.#checkOpen();
+    await this.#committer.write([del(["o", kind, id])]);
+  }
+
+  async listOutbox<T>(kind: string): Promise<OutboxItem<T>[]> {
+    this.#checkOpen();
+    const out: OutboxItem<T>[] = [];
+    for await (const e of this.#kv.list<T>({ prefix: ["o", kind] })) {
+      out.push({ id: e.key[2] as string, value: e.value });
+    }
+    return out;
+  }
+
+  async ping(): Promise<void> {
+    this.#checkOpen();
+    try {
+      await this.#kv.get(["m", "seq"]);
+    } catch (e) {
+      throw new StoreUnavailableError(`Cannot read Deno KV: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#committer.idle();
+    this.#closed = true;
+    this.#kv.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,4 @@
+import { runStoreContract } from "./_contract.ts";
+import { memoryStore } from "./memory.ts";
+
+runStoreContract("memory", () => Promise.resolve(memoryStore()));
