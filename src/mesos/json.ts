@@ -1,0 +1,34 @@
+/**
+ * JSON as Mesos writes and reads it: int64 values may exceed 2^53 (`TimeInfo.nanoseconds`
+ * is ~1.7e18), which `JSON.parse` would silently round.
+ *
+ * @module
+ */
+
+/**
+ * Parses Mesos JSON, keeping int64 precision: every `nanoseconds` value becomes a `bigint`,
+ * and so does any other integer too large to be exact as a `number`.
+ */
+export function parseMesosJson(text: string): unknown {
+  return JSON.parse(
+    text,
+    (key: string, value: unknown, context?: { source?: string }) => {
+      if (typeof value !== "number" || context?.source === undefined) return value;
+      const source = context.source;
+      if (!/^-?\d+$/.test(source)) return value;
+      if (key === "nanoseconds" || !Number.isSafeInteger(value)) return BigInt(source);
+      return value;
+    },
+  );
+}
+
+/** `JSON.rawJSON` (V8, not yet in TypeScript's lib). */
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/** Serializes a call; `bigint` values are written as exact JSON numbers. */
+export function stringifyMesosJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v) => typeof v === "bigint" ? rawJSON(v.toString()) : v,
+  );
+}
