@@ -68,6 +68,7 @@ export {
   loadConfig,
   type LoadConfigOptions,
   type LoadedConfig,
+  redactConfig,
   resolveConfig,
   type ResolvedConfig,
   type ResolveOptions,

@@ -10,7 +10,6 @@ import {
   ConfigError,
   type ConfigInput,
   type ConfigKey,
-  configSchema,
   type ConfigValues,
   type Credential,
   ZK_URL,
@@ -113,28 +112,33 @@ export function resolveConfig(
   const invalid = (key: ConfigKey, what: string) =>
     `Invalid config "${key}" from ${source(key)}: ${what}`;
 
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const bad = new Set<ConfigKey>();
-    for (const issue of parsed.error.issues) bad.add(issue.path[0] as ConfigKey);
-    for (const spec of CONFIG_KEYS) {
-      if (!bad.has(spec.key)) continue;
+  // Each key is checked on its own, so every bad value is reported, and the checks across
+  // keys below run whenever the keys they involve are valid.
+  const values = {} as ConfigValues;
+  const bad = new Set<ConfigKey>();
+  for (const spec of CONFIG_KEYS) {
+    const parsed = spec.schema.safeParse(raw[spec.key]);
+    if (parsed.success) {
+      (values as unknown as Record<string, unknown>)[spec.key] = parsed.data;
+    } else {
+      bad.add(spec.key);
       const got = spec.secret ? "" : `, got ${show(raw[spec.key])}`;
       issues.push(invalid(spec.key, spec.expected + got));
     }
-    throw new ConfigError(issues);
   }
-  const values: ConfigValues = { ...parsed.data };
+  const valid = (...keys: ConfigKey[]) => keys.every((k) => !bad.has(k));
 
   // database_driver and database.
-  if ((values.database_driver as string) === "boltdb") {
+  if (valid("database_driver") && (values.database_driver as string) === "boltdb") {
     values.database_driver = "kv";
     notices.push(
       `database_driver "boltdb" (from ${source("database_driver")}) is an alias of "kv": ` +
         `tasks are stored in Deno KV at "${values.database}"; BoltDB files are not read`,
     );
   }
-  if (values.database_driver === "zk" && !ZK_URL.test(values.database)) {
+  if (!valid("database_driver", "database")) {
+    // Already reported.
+  } else if (values.database_driver === "zk" && !ZK_URL.test(values.database)) {
     issues.push(invalid(
       "database",
       `with database_driver "zk" expected a zk://host:port[,host:port]/path URL, ` +
@@ -149,7 +153,7 @@ export function resolveConfig(
   }
 
   // TLS needs both files.
-  if ((values.tls_cert === "") !== (values.tls_key === "")) {
+  if (valid("tls_cert", "tls_key") && (values.tls_cert === "") !== (values.tls_key === "")) {
     const [given, missing]: ConfigKey[] = values.tls_cert ? ["tls_cert", "tls_key"] : [
       "tls_key",
       "tls_cert",
@@ -162,7 +166,7 @@ export function resolveConfig(
 
   // The Mesos credential file: read it now so a bad one stops start-up (D20).
   let credential: Credential | undefined;
-  if (values.credential_file !== "") {
+  if (valid("credential_file") && values.credential_file !== "") {
     const path = values.credential_file;
     try {
       const fields = readTextFileSync(path).trim().split(/\s+/).filter((f) => f !== "");
@@ -318,10 +322,33 @@ function readError(err: unknown): string {
   return String(err);
 }
 
+/**
+ * The configuration as a plain object that is safe to log: secret keys read `*******` when
+ * set, passwords in URLs (`zk://user:pass@...`) are hidden, and the credential is reduced to
+ * its principal.
+ */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const spec of CONFIG_KEYS) {
+    const value = config[spec.key];
+    out[spec.key] = spec.secret && value !== ""
+      ? "*******"
+      : typeof value === "string"
+      ? hideUrlPassword(value)
+      : value;
+  }
+  if (config.credential) out.credential_principal = config.credential.principal;
+  return out;
+}
+
+function hideUrlPassword(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, "$1*******@");
+}
+
 /** A value as shown in a message: strings quoted (URL passwords hidden), lists named. */
 function show(value: unknown): string {
   if (typeof value === "string") {
-    const safe = value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, "$1*******@");
+    const safe = hideUrlPassword(value);
     const clipped = safe.length > 80 ? safe.slice(0, 77) + "..." : safe;
     return JSON.stringify(clipped);
   }

@@ -5,6 +5,7 @@ import {
   type ConfigLayers,
   DEFAULT_CONFIG,
   loadConfig,
+  redactConfig,
   resolveConfig,
   type ResolveOptions,
 } from "./mod.ts";
@@ -416,6 +417,18 @@ Deno.test("resolveConfig() gives one line naming key and source per invalid valu
     const covered = new Set(INVALID.map(([key]) => key));
     for (const spec of CONFIG_KEYS) assert(covered.has(spec.key), `no invalid case: ${spec.key}`);
   });
+  await t.step("checks across keys run beside other bad values", () => {
+    const issues = issuesOf({
+      env: { PORT: "x", DATABASE_DRIVER: "zk", EREMETIC_TLS_CERT: "/c.pem" },
+      flags: ["--credential-file=/nope"],
+    });
+    assertEquals(issues.map((i) => /^Invalid config "(\w+)"/.exec(i)?.[1]), [
+      "port",
+      "database",
+      "tls_key",
+      "credential_file",
+    ]);
+  });
   await t.step("all problems are reported at once", () => {
     const issues = issuesOf({
       env: { PORT: "x", LOGLEVEL: "loud" },
@@ -663,4 +676,23 @@ Deno.test("loadConfig() reads real files with Deno's APIs by default", async () 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("redactConfig() hides secrets and URL passwords", () => {
+  const { config } = resolve({
+    env: {
+      HTTP_CREDENTIALS: "admin:pw-1",
+      EREMETIC_CALLBACK_SECRET: "cb-2",
+      MASTER: "zk://u:zk-3@zk1:2181/mesos",
+      CREDENTIAL_FILE: "/cred",
+    },
+  }, { readTextFileSync: () => "principal sec-4" });
+  const safe = redactConfig(config);
+  const text = JSON.stringify(safe);
+  for (const secret of ["pw-1", "cb-2", "zk-3", "sec-4"]) assert(!text.includes(secret), text);
+  assertEquals(safe.http_credentials, "*******");
+  assertEquals(safe.master, "zk://*******@zk1:2181/mesos");
+  assertEquals(safe.credential_principal, "principal");
+  assertEquals(safe.port, 8080);
+  assertEquals(redactConfig(resolve({}).config).http_credentials, "");
 });
