@@ -16,7 +16,7 @@
  *   for the caller to log.
  *
  * ```ts
- * import { ConfigError, loadConfig } from "./src/config/mod.ts";
+ * import { ConfigError, loadConfig } from "./mod.ts";
  * try {
  *   const { config, notices } = await loadConfig(["--port", "8081"]);
  *   for (const n of notices) console.warn(n);
@@ -30,7 +30,7 @@
  * Tests resolve from plain objects, without files or a real environment:
  *
  * ```ts
- * import { resolveConfig } from "./src/config/mod.ts";
+ * import { resolveConfig } from "./mod.ts";
  * const { config } = resolveConfig({ env: { PORT: "9000" }, flags: ["--name", "test"] });
  * ```
  *
