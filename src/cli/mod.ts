@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 /**
  * Command-line entry: `main(args)` dispatches to a subcommand and returns an exit code.
  *

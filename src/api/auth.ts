@@ -1,0 +1,54 @@
+/**
+ * HTTP basic authentication with a constant-time comparison and a challenge on
+ * every 401 (fixing D18).
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { json } from "./errors.ts";
+
+export interface BasicCredentials {
+  user: string;
+  password: string;
+}
+
+const encoder = new TextEncoder();
+
+/** Compares two strings in time that depends only on their lengths. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  let diff = x.length ^ y.length;
+  const n = Math.max(x.length, y.length);
+  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** Whether an `Authorization` header carries exactly these credentials. */
+export function checkBasicAuth(header: string | undefined, creds: BasicCredentials): boolean {
+  if (!header?.startsWith("Basic ")) return false;
+  let decoded: string;
+  try {
+    decoded = atob(header.slice(6).trim());
+  } catch {
+    return false;
+  }
+  return timingSafeEqual(decoded, `${creds.user}:${creds.password}`);
+}
+
+const UNAUTHORIZED_HTML = `<!DOCTYPE html>
+<html><head><title>401 Unauthorized | Eremetic</title></head>
+<body><h1>401 Unauthorized</h1></body></html>
+`;
+
+/** Middleware that answers 401 unless the request carries the credentials. */
+export function basicAuth(creds: BasicCredentials): MiddlewareHandler {
+  return async function requireAuth(c, next) {
+    if (checkBasicAuth(c.req.header("authorization"), creds)) return await next();
+    const challenge = { "www-authenticate": 'Basic realm="Eremetic"' };
+    if ((c.req.header("accept") ?? "").includes("text/html")) {
+      return c.html(UNAUTHORIZED_HTML, 401, challenge);
+    }
+    return json(null, 401, challenge);
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Reading request bodies with a size limit.
+ *
+ * @module
+ */
+import { HttpError } from "./errors.ts";
+
+/** The original reads at most 1 MiB of a body. */
+export const MAX_BODY_BYTES = 1_048_576;
+
+/** Reads the whole body, answering 413 beyond `limit` bytes. */
+export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (declared > limit) throw tooLarge(limit);
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, {
+    error: "request body too large",
+    message: `Request body is larger than ${limit} bytes`,
+  });
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses a body as JSON whatever its `Content-Type` (the original `hermit`
+ * sends none). Malformed JSON is a 422, as in the original.
+ */
+export function parseJsonBody(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(bytes));
+  } catch (e) {
+    throw new HttpError(422, {
+      error: (e as Error).message,
+      message: "Unable to parse body into a valid request.",
+      details: [{ path: "(body)", problem: "must be valid UTF-8 JSON" }],
+    });
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * The HTTP API: every route of the original (reference §1.1), plus health,
+ * OpenAPI and metrics, as one Hono app.
+ *
+ * ```ts
+ * import { createApi } from "./mod.ts";
+ * // const app = createApi({ store, control, ... }); Deno.serve(app.fetch);
+ * ```
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { Metrics } from "../metrics/mod.ts";
+import type { Clock, Logger } from "../runtime.ts";
+import type { TaskControl } from "../scheduler/mod.ts";
+import type { TaskStore } from "../store/mod.ts";
+import { basicAuth, type BasicCredentials } from "./auth.ts";
+import { errorHandler, json } from "./errors.ts";
+import { openApiDocument } from "./openapi.ts";
+import { type SandboxReader, taskRoutes } from "./tasks.ts";
+
+export type { SandboxReader } from "./tasks.ts";
+export { HttpError, json, JSON_TYPE } from "./errors.ts";
+export { checkBasicAuth, timingSafeEqual } from "./auth.ts";
+
+/** Request-scoped values. */
+export type ApiEnv = { Variables: { handler: string } };
+
+export interface ApiDeps {
+  store: TaskStore;
+  control: TaskControl;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  newId: () => string;
+  version: string;
+  sandbox?: SandboxReader;
+  urlPrefix?: string;
+  credentials?: BasicCredentials | null;
+  queueSize?: number;
+  /** Mounted for HTML pages (`/`, `/task/{id}`, `/static/*`); a placeholder when absent. */
+  web?: {
+    index(): Response | Promise<Response>;
+    taskPage(task: import("../task/mod.ts").TaskRecord | null): Response | Promise<Response>;
+    notFoundPage(): Response | Promise<Response>;
+    static?: Hono;
+  };
+}
+
+/** Paths (as regular expressions) and the methods they answer, for 405 responses. */
+const ROUTES: [RegExp, string[]][] = [
+  [/^\/$/, ["GET"]],
+  [/^\/metrics$/, ["GET"]],
+  [/^\/(api\/v1\/)?task$/, ["GET", "POST"]],
+  [/^\/(api\/v1\/)?task\/[^/]+$/, ["GET", "DELETE"]],
+  [/^\/(api\/v1\/)?task\/[^/]+\/(stdout|stderr)$/, ["GET"]],
+  [/^\/(api\/v1\/)?task\/[^/]+\/kill$/, ["POST"]],
+  [/^\/(api\/v1\/)?version$/, ["GET"]],
+  [/^\/api\/v1\/(health|openapi\.json)$/, ["GET"]],
+];
+
+/** Paths never behind authentication: health checks and the version. */
+const OPEN_PATHS = new Set([
+  "/version",
+  "/api/v1/version",
+  "/api/v1/health",
+  "/api/v1/openapi.json",
+]);
+
+const PLACEHOLDER_HTML = (title: string, body: string) =>
+  `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${title} | Eremetic</title></head>
+<body><h1>${title}</h1>${body}</body></html>
+`;
+
+/** Builds the API app. */
+export function createApi(deps: ApiDeps): Hono<ApiEnv> {
+  const { logger, metrics, clock } = deps;
+  const prefix = deps.urlPrefix ?? "";
+  const app = new Hono<ApiEnv>();
+  app.onError(errorHandler(logger));
+
+  // Metrics and request log for every request.
+  app.use("*", async function observe(c, next) {
+    const started = performance.now();
+    c.set("handler", "NotFound");
+    await next();
+    const micros = Math.round((performance.now() - started) * 1000);
+    const handler = c.get("handler");
+    const code = String(c.res.status);
+    metrics.httpRequests.inc({ handler, method: c.req.method.toLowerCase(), code });
+    metrics.httpDuration.observe(micros, { handler });
+    const reqSize = Number(c.req.header("content-length") ?? 0);
+    if (reqSize) metrics.httpRequestSize.observe(reqSize, { handler });
+    const resSize = Number(c.res.headers.get("content-length") ?? 0);
+    if (resSize) metrics.httpResponseSize.observe(resSize, { handler });
+    logger.info("HTTP request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round(micros / 100) / 10,
+    });
+  });
+
+  // Strict slash: `/api/v1/task/` → 301 `/api/v1/task`, as the original.
+  app.use("*", async function strictSlash(c, next) {
+    const path = c.req.path;
+    if (path.length > 1 && path.endsWith("/")) {
+      const url = new URL(c.req.url);
+      return c.redirect(`${prefix}${path.replace(/\/+$/, "")}${url.search}`, 301);
+    }
+    await next();
+  });
+
+  if (deps.credentials) {
+    const auth = basicAuth(deps.credentials);
+    app.use("*", async function maybeAuth(c, next) {
+      if (OPEN_PATHS.has(c.req.path) || !ROUTES.some(([re]) => re.test(c.req.path))) {
+        if (!c.req.path.startsWith("/static/")) return await next();
+      }
+      return await auth(c, next);
+    });
+  }
+
+  const routeDeps = {
+    store: deps.store,
+    control: deps.control,
+    clock,
+    newId: deps.newId,
+    sandbox: deps.sandbox,
+    urlPrefix: prefix,
+    queueSize: deps.queueSize ?? 0,
+    renderTaskPage: (task: Parameters<NonNullable<ApiDeps["web"]>["taskPage"]>[0]) =>
+      deps.web ? deps.web.taskPage(task) : new Response(
+        PLACEHOLDER_HTML(
+          task ? `Task ${escapeHtml(task.name)}` : "Task not found",
+          task
+            ? `<p>State: ${
+              escapeHtml(task.status.at(-1)?.status ?? "")
+            }</p><p>The web UI is not available yet in this version; see <a href="${prefix}/api/v1/task/${
+              encodeURIComponent(task.id)
+            }">the JSON</a>.</p>`
+            : "",
+        ),
+        { status: task ? 200 : 404, headers: { "content-type": "text/html; charset=UTF-8" } },
+      ),
+  };
+  app.route("/api/v1/task", taskRoutes("v1", routeDeps));
+  app.route("/task", taskRoutes("v0", routeDeps));
+
+  const version = (c: { set(k: "handler", v: string): void }) => {
+    c.set("handler", "Version");
+    return json(deps.version);
+  };
+  app.get("/api/v1/version", version);
+  app.get("/version", (c) => {
+    const res = version(c);
+    res.headers.append("warning", "299 - 'Deprecated API'");
+    return res;
+  });
+
+  app.get("/api/v1/health", async (c) => {
+    c.set("handler", "Health");
+    let store: { ok: boolean; description: string; error?: string };
+    let counts = null;
+    try {
+      await deps.store.ping();
+      counts = await deps.store.countTasks();
+      store = { ok: true, description: deps.store.description };
+    } catch (e) {
+      store = { ok: false, description: deps.store.description, error: (e as Error).message };
+    }
+    const mesos = deps.control.status();
+    const warnings: string[] = [];
+    if (mesos.master === null) {
+      warnings.push("No Mesos master is configured: tasks stay queued until one is");
+    } else if (mesos.state !== "subscribed") {
+      warnings.push(`Not subscribed to the Mesos master "${mesos.master}"`);
+    }
+    const status = !store.ok ? "unavailable" : warnings.length ? "degraded" : "ok";
+    return json(
+      {
+        status,
+        version: deps.version,
+        store,
+        tasks: counts,
+        mesos: {
+          master: mesos.master,
+          state: mesos.state,
+          framework_id: mesos.frameworkId,
+          ...(mesos.detail ? { detail: mesos.detail } : {}),
+        },
+        warnings,
+      },
+      store.ok ? 200 : 503,
+    );
+  });
+
+  let openapi: string | null = null;
+  app.get("/api/v1/openapi.json", (c) => {
+    c.set("handler", "OpenAPI");
+    openapi ??= JSON.stringify(openApiDocument(deps.version), null, 2);
+    return c.body(openapi, 200, { "content-type": "application/json; charset=UTF-8" });
+  });
+
+  app.get("/metrics", (c) => {
+    c.set("handler", "Metrics");
+    return c.body(metrics.registry.render(), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
+
+  app.get("/", async (c) => {
+    c.set("handler", "Index");
+    if (!(c.req.header("accept") ?? "").includes("text/html")) {
+      return new Response(null, {
+        status: 204,
+        headers: { "content-type": "application/json; charset=UTF-8" },
+      });
+    }
+    if (deps.web) return await deps.web.index();
+    return c.html(
+      PLACEHOLDER_HTML(
+        "Eremetic",
+        `<p>Eremetic ${deps.version} is running. The web UI is not available yet in this version.</p>
+<p>Submit a task with <code>curl -X POST -d '{"mem":22.0,"cpu":1.0,"image":"busybox","command":"echo $(date)"}' ${prefix}/api/v1/task</code>, list tasks at <a href="${prefix}/api/v1/task">${prefix}/api/v1/task</a>, and read the API at <a href="${prefix}/api/v1/openapi.json">openapi.json</a>.</p>`,
+      ),
+    );
+  });
+
+  if (deps.web?.static) app.route("/static", deps.web.static);
+
+  app.notFound(async (c) => {
+    const allowed = ROUTES.find(([re]) => re.test(c.req.path))?.[1];
+    if (allowed) {
+      c.set("handler", "MethodNotAllowed");
+      return json(
+        {
+          error: "method not allowed",
+          message: `Cannot ${c.req.method} ${c.req.path}: allowed ${allowed.join(", ")}`,
+        },
+        405,
+        { allow: allowed.join(", ") },
+      );
+    }
+    if ((c.req.header("accept") ?? "").includes("text/html")) {
+      if (deps.web) return await deps.web.notFoundPage();
+      return c.html(PLACEHOLDER_HTML("Not found", "<p>Whaaaa?</p>"), 404);
+    }
+    return json(null, 404);
+  });
+
+  return app;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(
+    /[&<>"']/g,
+    (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]!,
+  );
+}

@@ -1,0 +1,190 @@
+/**
+ * The OpenAPI 3.1 document, generated from the zod schemas of the task model.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { TaskRequestV0Schema, TaskRequestV1Schema } from "../task/mod.ts";
+
+const ErrorDocumentSchema = z.object({
+  error: z.string(),
+  message: z.string(),
+  details: z.array(z.object({ path: z.string(), problem: z.string() })).optional(),
+});
+
+function schema(s: z.ZodType, io: "input" | "output" = "input") {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as
+    & Record<string, unknown>
+    & { $schema?: string };
+  return rest;
+}
+
+const jsonContent = (ref: string) => ({
+  "application/json": { schema: { $ref: `#/components/schemas/${ref}` } },
+});
+
+const errorResponse = (description: string) => ({
+  description,
+  content: jsonContent("ErrorDocument"),
+});
+
+const idParam = {
+  name: "taskId",
+  in: "path",
+  required: true,
+  schema: { type: "string" },
+  description: "Task id, `eremetic-task.<uuid>`",
+};
+
+/** Builds the OpenAPI document (cached by the caller). */
+export function openApiDocument(version: string) {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Eremetic",
+      version,
+      description: "Run one-shot container tasks on Apache Mesos. Legacy `/task` routes mirror " +
+        "`/api/v1/task` with the v0 field names and a `Warning: 299` header.",
+    },
+    paths: {
+      "/api/v1/task": {
+        post: {
+          summary: "Submit a task",
+          parameters: [{
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            schema: { type: "string", maxLength: 255 },
+            description: "Repeating a request with the same key and body returns the same task id",
+          }],
+          requestBody: { required: true, content: jsonContent("TaskRequestV1") },
+          responses: {
+            "202": {
+              description: "Accepted and durable; body is the task id as a JSON string",
+              headers: { Location: { schema: { type: "string" } } },
+              content: { "application/json": { schema: { type: "string" } } },
+            },
+            "413": errorResponse("Body over 1 MiB, or task document over the store's limit"),
+            "422": errorResponse("Malformed JSON, or a task that can never run"),
+            "503": errorResponse("Queue full or store unavailable"),
+          },
+        },
+        get: {
+          summary: "List tasks in submission order",
+          parameters: [
+            {
+              name: "state",
+              in: "query",
+              schema: { type: "string" },
+              description:
+                "Comma-separated `active`, `queued`, `terminated`; default `active,queued`; empty = all",
+            },
+            { name: "name", in: "query", schema: { type: "string" } },
+            {
+              name: "label",
+              in: "query",
+              schema: { type: "string" },
+              description: "`key` or `key=value`",
+            },
+            { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 10000 } },
+            {
+              name: "cursor",
+              in: "query",
+              schema: { type: "string" },
+              description: "From the `X-Next-Cursor` header of the previous page",
+            },
+          ],
+          responses: {
+            "200": {
+              description: "Tasks (v1 shape); `X-Next-Cursor` header when more exist",
+              content: {
+                "application/json": { schema: { type: "array", items: { type: "object" } } },
+              },
+            },
+          },
+        },
+      },
+      "/api/v1/task/{taskId}": {
+        get: {
+          summary: "One task",
+          parameters: [idParam],
+          responses: {
+            "200": { description: "The task (v1 shape)" },
+            "404": { description: "`null`" },
+          },
+        },
+        delete: {
+          summary: "Delete a finished task",
+          parameters: [idParam],
+          responses: {
+            "202": { description: '`""`' },
+            "404": { description: "`null`" },
+            "409": { description: "The task has not finished" },
+          },
+        },
+      },
+      "/api/v1/task/{taskId}/kill": {
+        post: {
+          summary: "Kill a task",
+          parameters: [idParam],
+          responses: {
+            "202": { description: '`""`' },
+            "404": { description: "`null`" },
+            "409": errorResponse("The task has already finished"),
+          },
+        },
+      },
+      "/api/v1/task/{taskId}/stdout": {
+        get: {
+          summary: "The task's stdout from its Mesos sandbox",
+          parameters: [
+            idParam,
+            { name: "offset", in: "query", schema: { type: "integer" } },
+            { name: "length", in: "query", schema: { type: "integer" } },
+          ],
+          responses: {
+            "200": { description: "text/plain" },
+            "204": { description: "No sandbox yet" },
+            "502": errorResponse("The agent could not be reached"),
+          },
+        },
+      },
+      "/api/v1/task/{taskId}/stderr": {
+        get: {
+          summary: "The task's stderr",
+          parameters: [idParam],
+          responses: { "200": { description: "text/plain" } },
+        },
+      },
+      "/api/v1/version": {
+        get: {
+          summary: "Version as a JSON string",
+          responses: { "200": { description: '"x.y.z"' } },
+        },
+      },
+      "/api/v1/health": {
+        get: {
+          summary: "Store and Mesos connection state (never behind auth)",
+          responses: {
+            "200": { description: "healthy" },
+            "503": { description: "store unavailable" },
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          responses: { "200": { description: "text format 0.0.4" } },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        TaskRequestV1: schema(TaskRequestV1Schema),
+        TaskRequestV0: schema(TaskRequestV0Schema),
+        ErrorDocument: schema(ErrorDocumentSchema),
+      },
+      securitySchemes: { basic: { type: "http", scheme: "basic" } },
+    },
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * Task routes, mounted twice: `/api/v1/task` (v1 shapes) and the legacy `/task`
+ * (v0 shapes, `Warning: 299 - 'Deprecated API'` on every response).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { Clock } from "../runtime.ts";
+import type { TaskControl } from "../scheduler/mod.ts";
+import type { LabelFilter, TaskStore } from "../store/mod.ts";
+import {
+  isTerminal,
+  newTaskRecord,
+  parseTaskRequestV0,
+  parseTaskRequestV1,
+  type StateClass,
+  stateOf,
+  type TaskRecord,
+  toTaskV0,
+  toTaskV1,
+} from "../task/mod.ts";
+import { parseJsonBody, readBody } from "./body.ts";
+import { HttpError, json } from "./errors.ts";
+import type { ApiEnv } from "./mod.ts";
+
+/** Reads a sandbox file of a task (implemented by src/sandbox). */
+export interface SandboxReader {
+  read(
+    task: TaskRecord,
+    file: "stdout" | "stderr",
+    range: { offset?: number; length?: number },
+  ): Promise<Response>;
+}
+
+export interface TaskRoutesDeps {
+  store: TaskStore;
+  control: TaskControl;
+  clock: Clock;
+  newId: () => string;
+  sandbox?: SandboxReader;
+  urlPrefix: string;
+  /** Maximum queued tasks; 0 = unlimited. */
+  queueSize: number;
+  /** Called with a task page in HTML (legacy `GET /task/{id}` with `Accept: text/html`). */
+  renderTaskPage?: (task: TaskRecord | null) => Response | Promise<Response>;
+}
+
+const STATE_TOKENS = new Set<StateClass>(["active", "queued", "terminated"]);
+
+/** The original list default: tasks that are queued or active. */
+export const DEFAULT_LIST_STATES: StateClass[] = ["active", "queued"];
+
+/**
+ * Parses `state`: absent → default; empty → all; unknown tokens match nothing
+ * (as in the original).
+ */
+export function parseStates(param: string | undefined): StateClass[] | null {
+  if (param === undefined) return DEFAULT_LIST_STATES;
+  if (param === "") return null;
+  return param.split(",").filter((t): t is StateClass => STATE_TOKENS.has(t as StateClass));
+}
+
+function parseLabel(param: string | undefined): LabelFilter | undefined {
+  if (param === undefined || param === "") return undefined;
+  const at = param.indexOf("=");
+  return at < 0 ? { key: param } : { key: param.slice(0, at), value: param.slice(at + 1) };
+}
+
+function parseLimit(param: string | undefined): number | undefined {
+  if (param === undefined || param === "") return undefined;
+  const n = Number(param);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    throw new HttpError(422, {
+      error: "invalid query parameter",
+      message: "Unable to parse query params",
+      details: [{ path: "limit", problem: "must be an integer 1-10000" }],
+    });
+  }
+  return n;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The absolute URL of a task, honouring `X-Forwarded-Proto`, `Host` and `url_prefix`. */
+export function taskLocation(req: Request, prefix: string, path: string): string {
+  const url = new URL(req.url);
+  const proto = req.headers.get("x-forwarded-proto") ?? url.protocol.slice(0, -1);
+  const host = req.headers.get("host") ?? url.host;
+  return `${proto}://${host}${prefix}${path}`;
+}
+
+const MAX_IDEMPOTENCY_KEY = 255;
+
+/** Builds the task routes of one API version. */
+export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
+  const { store, control, clock } = deps;
+  const legacy = version === "v0";
+  const view: (t: TaskRecord) => object = legacy ? toTaskV0 : toTaskV1;
+  const base = legacy ? "/task" : "/api/v1/task";
+  const app = new Hono<ApiEnv>();
+
+  if (legacy) {
+    app.use("*", async (c, next) => {
+      await next();
+      c.res.headers.append("warning", "299 - 'Deprecated API'");
+    });
+  }
+
+  app.post("/", async (c) => {
+    c.set("handler", "AddTask");
+    const bytes = await readBody(c.req.raw);
+    const body = parseJsonBody(bytes);
+    const parsed = legacy ? parseTaskRequestV0(body) : parseTaskRequestV1(body);
+    if (!parsed.ok) {
+      const summary = parsed.problems.map((p) => `${p.path} ${p.problem}`).join("; ");
+      throw new HttpError(422, {
+        error: "invalid task",
+        message: `Task is invalid: ${summary}`,
+        details: parsed.problems,
+      });
+    }
+    const key = c.req.header("idempotency-key");
+    if (key !== undefined && (key === "" || key.length > MAX_IDEMPOTENCY_KEY)) {
+      throw new HttpError(422, {
+        error: "invalid header",
+        message: "Idempotency-Key must be 1-255 characters",
+        details: [{ path: "Idempotency-Key", problem: "must be 1-255 characters" }],
+      });
+    }
+    if (deps.queueSize > 0 && (await store.countTasks()).queued >= deps.queueSize) {
+      throw new HttpError(503, { error: "task queue is full", message: "Unable to schedule task" });
+    }
+    const record = newTaskRecord(parsed.request, { uuid: deps.newId(), now: clock.now() });
+    let result;
+    try {
+      result = await store.createTask(
+        record,
+        key === undefined ? {} : { idempotencyKey: key, fingerprint: await sha256Hex(bytes) },
+      );
+    } catch (e) {
+      if ((e as Error).name === "ConflictError") {
+        throw new HttpError(422, {
+          error: "idempotency key reused",
+          message: (e as Error).message,
+          details: [{ path: "Idempotency-Key", problem: "was used before with a different body" }],
+        });
+      }
+      throw e;
+    }
+    if (result.created) control.taskCreated(result.task);
+    const headers = new Headers({
+      location: taskLocation(c.req.raw, deps.urlPrefix, `${base}/${result.task.id}`),
+    });
+    if (parsed.unknownKeys.length > 0) {
+      headers.append(
+        "warning",
+        `299 - "Unknown keys ignored: ${parsed.unknownKeys.slice(0, 20).join(", ")}"`,
+      );
+    }
+    return json(result.task.id, 202, headers);
+  });
+
+  app.get("/", async (c) => {
+    c.set("handler", "ListRunningTasks");
+    const q = c.req.query();
+    const limit = parseLimit(q.limit);
+    const page = await store.listTasks({
+      states: parseStates(q.state),
+      name: q.name === undefined || q.name === "" ? undefined : q.name,
+      label: parseLabel(q.label),
+      limit,
+      cursor: q.cursor || null,
+    });
+    const headers = new Headers();
+    if (page.cursor) {
+      headers.set("x-next-cursor", page.cursor);
+      const next = new URL(c.req.url);
+      next.searchParams.set("cursor", page.cursor);
+      headers.set("link", `<${deps.urlPrefix}${base}${next.search}>; rel="next"`);
+    }
+    return json(page.tasks.map((t) => view(t)), 200, headers);
+  });
+
+  app.get("/:id", async (c) => {
+    c.set("handler", "Status");
+    const task = await store.getTask(c.req.param("id"));
+    if (legacy && deps.renderTaskPage && (c.req.header("accept") ?? "").includes("text/html")) {
+      return await deps.renderTaskPage(task);
+    }
+    return task ? json(view(task)) : json(null, 404);
+  });
+
+  for (const file of ["stdout", "stderr"] as const) {
+    app.get(`/:id/${file}`, async (c) => {
+      c.set("handler", file.toUpperCase());
+      const task = await store.getTask(c.req.param("id"));
+      if (!task || !task.sandbox_path || !deps.sandbox) {
+        return new Response(null, {
+          status: 204,
+          headers: { "content-type": "application/json; charset=UTF-8" },
+        });
+      }
+      const offset = c.req.query("offset");
+      const length = c.req.query("length");
+      const num = (name: string, v: string | undefined) => {
+        if (v === undefined || v === "") return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) {
+          throw new HttpError(422, {
+            error: "invalid query parameter",
+            message: "Unable to parse query params",
+            details: [{ path: name, problem: "must be a non-negative integer" }],
+          });
+        }
+        return n;
+      };
+      return await deps.sandbox.read(task, file, {
+        offset: num("offset", offset),
+        length: num("length", length),
+      });
+    });
+  }
+
+  app.post("/:id/kill", async (c) => {
+    c.set("handler", "Kill");
+    const id = c.req.param("id");
+    const outcome = await control.killTask(id);
+    switch (outcome) {
+      case "not_found":
+        return json(null, 404);
+      case "terminal":
+        throw new HttpError(409, {
+          error: "you can not kill that which is already dead",
+          message: `Cannot kill task "${id}": it has already finished`,
+        });
+      default:
+        return json("", 202);
+    }
+  });
+
+  app.delete("/:id", async (c) => {
+    c.set("handler", "Delete");
+    const id = c.req.param("id");
+    const task = await store.getTask(id);
+    if (!task) return json(null, 404);
+    const state = stateOf(task);
+    if (!isTerminal(state)) {
+      return json(
+        `Cannot delete the task [${id}]. As it is still ${
+          state === "TASK_RUNNING" ? "running" : `in state ${state}: kill it first`
+        }.`,
+        409,
+      );
+    }
+    await store.deleteTask(id);
+    return json("", 202);
+  });
+
+  return app;
+}

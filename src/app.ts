@@ -1,0 +1,84 @@
+/**
+ * Wires the parts of Eremetic together: store, scheduler, API.
+ *
+ * ```ts
+ * import { createApp } from "./app.ts";
+ * // await using app = await createApp(config, { logger });
+ * // Deno.serve(app.fetch);
+ * ```
+ *
+ * @module
+ */
+import { createApi } from "./api/mod.ts";
+import { parseHttpCredentials } from "./config/mod.ts";
+import type { Config } from "./config/mod.ts";
+import { createMetrics, type Metrics } from "./metrics/mod.ts";
+import { type Clock, type Logger, newId, systemClock } from "./runtime.ts";
+import { queueOnlyControl, type TaskControl } from "./scheduler/mod.ts";
+import { openStore, type TaskStore } from "./store/mod.ts";
+import { VERSION } from "./version.ts";
+
+export interface AppDeps {
+  logger: Logger;
+  clock?: Clock;
+  newId?: () => string;
+  /** An already open store (tests); otherwise the configured one is opened. */
+  store?: TaskStore;
+  metrics?: Metrics;
+}
+
+/** A running Eremetic minus its HTTP listener. */
+export interface App extends AsyncDisposable {
+  fetch: (req: Request) => Response | Promise<Response>;
+  store: TaskStore;
+  control: TaskControl;
+  metrics: Metrics;
+  /** Stops the scheduler and closes the store; running Mesos tasks keep running. */
+  close(): Promise<void>;
+}
+
+/** Opens the store and builds the API and scheduler from a resolved configuration. */
+export async function createApp(config: Config, deps: AppDeps): Promise<App> {
+  const { logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const metrics = deps.metrics ?? createMetrics();
+  const store = deps.store ??
+    await openStore({ driver: config.database_driver, database: config.database });
+  const counts = await store.countTasks();
+  metrics.queueSize.set(counts.queued);
+  const control = queueOnlyControl({ store, clock, metrics });
+  if (!config.master) {
+    logger.warn("No Mesos master is configured: the API serves, tasks stay queued", {
+      queued: counts.queued,
+    });
+  }
+  const credentials = config.http_credentials
+    ? parseHttpCredentials(config.http_credentials)
+    : null;
+  const api = createApi({
+    store,
+    control,
+    clock,
+    logger,
+    metrics,
+    newId: deps.newId ?? newId,
+    version: VERSION,
+    urlPrefix: config.url_prefix,
+    credentials,
+    queueSize: config.queue_size,
+  });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await store.close();
+  };
+  return {
+    fetch: (req) => api.fetch(req),
+    store,
+    control,
+    metrics,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * `eremetic serve`: the HTTP API and the scheduler.
+ *
+ * @module
+ */
+import { createApp } from "../app.ts";
+import { type Config, ConfigError, flagsHelp, loadConfig } from "../config/mod.ts";
+import { consoleLogger, type Logger } from "../runtime.ts";
+import { VERSION } from "../version.ts";
+
+export interface RunningServer extends AsyncDisposable {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Starts the API server for a resolved configuration. */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const app = await createApp(config, { logger });
+  const tls = config.tls_cert && config.tls_key
+    ? {
+      cert: await Deno.readTextFile(config.tls_cert),
+      key: await Deno.readTextFile(config.tls_key),
+    }
+    : undefined;
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: config.address,
+      port: config.port,
+      ...(tls ?? {}),
+      onListen: () => {},
+    }, app.fetch);
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  const addr = server.addr;
+  const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
+  const url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
+  let stopping: Promise<void> | null = null;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      await server.shutdown();
+      await app.close();
+    })();
+  return {
+    url,
+    finished: server.finished.then(() => stopping ?? undefined),
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+const HELP = `Usage: eremetic serve [flags]
+
+Runs the HTTP API, the web UI and the Mesos scheduler.
+
+Flags (every configuration key; see docs/configuration.md):
+`;
+
+/** Loads the configuration, starts the server, and stops it on SIGINT/SIGTERM. */
+export async function serveCommand(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    // deno-lint-ignore no-console
+    console.log(HELP + flagsHelp());
+    return 0;
+  }
+  let loaded;
+  try {
+    loaded = await loadConfig(args);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      // deno-lint-ignore no-console
+      for (const line of e.issues) console.error(`eremetic: ${line}`);
+      return 2;
+    }
+    throw e;
+  }
+  const { config, notices, path } = loaded;
+  const logger = consoleLogger({ level: config.loglevel, format: config.logformat });
+  for (const n of notices) logger.warn(n);
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger);
+  } catch (e) {
+    logger.error("Cannot start", { error: (e as Error).message });
+    return 1;
+  }
+  logger.info(`Eremetic ${VERSION} listening on ${server.url}`, {
+    config: path ?? "(none)",
+    database: `${config.database_driver}:${config.database}`,
+    master: config.master || "(none)",
+  });
+  const stop = (signal: string) => {
+    logger.info(`Received ${signal}: stopping (running tasks keep running)`);
+    server.shutdown();
+  };
+  const onInt = () => stop("SIGINT");
+  const onTerm = () => stop("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
+  await server.finished;
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  logger.info("Stopped");
+  return 0;
+}
