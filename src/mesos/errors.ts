@@ -73,13 +73,27 @@ export class MesosConnectionError extends Error {
   readonly callType: string;
   /** The endpoint that failed. */
   readonly url: string;
+  /**
+   * Whether the master may have received and processed the request: false only when the
+   * connection could not even be opened. Decides whether a non-idempotent call (ACCEPT) may
+   * be retried.
+   */
+  readonly maybeProcessed: boolean;
 
-  constructor(callType: string, url: string, options?: ErrorOptions) {
+  constructor(
+    callType: string,
+    url: string,
+    options?: ErrorOptions & { maybeProcessed?: boolean; detail?: string },
+  ) {
     const cause = options?.cause;
-    const detail = cause instanceof Error ? `: ${cause.message}` : "";
-    super(`Cannot ${callType}: no answer from master "${url}"${detail}`, options);
+    const detail = options?.detail ?? (cause instanceof Error ? cause.message : "");
+    super(
+      `Cannot ${callType}: no answer from master "${url}"${detail ? `: ${detail}` : ""}`,
+      options,
+    );
     this.callType = callType;
     this.url = url;
+    this.maybeProcessed = options?.maybeProcessed ?? true;
   }
 }
 
@@ -97,6 +111,8 @@ export type SubscriptionLostReason =
   | "protocol_error"
   /** The leading master changed. */
   | "leader_changed"
+  /** A call was attempted while no subscription was open. */
+  | "not_subscribed"
   /** Closed on purpose by this process. */
   | "closed";
 

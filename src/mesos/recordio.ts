@@ -121,7 +121,7 @@ export class RecordIODecoder {
 }
 
 /** Encodes one record: UTF-8 byte length, `\n`, payload. */
-export function encodeRecord(payload: string | Uint8Array): Uint8Array {
+export function encodeRecord(payload: string | Uint8Array): Uint8Array<ArrayBuffer> {
   const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
   const prefix = encoder.encode(`${bytes.length}\n`);
   const out = new Uint8Array(prefix.length + bytes.length);
@@ -131,7 +131,7 @@ export function encodeRecord(payload: string | Uint8Array): Uint8Array {
 }
 
 /** Encodes several records into one buffer. */
-export function encodeRecords(payloads: (string | Uint8Array)[]): Uint8Array {
+export function encodeRecords(payloads: (string | Uint8Array)[]): Uint8Array<ArrayBuffer> {
   const parts = payloads.map(encodeRecord);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;

@@ -1,0 +1,365 @@
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "../testing/asserts.ts";
+import { FakeClock } from "../runtime.ts";
+import { basicAuthorization } from "./auth.ts";
+import { accept, kill, launch, revive, subscribe, suppress } from "./calls.ts";
+import { MesosClient, resolveLocation } from "./client.ts";
+import { MesosApiError, MesosConnectionError, SubscriptionLostError } from "./errors.ts";
+import type { Event } from "./events.ts";
+import { eventsAsBytes, startFakeMaster } from "./_fake_master.ts";
+
+const INFO = { user: "root", name: "test" };
+const FAST = { initialMs: 1, maxMs: 4 };
+
+/** Reads events until `n` have arrived. */
+async function take(events: AsyncIterable<Event>, n: number): Promise<Event[]> {
+  const out: Event[] = [];
+  const it = events[Symbol.asyncIterator]();
+  while (out.length < n) {
+    const r = await it.next();
+    if (r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+Deno.test("resolveLocation() keeps the scheme of a scheme-less Location", () => {
+  const current = new URL("https://m1:5050/api/v1/scheduler");
+  assertEquals(
+    resolveLocation("//m2:5050/master/api/v1/scheduler", current).href,
+    "https://m2:5050/master/api/v1/scheduler",
+  );
+  assertEquals(resolveLocation("//m2:5050", current).href, "https://m2:5050/api/v1/scheduler");
+  assertEquals(resolveLocation("m3:5051", current).href, "https://m3:5051/api/v1/scheduler");
+  assertEquals(
+    resolveLocation("http://m4:1/master/api/v1/scheduler", current).href,
+    "http://m4:1/master/api/v1/scheduler",
+  );
+});
+
+Deno.test("MesosClient.subscribe() sends SUBSCRIBE with the right headers and reads SUBSCRIBED", async () => {
+  await using master = startFakeMaster({
+    authorization: basicAuthorization({ principal: "p", secret: "s" }),
+  });
+  await using client = new MesosClient({
+    master: master.url,
+    credential: { principal: "p", secret: "s" },
+  });
+  const sub = await client.subscribe(subscribe(INFO));
+  const [req] = master.requests;
+  assertEquals(req.path, "/api/v1/scheduler");
+  assertEquals(req.method, "POST");
+  assertEquals(req.headers.get("Content-Type"), "application/json");
+  assertEquals(req.headers.get("Accept"), "application/json");
+  assertEquals(req.headers.get("Mesos-Stream-Id"), null);
+  assertEquals(req.headers.get("Authorization"), "Basic cDpz");
+  assertEquals(req.body, { type: "SUBSCRIBE", subscribe: { framework_info: INFO } });
+  const stream = await master.stream(0);
+  assertEquals(sub.streamId, stream.streamId);
+  assertEquals(sub.frameworkId.value, stream.frameworkId);
+  assertEquals(sub.subscribed.heartbeat_interval_seconds, 15);
+  assertStrictEquals(client.subscription, sub);
+  stream.send({ type: "RESCIND", rescind: { offer_id: { value: "O1" } } });
+  const events = await take(sub.events, 3);
+  assertEquals(events.map((e) => e.type), ["SUBSCRIBED", "HEARTBEAT", "RESCIND"]);
+});
+
+Deno.test("MesosClient.subscribe() decodes records split across and merged into chunks", async () => {
+  await using master = startFakeMaster({ afterSubscribed: [] });
+  await using client = new MesosClient({ master: master.hostPort });
+  const sub = await client.subscribe(subscribe(INFO));
+  const stream = await master.stream(0);
+  const sent = [
+    { type: "HEARTBEAT" },
+    { type: "ERROR_NOT", x: "naïve ünïcödé ✓ 🚀" },
+    { type: "RESCIND", rescind: { offer_id: { value: "Ö-1" } } },
+    { type: "HEARTBEAT" },
+  ];
+  const bytes = eventsAsBytes(sent);
+  // Chunks of 1..7 bytes: length prefixes and multi-byte characters are cut everywhere.
+  for (let i = 0, n = 1; i < bytes.length; i += n, n = (n % 7) + 1) {
+    stream.sendRaw(bytes.slice(i, i + n));
+  }
+  stream.sendRaw(eventsAsBytes([{ type: "HEARTBEAT" }, { type: "HEARTBEAT" }]));
+  const events = await take(sub.events, 7);
+  assertEquals(events.map((e) => e.type), [
+    "SUBSCRIBED",
+    "HEARTBEAT",
+    "UNKNOWN",
+    "RESCIND",
+    "HEARTBEAT",
+    "HEARTBEAT",
+    "HEARTBEAT",
+  ]);
+  const unknown = events[2];
+  assert(unknown.type === "UNKNOWN");
+  assertEquals(unknown.raw.x, "naïve ünïcödé ✓ 🚀");
+  const rescind = events[3];
+  assert(rescind.type === "RESCIND");
+  assertEquals(rescind.rescind.offer_id.value, "Ö-1");
+});
+
+Deno.test("MesosClient.call() sends Mesos-Stream-Id and framework_id, in order", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const sub = await client.subscribe(subscribe(INFO));
+  // Slow down the first call: the others must not overtake it.
+  const gate = Promise.withResolvers<void>();
+  master.script = async (req) => {
+    if (req.body.type === "SUPPRESS") await gate.promise;
+    return undefined;
+  };
+  const sent = [
+    client.call(suppress()),
+    ...Array.from({ length: 20 }, (_, i) => client.call(kill(`t-${i}`))),
+  ];
+  await new Promise((r) => setTimeout(r, 20));
+  assertEquals(master.calls().length, 1, "later calls wait for the first");
+  gate.resolve();
+  await Promise.all(sent);
+  const calls = master.calls();
+  assertEquals(calls.map((c) => c.body.type), ["SUPPRESS", ...Array(20).fill("KILL")]);
+  assertEquals(
+    calls.slice(1).map((c) => (c.body.kill as { task_id: { value: string } }).task_id.value),
+    Array.from({ length: 20 }, (_, i) => `t-${i}`),
+  );
+  for (const c of calls) {
+    assertEquals(c.headers.get("Mesos-Stream-Id"), sub.streamId);
+    assertEquals(c.body.framework_id, sub.frameworkId);
+    assertEquals(c.headers.get("Content-Type"), "application/json");
+  }
+});
+
+Deno.test("MesosClient follows a 307 with a scheme-less Location to the leader", async () => {
+  await using leader = startFakeMaster();
+  await using follower = startFakeMaster();
+  follower.script = () =>
+    new Response(null, {
+      status: 307,
+      headers: { Location: `//${leader.hostPort}/master/api/v1/scheduler` },
+    });
+  const credential = { principal: "p", secret: "s" };
+  await using client = new MesosClient({ master: follower.url, credential });
+  const sub = await client.subscribe(subscribe(INFO));
+  assertEquals(sub.master.href, `http://${leader.hostPort}/master/api/v1/scheduler`);
+  assertEquals(leader.requests[0].path, "/master/api/v1/scheduler");
+  assertEquals(leader.requests[0].headers.get("Authorization"), basicAuthorization(credential));
+  assertEquals(client.redirectedLeader?.host, leader.hostPort);
+  await client.call(revive());
+  assertEquals(follower.requests.length, 1, "later calls go straight to the leader");
+  assertEquals(leader.calls().map((c) => c.body.type), ["REVIVE"]);
+});
+
+Deno.test("MesosClient gives up after too many redirects", async () => {
+  await using a = startFakeMaster();
+  a.script = () =>
+    new Response(null, { status: 307, headers: { Location: `//${a.hostPort}/api/v1/scheduler` } });
+  await using client = new MesosClient({ master: a.url, maxRedirects: 3 });
+  const err = await assertRejects(() => client.subscribe(subscribe(INFO)), MesosApiError, "307");
+  assertEquals((err as MesosApiError).temporary, true);
+  assertEquals(a.requests.length, 4);
+});
+
+Deno.test("MesosClient.call() retries 503 with back-off, then succeeds", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url, callBackoff: FAST });
+  await client.subscribe(subscribe(INFO));
+  let failures = 2;
+  master.script = (req) =>
+    req.body.type === "REVIVE" && failures-- > 0
+      ? new Response("Master has not finished recovery", { status: 503 })
+      : undefined;
+  await client.call(revive());
+  assertEquals(master.calls().length, 3);
+});
+
+Deno.test("MesosClient.call() retries ACCEPT on 503 but never on 500", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url, callBackoff: FAST });
+  await client.subscribe(subscribe(INFO));
+  let status = 503;
+  let failures = 1;
+  master.script = (req) =>
+    req.body.type === "ACCEPT" && failures-- > 0 ? new Response("x", { status }) : undefined;
+  await client.call(accept(["O1"], [launch([])]));
+  assertEquals(master.calls().length, 2);
+  status = 500;
+  failures = 1;
+  const err = await assertRejects(() => client.call(accept(["O2"], [])), MesosApiError, "500");
+  assertEquals((err as MesosApiError).temporary, true);
+  assertEquals(master.calls().length, 3);
+});
+
+Deno.test("MesosClient.call() surfaces a 400 at once as a permanent error", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url, callBackoff: FAST });
+  const sub = await client.subscribe(subscribe(INFO));
+  master.script = () => new Response("Failed to validate scheduler::Call: bad", { status: 400 });
+  const err = await assertRejects(
+    () => client.call(revive()),
+    MesosApiError,
+    "Cannot REVIVE: master answered 400",
+  );
+  assertEquals((err as MesosApiError).temporary, false);
+  assertEquals((err as MesosApiError).body, "Failed to validate scheduler::Call: bad");
+  assertEquals(master.calls().length, 1);
+  assertEquals(sub.isClosed, false);
+});
+
+Deno.test("MesosClient.call() answered 'not subscribed' ends the subscription", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const sub = await client.subscribe(subscribe(INFO));
+  master.script = () => new Response("Framework is not subscribed", { status: 403 });
+  const err = await assertRejects(() => client.call(revive()), MesosApiError);
+  assertEquals((err as MesosApiError).subscriptionLost, true);
+  const closed = await sub.closed;
+  assert(closed instanceof SubscriptionLostError);
+  assertEquals(closed.reason, "call_rejected");
+  assertEquals(closed.temporary, true);
+  assertEquals(client.subscription, null);
+  await (await master.stream(0)).done; // the client hung up
+  await assertRejects(() => client.call(revive()), SubscriptionLostError, "not subscribed");
+});
+
+Deno.test("MesosClient.subscribe() reports HTTP refusals with their temporariness", async () => {
+  await using master = startFakeMaster({ authorization: "Basic nope" });
+  await using client = new MesosClient({ master: master.url });
+  const e401 = await assertRejects(() => client.subscribe(subscribe(INFO)), MesosApiError, "401");
+  assertEquals((e401 as MesosApiError).temporary, false);
+  await using other = startFakeMaster();
+  other.script = () => new Response("No leader elected", { status: 503 });
+  await using client2 = new MesosClient({ master: other.url });
+  const e503 = await assertRejects(() => client2.subscribe(subscribe(INFO)), MesosApiError);
+  assertEquals((e503 as MesosApiError).temporary, true);
+});
+
+Deno.test("MesosClient.subscribe() rejects permanently on an ERROR event", async () => {
+  await using master = startFakeMaster();
+  master.script = (req) => {
+    if (req.body.type !== "SUBSCRIBE") return undefined;
+    const body = eventsAsBytes([{
+      type: "ERROR",
+      error: { message: "Framework has been removed" },
+    }]);
+    return new Response(body, { headers: { "Mesos-Stream-Id": "s-1" } });
+  };
+  await using client = new MesosClient({ master: master.url });
+  const err = await assertRejects(
+    () => client.subscribe(subscribe(INFO, { frameworkId: "F-9" })),
+    SubscriptionLostError,
+    "Framework has been removed",
+  );
+  assertEquals((err as SubscriptionLostError).reason, "error_event");
+  assertEquals((err as SubscriptionLostError).temporary, false);
+});
+
+Deno.test("MesosClient reports a refused connection as temporary and never processed", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  await using client = new MesosClient({ master: `127.0.0.1:${port}` });
+  const err = await assertRejects(() => client.subscribe(subscribe(INFO)), MesosConnectionError);
+  assertEquals((err as MesosConnectionError).temporary, true);
+  assertEquals((err as MesosConnectionError).maybeProcessed, false);
+});
+
+Deno.test("Subscription ends with stream_ended when the master closes the stream", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const sub = await client.subscribe(subscribe(INFO));
+  (await master.stream(0)).end();
+  const types: string[] = [];
+  for await (const e of sub.events) types.push(e.type);
+  assertEquals(types, ["SUBSCRIBED", "HEARTBEAT"]);
+  const closed = await sub.closed;
+  assert(closed instanceof SubscriptionLostError);
+  assertEquals(closed.reason, "stream_ended");
+  assertEquals(closed.temporary, true);
+});
+
+Deno.test("Subscription.close() hangs up without TEARDOWN and resolves closed with undefined", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const sub = await client.subscribe(subscribe(INFO));
+  await sub.close();
+  assertEquals(await sub.closed, undefined);
+  await (await master.stream(0)).done;
+  assertEquals(master.calls().length, 0);
+});
+
+Deno.test("Subscription heartbeat watchdog drops a silent stream after the missed heartbeats", async () => {
+  const clock = new FakeClock();
+  await using master = startFakeMaster({ heartbeatIntervalSeconds: 15 });
+  await using client = new MesosClient({ master: master.url, clock });
+  const sub = await client.subscribe(subscribe(INFO), { missedHeartbeats: 5 });
+  const stream = await master.stream(0);
+  const it = sub.events[Symbol.asyncIterator]();
+  await it.next(); // SUBSCRIBED
+  await it.next(); // HEARTBEAT
+  await clock.tick(60_000);
+  assertEquals(sub.isClosed, false);
+  stream.send({ type: "HEARTBEAT" });
+  assertEquals((await it.next()).value?.type, "HEARTBEAT");
+  await clock.tick(60_000); // 60 s after the last byte: still fine
+  assertEquals(sub.isClosed, false);
+  await clock.tick(15_000); // 75 s = 5 × 15 s of silence
+  const closed = await sub.closed;
+  assert(closed instanceof SubscriptionLostError);
+  assertEquals(closed.reason, "heartbeat_timeout");
+  assertEquals(closed.temporary, true);
+  await stream.done; // the client hung up
+});
+
+Deno.test("MesosClient.call() times out a call the master never answers", async () => {
+  const clock = new FakeClock();
+  await using master = startFakeMaster();
+  await using client = new MesosClient({
+    master: master.url,
+    clock,
+    callTimeoutMs: 1000,
+    callAttempts: 1,
+  });
+  await client.subscribe(subscribe(INFO), { heartbeatTimeoutMs: 1e9 });
+  const hang = Promise.withResolvers<void>();
+  master.script = async (req) => {
+    if (req.body.type === "KILL") await hang.promise;
+    return undefined;
+  };
+  const pending = client.call(kill("t"));
+  while (master.calls().length === 0) await new Promise((r) => setTimeout(r, 1));
+  await clock.tick(1000);
+  await assertRejects(() => pending, MesosConnectionError, "no answer within 1000 ms");
+  hang.resolve();
+});
+
+Deno.test("MesosClient.call() rejects at once when its signal aborts while queued", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  await client.subscribe(subscribe(INFO));
+  const gate = Promise.withResolvers<void>();
+  master.script = async (req) => {
+    if (req.body.type === "SUPPRESS") await gate.promise;
+    return undefined;
+  };
+  const first = client.call(suppress());
+  const ac = new AbortController();
+  const second = client.call(revive(), ac.signal);
+  ac.abort(new Error("stop"));
+  await assertRejects(() => second, Error, "stop");
+  gate.resolve();
+  await first;
+  await client.call(kill("t"));
+  assertEquals(master.calls().map((c) => c.body.type), ["SUPPRESS", "KILL"]);
+});
+
+Deno.test("MesosClient.subscribe() closes the previous subscription", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const first = await client.subscribe(subscribe(INFO));
+  const second = await client.subscribe(subscribe(INFO, { frameworkId: first.frameworkId }));
+  assertEquals(await first.closed, undefined);
+  assertEquals(second.frameworkId, first.frameworkId);
+  assertEquals(master.requests[1].body.framework_id, first.frameworkId);
+  await client.call(revive());
+  assertEquals(master.calls()[0].headers.get("Mesos-Stream-Id"), second.streamId);
+});
