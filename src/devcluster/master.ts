@@ -1,0 +1,1540 @@
+/**
+ * The leading master's state and the scheduler API behind `/api/v1/scheduler`
+ * (after the authentication and leadership checks done by the HTTP front in
+ * `cluster.ts`): subscriptions and their RecordIO streams, the allocator,
+ * ACCEPT/DECLINE/KILL/ACKNOWLEDGE/RECONCILE…, failover timeouts, agent loss,
+ * and the `/master/state` family of documents.
+ *
+ * @module
+ */
+import { type Logger, silentLogger } from "../runtime.ts";
+import type { Agent, MasterLink } from "./agent.ts";
+import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
+import { encodeJson, encodeRecord } from "./json.ts";
+import type { Recorder } from "./record.ts";
+import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
+import type { Timer, Timers } from "./timers.ts";
+import {
+  type Event,
+  type FrameworkInfo,
+  isTerminalState,
+  type MasterInfo,
+  MESOS_VERSION,
+  type Offer,
+  type TaskInfo,
+  type TaskState,
+  type TaskStatus,
+} from "./types.ts";
+
+/** Default `refuse_seconds` of DECLINE and of an ACCEPT's implicit decline. */
+export const DEFAULT_REFUSE_SECONDS = 5;
+const MAX_REFUSE_SECONDS = 365 * 24 * 3600;
+
+/** Switches shared by every master of a cluster, flipped by failure injection. */
+export interface Faults {
+  /** Heartbeats are not sent while true (all frameworks). */
+  heartbeatsStopped: boolean;
+  /** Frameworks whose heartbeats are not sent. */
+  heartbeatsStoppedFor: Set<string>;
+  /** Number of upcoming ACKNOWLEDGE calls to drop (Infinity = all). */
+  dropAcks: number;
+  /** Delay before an ACKNOWLEDGE reaches the agent. */
+  delayAcksMs: number;
+  /** Split each RecordIO record into chunks of at most this many bytes (0 = one chunk per record). */
+  splitChunksBytes: number;
+}
+
+/** Fresh fault switches, all off. */
+export function noFaults(): Faults {
+  return {
+    heartbeatsStopped: false,
+    heartbeatsStoppedFor: new Set(),
+    dropAcks: 0,
+    delayAcksMs: 0,
+    splitChunksBytes: 0,
+  };
+}
+
+/** Options of a `Master`. */
+export interface MasterOptions {
+  hostname: string;
+  port: number;
+  timers: Timers;
+  logger?: Logger;
+  heartbeatIntervalSeconds: number;
+  allocationIntervalMs: number;
+  recorder?: Recorder;
+  faults: Faults;
+  /** Agents from the registry that must reregister before the master knows their tasks. */
+  recoveringAgents?: Iterable<string>;
+  /** Whether frameworks must authenticate (changes `/master/state` flags only). */
+  authenticate?: boolean;
+  /** Master id; a random UUID by default. */
+  id?: string;
+}
+
+interface RefuseFilter {
+  agentId: string;
+  role: string;
+  resources: ResourceSet;
+  expiresAt: number;
+}
+
+interface MasterTask {
+  info: TaskInfo;
+  frameworkId: string;
+  agentId: string;
+  role: string;
+  state: TaskState;
+  statusUpdateState?: TaskState;
+  statuses: TaskStatus[];
+  resources: ResourceSet;
+  freed: boolean;
+  unreachableTime?: number;
+}
+
+interface Framework {
+  id: string;
+  info: FrameworkInfo;
+  roles: string[];
+  caps: Set<string>;
+  sub: Subscription | null;
+  active: boolean;
+  recovered: boolean;
+  suppressed: Set<string>;
+  filters: RefuseFilter[];
+  offers: Set<string>;
+  tasks: Map<string, MasterTask>;
+  unreachable: Map<string, MasterTask>;
+  completed: MasterTask[];
+  failoverTimer: Timer | null;
+  registeredTime: number;
+  unregisteredTime?: number;
+}
+
+interface OfferRecord {
+  id: string;
+  frameworkId: string;
+  agentId: string;
+  role: string;
+  resources: ResourceSet;
+  json: Offer;
+}
+
+interface AgentRecord {
+  agent: Agent;
+  used: ResourceSet;
+  offered: ResourceSet;
+  state: "active" | "unreachable" | "gone";
+  tasks: Map<string, MasterTask>;
+  gpu: boolean;
+  registeredTime: number;
+}
+
+const TEXT = { "content-type": "text/plain; charset=utf-8" };
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { ...TEXT, ...headers } });
+}
+
+function jsonResponse(value: unknown): Response {
+  return new Response(encodeJson(value), { headers: { "content-type": "application/json" } });
+}
+
+/** IPv4 `s_addr` read as a little-endian uint32, the deprecated `MasterInfo.ip`. */
+export function ipToUint32(ip: string): number {
+  const parts = ip.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) return 0;
+  return (parts[0] | (parts[1] << 8) | (parts[2] << 16) | (parts[3] << 24)) >>> 0;
+}
+
+/** The MasterInfo of a master with this id and address. */
+export function makeMasterInfo(id: string, hostname: string, port: number): MasterInfo {
+  const ip = /^\d+\.\d+\.\d+\.\d+$/.test(hostname) ? hostname : "127.0.0.1";
+  return {
+    id,
+    ip: ipToUint32(ip),
+    port,
+    pid: `master@${ip}:${port}`,
+    hostname,
+    version: MESOS_VERSION,
+    address: { hostname, ip, port },
+    capabilities: [{ type: "AGENT_UPDATE" }, { type: "AGENT_DRAINING" }, { type: "QUOTA_V2" }],
+  };
+}
+
+/** Whether JSON is acceptable per `Accept` (JSON is preferred over protobuf regardless of order). */
+export function acceptsJson(accept: string | null): boolean {
+  if (accept === null || accept.trim() === "") return true;
+  for (const part of accept.split(",")) {
+    const [type, ...params] = part.trim().split(";").map((s) => s.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith("q="));
+    if (q && Number(q.slice(2)) === 0) continue;
+    if (type === "application/json" || type === "*/*" || type === "application/*") return true;
+  }
+  return false;
+}
+
+function validateRole(role: string): string | null {
+  if (role === "*") return null;
+  if (role === "") return "Role name cannot be empty";
+  if (role.startsWith("/") || role.endsWith("/") || role.includes("//")) {
+    return `Role '${role}' cannot start or end with '/' or contain '//'`;
+  }
+  for (const c of role.split("/")) {
+    if (c === "." || c === ".." || c === "*") return `Role '${role}' cannot contain '${c}'`;
+    if (c.startsWith("-")) return `Role '${role}' cannot start with '-'`;
+    // deno-lint-ignore no-control-regex
+    if (/[\s\b\x00-\x1f\x7f]/.test(c)) return `Role '${role}' cannot contain whitespace`;
+  }
+  return null;
+}
+
+function validateId(id: string): string | null {
+  if (id === "") return "ID must not be empty";
+  if (id.length > 255) return "ID must not be longer than 255";
+  if (id === "." || id === "..") return `'${id}' is disallowed`;
+  // deno-lint-ignore no-control-regex
+  if (/[\/\\\x00-\x1f\x7f]/.test(id)) return `'${id}' contains invalid characters`;
+  return null;
+}
+
+/** One subscription: a RecordIO response stream. */
+class Subscription {
+  readonly streamId = crypto.randomUUID();
+  readonly body: ReadableStream<Uint8Array>;
+  closed = false;
+  heartbeat: Timer | null = null;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #onCancel: () => void;
+  #recorder?: Recorder;
+  #faults: Faults;
+
+  constructor(onCancel: () => void, faults: Faults, recorder?: Recorder) {
+    this.#onCancel = onCancel;
+    this.#recorder = recorder;
+    this.#faults = faults;
+    this.body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this.#controller = c;
+      },
+      cancel: () => {
+        if (this.closed) return;
+        this.closed = true;
+        this.heartbeat?.cancel();
+        this.#onCancel();
+      },
+    }, { highWaterMark: Number.MAX_SAFE_INTEGER });
+  }
+
+  send(event: Event): void {
+    if (this.closed) return;
+    const json = encodeJson(event);
+    this.#recorder?.event(json);
+    const record = encodeRecord(json);
+    const split = this.#faults.splitChunksBytes;
+    try {
+      if (split > 0) {
+        for (let i = 0; i < record.length; i += split) {
+          this.#controller.enqueue(record.slice(i, i + split));
+        }
+      } else this.#controller.enqueue(record);
+    } catch { /* the client went away */ }
+  }
+
+  /** Ends the stream from the master's side. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.heartbeat?.cancel();
+    try {
+      this.#controller.close();
+    } catch { /* already errored */ }
+  }
+}
+
+/** A leading master's state. */
+export class Master implements MasterLink {
+  readonly id: string;
+  readonly info: MasterInfo;
+  readonly startTime: number;
+  #opts: MasterOptions;
+  #timers: Timers;
+  #logger: Logger;
+  #frameworks = new Map<string, Framework>();
+  #completedFrameworks: Framework[] = [];
+  #removedIds = new Set<string>();
+  #agents = new Map<string, AgentRecord>();
+  #recovering: Set<string>;
+  #offers = new Map<string, OfferRecord>();
+  #frameworkCounter = 0;
+  #offerCounter = 0;
+  #allocationTimer: Timer | null = null;
+  #allocateSoonTimer: Timer | null = null;
+  #round = 0;
+  #closed = false;
+  /** Counters for benchmarks and tests. */
+  readonly stats = { tasksLaunched: 0, updatesSent: 0, offersSent: 0 };
+
+  constructor(opts: MasterOptions) {
+    this.#opts = opts;
+    this.#timers = opts.timers;
+    this.#logger = opts.logger ?? silentLogger;
+    this.id = opts.id ?? crypto.randomUUID();
+    this.startTime = this.#timers.clock.now() / 1000;
+    this.#recovering = new Set(opts.recoveringAgents ?? []);
+    this.info = makeMasterInfo(this.id, opts.hostname, opts.port);
+    this.#allocationTimer = this.#timers.every(opts.allocationIntervalMs, () => this.allocate());
+  }
+
+  /** Agent ids of the registry still expected to reregister. */
+  get recoveringAgents(): ReadonlySet<string> {
+    return this.#recovering;
+  }
+
+  #now(): number {
+    return this.#timers.clock.now();
+  }
+
+  // -- scheduler endpoint ------------------------------------------------------------------------
+
+  /**
+   * Handles `/api/v1/scheduler` from check 5 (method) on; `principal` is the
+   * authenticated principal when authentication is on.
+   */
+  async handleScheduler(req: Request, principal?: string): Promise<Response> {
+    if (req.method !== "POST") {
+      await req.body?.cancel();
+      return text(
+        405,
+        `405 Method Not Allowed. Expecting one of { 'POST' }, but received '${req.method}'.`,
+        { allow: "POST" },
+      );
+    }
+    const contentType = req.headers.get("content-type");
+    if (contentType === null) {
+      await req.body?.cancel();
+      return text(400, "Expecting 'Content-Type' to be present");
+    }
+    if (contentType !== "application/json") {
+      // Protobuf is not implemented: answered like any unsupported type.
+      await req.body?.cancel();
+      return text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf");
+    }
+    const raw = await req.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (err) {
+      return text(400, `Failed to parse body into JSON: ${(err as Error).message}`);
+    }
+    let call: Call;
+    try {
+      call = convertCall(parsed);
+    } catch (err) {
+      if (err instanceof CallParseError) {
+        return text(400, `Failed to convert JSON into Call protobuf: ${err.message}`);
+      }
+      throw err;
+    }
+    this.#opts.recorder?.call(raw.includes("\n") ? JSON.stringify(parsed) : raw);
+    const invalid = validateCall(call, principal);
+    if (invalid) return text(400, `Failed to validate scheduler::Call: ${invalid}`);
+    if (call.type === "SUBSCRIBE") {
+      if (!acceptsJson(req.headers.get("accept"))) {
+        return text(
+          406,
+          "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
+        );
+      }
+      if (req.headers.has("mesos-stream-id")) {
+        return text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
+      }
+      return this.#subscribe(call, principal);
+    }
+    const fid = call.framework_id!.value;
+    const fw = this.#frameworks.get(fid);
+    if (!fw) return text(400, "Framework cannot be found");
+    if (
+      principal !== undefined && fw.info.principal !== undefined && fw.info.principal !== principal
+    ) {
+      return text(
+        400,
+        `Authenticated principal '${principal}' does not match principal '${fw.info.principal}' set in \`FrameworkInfo\``,
+      );
+    }
+    if (!fw.sub) return text(403, "Framework is not subscribed");
+    const streamId = req.headers.get("mesos-stream-id");
+    if (streamId === null) {
+      return text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+    }
+    if (streamId !== fw.sub.streamId) {
+      return text(
+        400,
+        `The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID ${fid}`,
+      );
+    }
+    switch (call.type) {
+      case "UNKNOWN":
+        return text(501, "501 Not Implemented.");
+      case "UPDATE_FRAMEWORK":
+        return this.#updateFramework(fw, call);
+      case "TEARDOWN":
+        this.removeFramework(fid);
+        break;
+      case "ACCEPT":
+        this.#accept(fw, call.accept as AcceptBody);
+        break;
+      case "DECLINE": {
+        const d = call.decline as {
+          offer_ids?: { value: string }[];
+          filters?: { refuse_seconds?: number };
+        };
+        for (const o of d.offer_ids ?? []) {
+          const offer = this.#offers.get(o.value);
+          if (!offer || offer.frameworkId !== fid) continue;
+          this.#removeOffer(offer);
+          this.#addFilter(
+            fw,
+            offer.agentId,
+            offer.role,
+            offer.resources,
+            d.filters?.refuse_seconds,
+          );
+        }
+        break;
+      }
+      case "REVIVE":
+      case "SUPPRESS": {
+        const body = (call.revive ?? call.suppress ?? {}) as { roles?: string[] };
+        const roles = body.roles?.length ? body.roles : fw.roles;
+        if (roles.some((r) => !fw.roles.includes(r))) break; // the whole call is dropped
+        if (call.type === "REVIVE") {
+          for (const r of roles) fw.suppressed.delete(r);
+          fw.filters = fw.filters.filter((f) => !roles.includes(f.role));
+          this.#allocateSoon();
+        } else for (const r of roles) fw.suppressed.add(r);
+        break;
+      }
+      case "KILL":
+        this.#kill(fw, call.kill as KillBody);
+        break;
+      case "ACKNOWLEDGE":
+        this.#acknowledge(fw, call.acknowledge as AckBody);
+        break;
+      case "RECONCILE":
+        this.#reconcile(fw, (call.reconcile as ReconcileBody).tasks ?? []);
+        break;
+      default:
+        // SHUTDOWN, MESSAGE, REQUEST, inverse offers, operations: accepted, nothing to do here.
+        break;
+    }
+    return new Response(null, { status: 202 });
+  }
+
+  #frameworkProblem(info: FrameworkInfo, suppressed: string[]): string | null {
+    const caps = new Set((info.capabilities ?? []).map((c) => c.type));
+    if (caps.has("MULTI_ROLE")) {
+      if (info.role !== undefined) {
+        return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable";
+      }
+      const seen = new Set<string>();
+      for (const r of info.roles ?? []) {
+        const bad = validateRole(r);
+        if (bad) return bad;
+        if (seen.has(r)) return `'FrameworkInfo.roles' contains duplicate role '${r}'`;
+        seen.add(r);
+      }
+    } else {
+      if (info.roles?.length) {
+        return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable";
+      }
+      const bad = validateRole(info.role ?? "*");
+      if (bad) return bad;
+    }
+    const roles = caps.has("MULTI_ROLE") ? info.roles ?? [] : [info.role ?? "*"];
+    for (const r of suppressed) {
+      if (!roles.includes(r)) return `Suppressed role '${r}' is not contained in the list of roles`;
+    }
+    if (info.id && validateId(info.id.value)) {
+      return `Invalid framework id: ${validateId(info.id.value)}`;
+    }
+    const ft = info.failover_timeout;
+    if (ft !== undefined && (!Number.isFinite(ft) || ft < 0)) {
+      return `Invalid failover_timeout: ${ft}`;
+    }
+    return null;
+  }
+
+  #subscribe(call: Call, principal?: string): Response {
+    const body = call.subscribe as { framework_info: FrameworkInfo; suppressed_roles?: string[] };
+    const info: FrameworkInfo = { ...body.framework_info };
+    if (principal !== undefined && info.principal === undefined) info.principal = principal;
+    const suppressed = body.suppressed_roles ?? [];
+    let fw: Framework | undefined;
+    let refusal = this.#frameworkProblem(info, suppressed);
+    const id = info.id?.value;
+    if (!refusal && id !== undefined) {
+      if (this.#removedIds.has(id)) refusal = "Framework has been removed";
+      fw = this.#frameworks.get(id);
+      if (fw && fw.info.principal !== info.principal) {
+        refusal = "Changing framework's principal is not allowed.";
+      }
+    }
+    const sub = new Subscription(
+      () => this.#disconnected(sub),
+      this.#opts.faults,
+      this.#opts.recorder,
+    );
+    const response = new Response(sub.body, {
+      status: 200,
+      headers: { "content-type": "application/json", "mesos-stream-id": sub.streamId },
+    });
+    if (refusal) {
+      sub.send({ type: "ERROR", error: { message: refusal } });
+      sub.close();
+      return response;
+    }
+    if (fw) {
+      // Scheduler failover: the old stream gets an ERROR and closes; offers vanish silently.
+      if (fw.sub) {
+        const old = fw.sub;
+        fw.sub = null;
+        old.send({ type: "ERROR", error: { message: "Framework failed over" } });
+        old.close();
+      }
+      for (const oid of [...fw.offers]) this.#removeOffer(this.#offers.get(oid)!);
+      fw.failoverTimer?.cancel();
+      fw.failoverTimer = null;
+      // `user` and `checkpoint` are immutable on resubscribe: old values are kept.
+      fw.info = { ...info, user: fw.info.user, checkpoint: fw.info.checkpoint };
+      this.#applyInfo(fw, suppressed);
+      fw.recovered = false;
+    } else {
+      const fid = id ?? `${this.id}-${String(this.#frameworkCounter++).padStart(4, "0")}`;
+      info.id = { value: fid };
+      fw = {
+        id: fid,
+        info,
+        roles: [],
+        caps: new Set(),
+        sub: null,
+        active: true,
+        recovered: false,
+        suppressed: new Set(),
+        filters: [],
+        offers: new Set(),
+        tasks: new Map(),
+        unreachable: new Map(),
+        completed: [],
+        failoverTimer: null,
+        registeredTime: this.#now() / 1000,
+      };
+      this.#applyInfo(fw, suppressed);
+      this.#frameworks.set(fid, fw);
+    }
+    fw.sub = sub;
+    fw.active = true;
+    fw.unregisteredTime = undefined;
+    sub.send({
+      type: "SUBSCRIBED",
+      subscribed: {
+        framework_id: { value: fw.id },
+        heartbeat_interval_seconds: this.#opts.heartbeatIntervalSeconds,
+        master_info: this.info,
+      },
+    });
+    const fid = fw.id;
+    const beat = () => {
+      const f = this.#opts.faults;
+      if (!f.heartbeatsStopped && !f.heartbeatsStoppedFor.has(fid)) sub.send({ type: "HEARTBEAT" });
+    };
+    beat();
+    sub.heartbeat = this.#timers.every(this.#opts.heartbeatIntervalSeconds * 1000, beat);
+    for (const rec of this.#agents.values()) {
+      if (rec.state !== "active") continue;
+      rec.agent.updateFramework(fw.info);
+      rec.agent.resumeUpdates(fid);
+    }
+    this.#allocateSoon();
+    this.#logger.info("Framework subscribed", { framework_id: fid, name: fw.info.name });
+    return response;
+  }
+
+  #applyInfo(fw: Framework, suppressed: string[]): void {
+    fw.caps = new Set((fw.info.capabilities ?? []).map((c) => c.type ?? ""));
+    fw.roles = fw.caps.has("MULTI_ROLE") ? [...(fw.info.roles ?? [])] : [fw.info.role ?? "*"];
+    fw.suppressed = new Set(suppressed);
+  }
+
+  #updateFramework(fw: Framework, call: Call): Response {
+    const body = call.update_framework as {
+      framework_info: FrameworkInfo;
+      suppressed_roles?: string[];
+    };
+    const info = body.framework_info;
+    const suppressed = body.suppressed_roles ?? [];
+    const problem = this.#frameworkProblem(info, suppressed);
+    if (problem) return text(400, `Supplied FrameworkInfo is not valid: ${problem}`);
+    for (const field of ["user", "checkpoint", "principal"] as const) {
+      const before = fw.info[field] ?? (field === "checkpoint" ? false : undefined);
+      const after = info[field] ?? (field === "checkpoint" ? false : undefined);
+      if (field === "principal" && after === undefined) continue;
+      if (before !== after) {
+        return text(
+          400,
+          `FrameworkInfo update is not valid: Updating 'FrameworkInfo.${field}' is unsupported`,
+        );
+      }
+    }
+    const oldRoles = fw.roles;
+    fw.info = { ...info, principal: info.principal ?? fw.info.principal };
+    const wasSuppressed = fw.suppressed;
+    this.#applyInfo(fw, suppressed);
+    for (const oid of [...fw.offers]) {
+      const offer = this.#offers.get(oid)!;
+      if (!fw.roles.includes(offer.role)) {
+        this.#removeOffer(offer);
+        fw.sub?.send({ type: "RESCIND", rescind: { offer_id: { value: oid } } });
+      }
+    }
+    for (const r of wasSuppressed) {
+      if (!fw.suppressed.has(r)) fw.filters = fw.filters.filter((f) => f.role !== r);
+    }
+    if (oldRoles.join() !== fw.roles.join()) {
+      fw.filters = fw.filters.filter((f) => fw.roles.includes(f.role));
+    }
+    for (const rec of this.#agents.values()) rec.agent.updateFramework(fw.info);
+    this.#allocateSoon();
+    return new Response(null, { status: 200 });
+  }
+
+  #disconnected(sub: Subscription): void {
+    const fw = [...this.#frameworks.values()].find((f) => f.sub === sub);
+    if (!fw || this.#closed) return;
+    this.disconnectFramework(fw.id);
+  }
+
+  /** The framework's stream is gone: inactive, offers recovered, failover timer started. */
+  disconnectFramework(frameworkId: string, { startFailoverTimer = true } = {}): void {
+    const fw = this.#frameworks.get(frameworkId);
+    if (!fw) return;
+    const sub = fw.sub;
+    fw.sub = null;
+    sub?.close();
+    fw.active = false;
+    fw.unregisteredTime = this.#now() / 1000;
+    for (const oid of [...fw.offers]) this.#removeOffer(this.#offers.get(oid)!);
+    this.#logger.info("Framework disconnected", { framework_id: frameworkId });
+    if (!startFailoverTimer) return;
+    const timeoutMs = (fw.info.failover_timeout ?? 0) * 1000;
+    if (timeoutMs <= 0) {
+      this.removeFramework(frameworkId);
+      return;
+    }
+    fw.failoverTimer?.cancel();
+    fw.failoverTimer = this.#timers.after(timeoutMs, () => {
+      fw.failoverTimer = null;
+      if (!fw.sub) {
+        this.#logger.info("Framework failover timeout expired", { framework_id: frameworkId });
+        this.removeFramework(frameworkId);
+      }
+    });
+  }
+
+  /** Removes a framework (TEARDOWN, failover timeout, operator): tasks killed, id unusable. */
+  removeFramework(frameworkId: string): void {
+    const fw = this.#frameworks.get(frameworkId);
+    if (!fw) return;
+    fw.failoverTimer?.cancel();
+    const sub = fw.sub;
+    fw.sub = null;
+    sub?.close();
+    fw.active = false;
+    for (const oid of [...fw.offers]) this.#removeOffer(this.#offers.get(oid)!);
+    for (const task of [...fw.tasks.values(), ...fw.unreachable.values()]) {
+      if (!isTerminalState(task.state)) task.state = "TASK_KILLED";
+      this.#freeTask(task);
+      this.#agents.get(task.agentId)?.tasks.delete(
+        `${frameworkId}\u0000${task.info.task_id.value}`,
+      );
+      fw.completed.push(task);
+    }
+    fw.tasks.clear();
+    fw.unreachable.clear();
+    for (const rec of this.#agents.values()) rec.agent.shutdownFramework(frameworkId);
+    this.#frameworks.delete(frameworkId);
+    this.#removedIds.add(frameworkId);
+    this.#completedFrameworks.push(fw);
+    if (this.#completedFrameworks.length > 50) this.#completedFrameworks.shift();
+    this.#logger.info("Framework removed", { framework_id: frameworkId });
+  }
+
+  // -- offers ---------------------------------------------------------------------------------
+
+  #allocateSoon(): void {
+    if (this.#allocateSoonTimer || this.#closed) return;
+    this.#allocateSoonTimer = this.#timers.after(0, () => {
+      this.#allocateSoonTimer = null;
+      this.allocate();
+    });
+  }
+
+  #addFilter(
+    fw: Framework,
+    agentId: string,
+    role: string,
+    resources: ResourceSet,
+    refuseSeconds: number | undefined,
+  ): void {
+    let seconds = refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
+    if (!Number.isFinite(seconds) && seconds > 0) seconds = MAX_REFUSE_SECONDS;
+    if (!(seconds >= 0)) seconds = DEFAULT_REFUSE_SECONDS;
+    if (seconds === 0 || resources.isEmpty()) return;
+    seconds = Math.min(seconds, MAX_REFUSE_SECONDS);
+    const ms = Math.max(this.#opts.allocationIntervalMs, seconds * 1000);
+    fw.filters.push({ agentId, role, resources: resources.clone(), expiresAt: this.#now() + ms });
+  }
+
+  #removeOffer(offer: OfferRecord): void {
+    this.#offers.delete(offer.id);
+    this.#frameworks.get(offer.frameworkId)?.offers.delete(offer.id);
+    this.#agents.get(offer.agentId)?.offered.subtractInPlace(offer.resources);
+  }
+
+  /** One allocation round: offers every agent's free resources to one eligible framework role. */
+  allocate(): void {
+    if (this.#closed) return;
+    const now = this.#now();
+    const fws = [...this.#frameworks.values()].filter((f) => f.active && f.sub);
+    if (!fws.length) return;
+    for (const f of fws) {
+      if (f.filters.length) f.filters = f.filters.filter((x) => x.expiresAt > now);
+    }
+    const batches = new Map<Framework, Offer[]>();
+    let agentIndex = 0;
+    for (const rec of this.#agents.values()) {
+      agentIndex++;
+      if (rec.state !== "active") continue;
+      const free = rec.agent.total.subtract(rec.used).subtractInPlace(rec.offered);
+      if (!free.isAllocatable()) continue;
+      for (let i = 0; i < fws.length; i++) {
+        const fw = fws[(i + this.#round + agentIndex) % fws.length];
+        if (rec.gpu && !fw.caps.has("GPU_RESOURCES")) continue;
+        let offered = false;
+        for (const role of fw.roles) {
+          if (fw.suppressed.has(role)) continue;
+          const avail = free.forRole(role);
+          if (!avail.isAllocatable()) continue;
+          if (
+            fw.filters.some((f) =>
+              f.agentId === rec.agent.id && f.role === role && f.resources.contains(avail)
+            )
+          ) {
+            continue;
+          }
+          const offer = this.#makeOffer(fw, rec, role, avail);
+          let list = batches.get(fw);
+          if (!list) batches.set(fw, list = []);
+          list.push(offer);
+          offered = true;
+          break;
+        }
+        if (offered) break;
+      }
+    }
+    this.#round++;
+    for (const [fw, offers] of batches) {
+      this.stats.offersSent += offers.length;
+      fw.sub?.send({ type: "OFFERS", offers: { offers } });
+    }
+  }
+
+  #makeOffer(fw: Framework, rec: AgentRecord, role: string, resources: ResourceSet): Offer {
+    const id = `${this.id}-O${this.#offerCounter++}`;
+    const multi = fw.caps.has("MULTI_ROLE");
+    const agent = rec.agent;
+    const json: Offer = {
+      id: { value: id },
+      framework_id: { value: fw.id },
+      agent_id: { value: agent.id },
+      hostname: agent.hostname,
+      url: {
+        scheme: "http",
+        address: { hostname: agent.hostname, ip: agent.hostname, port: agent.port },
+        path: "/slave(1)",
+      },
+      resources: resources.toJson(multi ? role : undefined),
+    };
+    if (agent.attributes.length) json.attributes = agent.attributes;
+    if (multi) json.allocation_info = { role };
+    rec.offered.addInPlace(resources);
+    const offer: OfferRecord = { id, frameworkId: fw.id, agentId: agent.id, role, resources, json };
+    this.#offers.set(id, offer);
+    fw.offers.add(id);
+    return json;
+  }
+
+  // -- accept ---------------------------------------------------------------------------------
+
+  #masterUpdate(
+    fw: Framework,
+    taskId: string,
+    state: TaskState,
+    reason: string,
+    message: string,
+    agentId?: string,
+    extra: Partial<TaskStatus> = {},
+  ): void {
+    const status: TaskStatus = {
+      task_id: { value: taskId },
+      state,
+      message,
+      source: "SOURCE_MASTER",
+      reason,
+      timestamp: this.#now() / 1000,
+      ...extra,
+    };
+    if (agentId !== undefined) status.agent_id = { value: agentId };
+    this.#send(fw, { type: "UPDATE", update: { status } });
+  }
+
+  #send(fw: Framework, event: Event): void {
+    if (event.type === "UPDATE") this.stats.updatesSent++;
+    fw.sub?.send(event);
+  }
+
+  #accept(fw: Framework, accept: AcceptBody): void {
+    const offerIds = (accept.offer_ids ?? []).map((o) => o.value);
+    const operations = accept.operations ?? [];
+    const tasksOf = (op: Operation): TaskInfo[] =>
+      op.type === "LAUNCH"
+        ? op.launch?.task_infos ?? []
+        : op.type === "LAUNCH_GROUP"
+        ? op.launch_group?.task_group?.tasks ?? []
+        : [];
+    // 1. offer validation
+    let error: string | null = null;
+    const offers: OfferRecord[] = [];
+    if (!offerIds.length) error = "No offers specified";
+    const seen = new Set<string>();
+    for (const id of offerIds) {
+      if (error) break;
+      if (seen.has(id)) {
+        error = `Duplicate offer ${id} in offer list`;
+        break;
+      }
+      seen.add(id);
+      const offer = this.#offers.get(id);
+      if (!offer) error = `Offer ${id} is no longer valid`;
+      else if (offer.frameworkId !== fw.id) {
+        error =
+          `Offer ${id} has invalid framework ${offer.frameworkId} while framework ${fw.id} is expected`;
+      } else if (offers.length && offers[0].role !== offer.role) {
+        error =
+          `Aggregated offers must be allocated to the same role. Offer ${id} uses role ${offer.role} and offer ${
+            offers[0].id
+          } uses role ${offers[0].role}`;
+      } else if (offers.length && offers[0].agentId !== offer.agentId) {
+        error =
+          `Aggregated offers must belong to one single agent. Offer ${id} uses agent ${offer.agentId} and offer ${
+            offers[0].id
+          } uses agent ${offers[0].agentId}`;
+      } else offers.push(offer);
+    }
+    if (error) {
+      for (const o of offers) this.#removeOffer(o);
+      const pa = fw.caps.has("PARTITION_AWARE");
+      for (const op of operations) {
+        for (const t of tasksOf(op)) {
+          this.#masterUpdate(
+            fw,
+            t.task_id.value,
+            pa ? "TASK_DROPPED" : "TASK_LOST",
+            "REASON_INVALID_OFFERS",
+            `Task launched with invalid offers: ${error}`,
+          );
+        }
+      }
+      this.#allocateSoon();
+      return;
+    }
+    // 2. offers are consumed, no RESCIND
+    const agentId = offers[0].agentId;
+    const role = offers[0].role;
+    const rec = this.#agents.get(agentId)!;
+    const remaining = new ResourceSet();
+    for (const o of offers) {
+      this.#removeOffer(o);
+      remaining.addInPlace(o.resources);
+    }
+    const pa = fw.caps.has("PARTITION_AWARE");
+    for (const op of operations) {
+      if (op.type === "LAUNCH_GROUP") {
+        for (const t of tasksOf(op)) {
+          this.#masterUpdate(
+            fw,
+            t.task_id.value,
+            "TASK_ERROR",
+            "REASON_TASK_GROUP_INVALID",
+            "LAUNCH_GROUP is not supported by the development cluster",
+            agentId,
+          );
+        }
+        continue;
+      }
+      if (op.type !== "LAUNCH") continue;
+      for (const task of tasksOf(op)) {
+        const taskId = task.task_id.value;
+        if (!rec || rec.state !== "active") {
+          this.#masterUpdate(
+            fw,
+            taskId,
+            pa ? "TASK_DROPPED" : "TASK_LOST",
+            "REASON_AGENT_REMOVED",
+            "Agent is not available",
+            agentId,
+          );
+          continue;
+        }
+        const problem = op.id
+          ? "The 'id' field cannot be set on LAUNCH operations"
+          : this.#validateTask(fw, task, agentId, remaining);
+        if (problem) {
+          this.#masterUpdate(fw, taskId, "TASK_ERROR", "REASON_TASK_INVALID", problem, agentId);
+          continue;
+        }
+        const used = ResourceSet.fromJson(task.resources);
+        remaining.subtractInPlace(used);
+        const mt: MasterTask = {
+          info: task,
+          frameworkId: fw.id,
+          agentId,
+          role,
+          state: "TASK_STAGING",
+          statuses: [],
+          resources: used,
+          freed: false,
+        };
+        fw.tasks.set(taskId, mt);
+        rec.tasks.set(`${fw.id}\u0000${taskId}`, mt);
+        rec.used.addInPlace(used);
+        this.stats.tasksLaunched++;
+        rec.agent.runTask(fw.info, task);
+      }
+    }
+    // 5. what was not used is declined with the accept's filters
+    if (rec) this.#addFilter(fw, agentId, role, remaining, accept.filters?.refuse_seconds);
+    this.#allocateSoon();
+  }
+
+  #validateTask(
+    fw: Framework,
+    task: TaskInfo,
+    agentId: string,
+    remaining: ResourceSet,
+  ): string | null {
+    const id = task.task_id.value;
+    const badId = validateId(id);
+    if (badId) return badId;
+    if (fw.tasks.has(id)) return `Task has duplicate ID: ${id}`;
+    if (fw.unreachable.has(id)) return `Task reuses the ID of an unreachable task: ${id}`;
+    if (task.agent_id.value !== agentId) {
+      return `Task uses invalid agent ${task.agent_id.value} while agent ${agentId} is expected`;
+    }
+    const grace = task.kill_policy?.grace_period?.nanoseconds;
+    if (grace !== undefined && grace < 0) {
+      return "Task's 'kill_policy.grace_period' must be non-negative";
+    }
+    const resources = task.resources ?? [];
+    if (!resources.length) return "Task uses no resources";
+    const badResources = validateResources(resources);
+    if (badResources) return `Task uses invalid resources: ${badResources}`;
+    const commands = [task.command, task.executor?.command].filter((c) => c !== undefined);
+    for (const c of commands) {
+      for (const v of c!.environment?.variables ?? []) {
+        const type = v.type ?? "VALUE";
+        if (type === "VALUE" && v.value === undefined) {
+          return `Task's CommandInfo is invalid: Environment variable '${v.name}' of type 'VALUE' must have a value set`;
+        }
+        if (type === "SECRET" && v.secret === undefined) {
+          return `Task's CommandInfo is invalid: Environment variable '${v.name}' of type 'SECRET' must have a secret set`;
+        }
+      }
+    }
+    const container = task.container;
+    if (container?.type === "DOCKER") {
+      if (!container.docker) {
+        return "Task's ContainerInfo is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo";
+      }
+      if (container.docker.parameters?.some((p) => p.key === "name")) {
+        return "Task's ContainerInfo is invalid: Parameter in DockerInfo must not be 'name'";
+      }
+    }
+    if (!!task.command === !!task.executor) {
+      return "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present";
+    }
+    const needed = ResourceSet.fromJson([
+      ...resources,
+      ...(task.executor ? (task.executor.resources as never[] ?? []) : []),
+    ]);
+    if (!remaining.contains(needed)) {
+      return `Total resources ${needed} required by task and its executor is more than available ${remaining}`;
+    }
+    return null;
+  }
+
+  // -- kill, acknowledge, reconcile -----------------------------------------------------------
+
+  #kill(fw: Framework, kill: KillBody): void {
+    const taskId = kill.task_id.value;
+    const task = fw.tasks.get(taskId);
+    if (!task) {
+      this.#reconcile(fw, [{ task_id: kill.task_id, agent_id: kill.agent_id }]);
+      return;
+    }
+    if (kill.agent_id && kill.agent_id.value !== task.agentId) return;
+    const rec = this.#agents.get(task.agentId);
+    if (!rec || rec.state !== "active") return;
+    const ns = kill.kill_policy?.grace_period?.nanoseconds;
+    rec.agent.killTask(fw.id, taskId, ns === undefined ? undefined : ns / 1e6);
+  }
+
+  #acknowledge(fw: Framework, ack: AckBody): void {
+    const faults = this.#opts.faults;
+    if (faults.dropAcks > 0) {
+      faults.dropAcks--;
+      return;
+    }
+    const apply = () => {
+      const rec = this.#agents.get(ack.agent_id.value);
+      if (!rec || rec.state !== "active") return;
+      const result = rec.agent.acknowledge(fw.id, ack.task_id.value, ack.uuid);
+      if (result === "terminal") {
+        const task = fw.tasks.get(ack.task_id.value);
+        if (task) {
+          fw.tasks.delete(ack.task_id.value);
+          rec.tasks.delete(`${fw.id}\u0000${ack.task_id.value}`);
+          this.#freeTask(task);
+          fw.completed.push(task);
+          if (fw.completed.length > 1000) fw.completed.shift();
+        }
+      }
+    };
+    if (faults.delayAcksMs > 0) this.#timers.after(faults.delayAcksMs, apply);
+    else apply();
+  }
+
+  #reconcile(
+    fw: Framework,
+    tasks: { task_id: { value: string }; agent_id?: { value: string } }[],
+  ): void {
+    const message = "Reconciliation: Latest task state";
+    const pa = fw.caps.has("PARTITION_AWARE");
+    const known = (t: MasterTask) => {
+      const status: Partial<TaskStatus> = {};
+      const update: TaskStatus = {
+        task_id: { value: t.info.task_id.value },
+        state: t.statusUpdateState ?? t.state,
+        message,
+        source: "SOURCE_MASTER",
+        reason: "REASON_RECONCILIATION",
+        agent_id: { value: t.agentId },
+        timestamp: this.#now() / 1000,
+        ...status,
+      };
+      this.#send(fw, { type: "UPDATE", update: { status: update } });
+    };
+    if (!tasks.length) {
+      for (const t of fw.tasks.values()) known(t);
+      return;
+    }
+    for (const { task_id, agent_id } of tasks) {
+      const t = fw.tasks.get(task_id.value);
+      if (t) {
+        known(t);
+        continue;
+      }
+      const aid = agent_id?.value;
+      const un = fw.unreachable.get(task_id.value);
+      if (un) {
+        this.#masterUpdate(
+          fw,
+          task_id.value,
+          pa ? "TASK_UNREACHABLE" : "TASK_LOST",
+          "REASON_RECONCILIATION",
+          "Reconciliation: Task is unreachable",
+          un.agentId,
+          pa && un.unreachableTime
+            ? { unreachable_time: { nanoseconds: un.unreachableTime * 1e6 } }
+            : {},
+        );
+        continue;
+      }
+      if (aid !== undefined ? this.#recovering.has(aid) : this.#recovering.size > 0) continue;
+      const rec = aid !== undefined ? this.#agents.get(aid) : undefined;
+      if (rec?.state === "active") {
+        this.#masterUpdate(
+          fw,
+          task_id.value,
+          pa ? "TASK_GONE" : "TASK_LOST",
+          "REASON_RECONCILIATION",
+          "Reconciliation: Task is unknown to the agent",
+          aid,
+        );
+      } else if (rec?.state === "unreachable") {
+        this.#masterUpdate(
+          fw,
+          task_id.value,
+          pa ? "TASK_UNREACHABLE" : "TASK_LOST",
+          "REASON_RECONCILIATION",
+          "Reconciliation: Task is unreachable",
+          aid,
+        );
+      } else if (rec?.state === "gone") {
+        this.#masterUpdate(
+          fw,
+          task_id.value,
+          pa ? "TASK_GONE_BY_OPERATOR" : "TASK_LOST",
+          "REASON_RECONCILIATION",
+          "Reconciliation: Task is gone",
+          aid,
+        );
+      } else {
+        this.#masterUpdate(
+          fw,
+          task_id.value,
+          pa ? "TASK_UNKNOWN" : "TASK_LOST",
+          "REASON_RECONCILIATION",
+          "Reconciliation: Task is unknown",
+          aid,
+        );
+      }
+    }
+  }
+
+  // -- agents ---------------------------------------------------------------------------------
+
+  /** Registers (or reregisters) an agent with the tasks it reports. */
+  addAgent(agent: Agent): void {
+    let rec = this.#agents.get(agent.id);
+    if (!rec) {
+      rec = {
+        agent,
+        used: new ResourceSet(),
+        offered: new ResourceSet(),
+        state: "active",
+        tasks: new Map(),
+        gpu: agent.total.scalar("gpus") > 0,
+        registeredTime: this.#now() / 1000,
+      };
+      this.#agents.set(agent.id, rec);
+    }
+    rec.state = "active";
+    this.#recovering.delete(agent.id);
+    for (const r of agent.report()) {
+      let fw = this.#frameworks.get(r.frameworkId);
+      if (!fw) {
+        if (this.#removedIds.has(r.frameworkId)) {
+          agent.shutdownFramework(r.frameworkId);
+          continue;
+        }
+        fw = {
+          id: r.frameworkId,
+          info: r.framework,
+          roles: [],
+          caps: new Set(),
+          sub: null,
+          active: false,
+          recovered: true,
+          suppressed: new Set(),
+          filters: [],
+          offers: new Set(),
+          tasks: new Map(),
+          unreachable: new Map(),
+          completed: [],
+          failoverTimer: null,
+          registeredTime: this.#now() / 1000,
+        };
+        this.#applyInfo(fw, []);
+        this.#frameworks.set(fw.id, fw);
+      }
+      const taskId = r.task.task_id.value;
+      let mt = fw.tasks.get(taskId) ?? fw.unreachable.get(taskId);
+      fw.unreachable.delete(taskId);
+      if (!mt) {
+        mt = {
+          info: r.task,
+          frameworkId: fw.id,
+          agentId: agent.id,
+          role: fw.roles[0] ?? "*",
+          state: r.state,
+          statuses: [],
+          resources: ResourceSet.fromJson(r.task.resources),
+          freed: true,
+        };
+      }
+      mt.state = r.state;
+      mt.unreachableTime = undefined;
+      fw.tasks.set(taskId, mt);
+      rec.tasks.set(`${fw.id}\u0000${taskId}`, mt);
+      if (!isTerminalState(r.state) && mt.freed) {
+        mt.freed = false;
+        rec.used.addInPlace(mt.resources);
+      }
+    }
+    agent.setMaster(this, this.info.hostname);
+    agent.resumeUpdates();
+    this.#allocateSoon();
+  }
+
+  #rescindAgentOffers(agentId: string): void {
+    for (const offer of [...this.#offers.values()]) {
+      if (offer.agentId !== agentId) continue;
+      this.#removeOffer(offer);
+      const fw = this.#frameworks.get(offer.frameworkId);
+      if (fw) this.#send(fw, { type: "RESCIND", rescind: { offer_id: { value: offer.id } } });
+    }
+  }
+
+  /** An agent is partitioned away: its tasks become unreachable (or lost), offers rescinded. */
+  markAgentUnreachable(agentId: string): void {
+    const rec = this.#agents.get(agentId);
+    if (!rec || rec.state !== "active") return;
+    rec.state = "unreachable";
+    rec.agent.setMaster(null);
+    this.#rescindAgentOffers(agentId);
+    const now = this.#now();
+    for (const [key, t] of rec.tasks) {
+      const fw = this.#frameworks.get(t.frameworkId);
+      rec.tasks.delete(key);
+      if (!fw) continue;
+      fw.tasks.delete(t.info.task_id.value);
+      if (isTerminalState(t.state)) continue;
+      const pa = fw.caps.has("PARTITION_AWARE");
+      t.unreachableTime = now;
+      fw.unreachable.set(t.info.task_id.value, t);
+      this.#freeTask(t);
+      this.#masterUpdate(
+        fw,
+        t.info.task_id.value,
+        pa ? "TASK_UNREACHABLE" : "TASK_LOST",
+        "REASON_AGENT_REMOVED",
+        `Agent ${rec.agent.hostname} is unreachable`,
+        agentId,
+        pa ? { unreachable_time: { nanoseconds: now * 1e6 } } : {},
+      );
+    }
+    for (const fw of this.#frameworks.values()) {
+      this.#send(fw, { type: "FAILURE", failure: { agent_id: { value: agentId } } });
+    }
+  }
+
+  /** An agent is removed for good: tasks TASK_GONE (or TASK_LOST), offers rescinded, FAILURE sent. */
+  removeAgent(agentId: string, { byOperator = false } = {}): void {
+    const rec = this.#agents.get(agentId);
+    if (!rec) return;
+    rec.state = "gone";
+    rec.agent.setMaster(null);
+    this.#rescindAgentOffers(agentId);
+    const tasks = [
+      ...rec.tasks.values(),
+      ...[...this.#frameworks.values()].flatMap((f) =>
+        [...f.unreachable.values()].filter((t) => t.agentId === agentId)
+      ),
+    ];
+    rec.tasks.clear();
+    for (const t of tasks) {
+      const fw = this.#frameworks.get(t.frameworkId);
+      if (!fw) continue;
+      fw.tasks.delete(t.info.task_id.value);
+      fw.unreachable.delete(t.info.task_id.value);
+      this.#freeTask(t);
+      fw.completed.push(t);
+      if (isTerminalState(t.state)) continue;
+      const pa = fw.caps.has("PARTITION_AWARE");
+      const state: TaskState = pa
+        ? (byOperator ? "TASK_GONE_BY_OPERATOR" : "TASK_GONE")
+        : "TASK_LOST";
+      t.state = state;
+      this.#masterUpdate(
+        fw,
+        t.info.task_id.value,
+        state,
+        byOperator ? "REASON_AGENT_REMOVED_BY_OPERATOR" : "REASON_AGENT_REMOVED",
+        `Agent ${rec.agent.hostname} removed`,
+        agentId,
+      );
+    }
+    for (const fw of this.#frameworks.values()) {
+      this.#send(fw, { type: "FAILURE", failure: { agent_id: { value: agentId } } });
+    }
+  }
+
+  #freeTask(t: MasterTask): void {
+    if (t.freed) return;
+    t.freed = true;
+    this.#agents.get(t.agentId)?.used.subtractInPlace(t.resources);
+  }
+
+  // MasterLink
+
+  /** An agent forwards the head of a task's update queue. */
+  statusUpdate(agentId: string, frameworkId: string, status: TaskStatus, latest: TaskState): void {
+    const rec = this.#agents.get(agentId);
+    if (!rec || rec.state !== "active" || this.#closed) return;
+    const fw = this.#frameworks.get(frameworkId);
+    if (!fw) return;
+    const task = fw.tasks.get(status.task_id.value);
+    if (task) {
+      task.state = latest;
+      if (isTerminalState(latest)) this.#freeTask(task);
+      if (!task.statuses.some((s) => s.uuid === status.uuid)) task.statuses.push(status);
+    }
+    if (!fw.sub) return; // dropped; the agent resends
+    if (task) task.statusUpdateState = status.state;
+    this.#send(fw, { type: "UPDATE", update: { status } });
+  }
+
+  /** An agent reports a task's latest state. */
+  latestState(agentId: string, frameworkId: string, taskId: string, state: TaskState): void {
+    const rec = this.#agents.get(agentId);
+    if (!rec || rec.state !== "active") return;
+    const task = this.#frameworks.get(frameworkId)?.tasks.get(taskId);
+    if (!task) return;
+    task.state = state;
+    if (isTerminalState(state)) this.#freeTask(task);
+  }
+
+  // -- documents ---------------------------------------------------------------------------------
+
+  #taskJson(t: MasterTask): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      id: t.info.task_id.value,
+      name: t.info.name,
+      framework_id: t.frameworkId,
+      executor_id: t.info.executor?.executor_id.value ?? "",
+      slave_id: t.agentId,
+      state: t.state,
+      resources: t.resources.flatten(),
+      role: t.role,
+      statuses: t.statuses.map((s) => {
+        const o: Record<string, unknown> = { state: s.state, timestamp: s.timestamp };
+        if (s.container_status) o.container_status = s.container_status;
+        if (s.healthy !== undefined) o.healthy = s.healthy;
+        return o;
+      }),
+    };
+    if (t.info.labels?.labels) out.labels = t.info.labels.labels;
+    if (t.info.discovery) out.discovery = t.info.discovery;
+    if (t.info.container) out.container = t.info.container;
+    if (t.info.health_check) out.health_check = t.info.health_check;
+    return out;
+  }
+
+  #frameworkJson(fw: Framework): Record<string, unknown> {
+    const used = new ResourceSet();
+    for (const t of fw.tasks.values()) if (!t.freed) used.addInPlace(t.resources);
+    const offered = new ResourceSet();
+    for (const id of fw.offers) offered.addInPlace(this.#offers.get(id)!.resources);
+    const out: Record<string, unknown> = {
+      id: fw.id,
+      name: fw.info.name,
+      used_resources: used.flatten(),
+      offered_resources: offered.flatten(),
+      resources: used.add(offered).flatten(),
+      capabilities: [...fw.caps],
+      hostname: fw.info.hostname ?? "",
+      webui_url: fw.info.webui_url ?? "",
+      active: fw.active,
+      connected: fw.sub !== null,
+      recovered: fw.recovered,
+      user: fw.info.user,
+      failover_timeout: fw.info.failover_timeout ?? 0,
+      checkpoint: fw.info.checkpoint ?? false,
+      registered_time: fw.registeredTime,
+      role: fw.info.role ?? "*",
+      roles: fw.roles,
+      tasks: [...fw.tasks.values()].map((t) => this.#taskJson(t)),
+      unreachable_tasks: [...fw.unreachable.values()].map((t) => this.#taskJson(t)),
+      completed_tasks: fw.completed.map((t) => this.#taskJson(t)),
+      offers: [...fw.offers].map((id) => {
+        const o = this.#offers.get(id)!;
+        const j: Record<string, unknown> = {
+          id,
+          framework_id: fw.id,
+          slave_id: o.agentId,
+          resources: o.resources.flatten(),
+        };
+        if (fw.caps.has("MULTI_ROLE")) j.allocation_info = { role: o.role };
+        return j;
+      }),
+      executors: [],
+    };
+    if (fw.unregisteredTime !== undefined) out.unregistered_time = fw.unregisteredTime;
+    if (fw.info.principal !== undefined) out.principal = fw.info.principal;
+    if (fw.info.labels?.labels) out.labels = fw.info.labels.labels;
+    return out;
+  }
+
+  #agentJson(rec: AgentRecord): Record<string, unknown> {
+    const a = rec.agent;
+    return {
+      id: a.id,
+      pid: a.pid,
+      hostname: a.hostname,
+      port: a.port,
+      registered_time: rec.registeredTime,
+      resources: a.total.flatten(),
+      used_resources: rec.used.flatten(),
+      offered_resources: rec.offered.flatten(),
+      reserved_resources: {},
+      unreserved_resources: a.total.forRole("*").flatten(),
+      attributes: flattenAttributes(a.attributes),
+      active: rec.state === "active",
+      deactivated: rec.state !== "active",
+      version: MESOS_VERSION,
+      capabilities: ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+    };
+  }
+
+  /** `/master/state`. */
+  state(): Record<string, unknown> {
+    const recs = [...this.#agents.values()];
+    return {
+      version: MESOS_VERSION,
+      build_user: "devcluster",
+      start_time: this.startTime,
+      elected_time: this.startTime,
+      id: this.id,
+      pid: this.info.pid,
+      hostname: this.info.hostname,
+      activated_slaves: recs.filter((r) => r.state === "active").length,
+      deactivated_slaves: 0,
+      unreachable_slaves: recs.filter((r) => r.state === "unreachable").length,
+      leader: this.info.pid,
+      leader_info: this.info,
+      flags: {
+        allocation_interval: `${this.#opts.allocationIntervalMs}ms`,
+        authenticate_http_frameworks: String(this.#opts.authenticate ?? false),
+        hostname: this.info.hostname,
+        port: String(this.info.port),
+        http_framework_authenticators: "basic",
+      },
+      slaves: recs.filter((r) => r.state === "active").map((r) => this.#agentJson(r)),
+      recovered_slaves: [...this.#recovering].map((id) => ({ id })),
+      frameworks: [...this.#frameworks.values()].map((f) => this.#frameworkJson(f)),
+      completed_frameworks: this.#completedFrameworks.map((f) => this.#frameworkJson(f)),
+      orphan_tasks: [],
+      unregistered_frameworks: [],
+    };
+  }
+
+  /** `/master/slaves`. */
+  slaves(): Record<string, unknown> {
+    return {
+      slaves: [...this.#agents.values()].filter((r) => r.state === "active").map((r) =>
+        this.#agentJson(r)
+      ),
+      recovered_slaves: [],
+    };
+  }
+
+  /** `/master/frameworks`. */
+  frameworks(): Record<string, unknown> {
+    return {
+      frameworks: [...this.#frameworks.values()].map((f) => this.#frameworkJson(f)),
+      completed_frameworks: this.#completedFrameworks.map((f) => this.#frameworkJson(f)),
+      unregistered_frameworks: [],
+    };
+  }
+
+  /** `/master/tasks?framework_id=&task_id=&limit=100&offset=0&order=desc`. */
+  tasks(params: URLSearchParams): Record<string, unknown> {
+    const fid = params.get("framework_id");
+    const tid = params.get("task_id");
+    const limit = Number(params.get("limit") ?? 100);
+    const offset = Number(params.get("offset") ?? 0);
+    const order = params.get("order") ?? "desc";
+    const all: MasterTask[] = [];
+    for (const fw of [...this.#frameworks.values(), ...this.#completedFrameworks]) {
+      if (fid && fw.id !== fid) continue;
+      all.push(...fw.tasks.values(), ...fw.unreachable.values(), ...fw.completed);
+    }
+    const ts = (t: MasterTask) => t.statuses.at(-1)?.timestamp ?? 0;
+    const list = all.filter((t) => !tid || t.info.task_id.value === tid)
+      .sort((a, b) => order === "asc" ? ts(a) - ts(b) : ts(b) - ts(a));
+    return { tasks: list.slice(offset, offset + limit).map((t) => this.#taskJson(t)) };
+  }
+
+  /** `/master/teardown` (operator): removes the framework named by `frameworkId`. */
+  teardown(frameworkId: string): boolean {
+    if (!this.#frameworks.has(frameworkId)) return false;
+    this.removeFramework(frameworkId);
+    return true;
+  }
+
+  /** Ids of known frameworks. */
+  frameworkIds(): string[] {
+    return [...this.#frameworks.keys()];
+  }
+
+  /** Drops every subscription connection (as when this master process goes away). */
+  dropAllStreams(): void {
+    for (const fw of this.#frameworks.values()) {
+      const sub = fw.sub;
+      fw.sub = null;
+      fw.active = false;
+      sub?.close();
+      for (const oid of [...fw.offers]) this.#removeOffer(this.#offers.get(oid)!);
+    }
+  }
+
+  /** Stops the master: streams closed, timers cancelled, agents detached. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#allocationTimer?.cancel();
+    this.#allocateSoonTimer?.cancel();
+    for (const fw of this.#frameworks.values()) {
+      fw.failoverTimer?.cancel();
+      const sub = fw.sub;
+      fw.sub = null;
+      sub?.close();
+    }
+    for (const rec of this.#agents.values()) {
+      if (rec.agent.link === this) rec.agent.setMaster(null);
+    }
+  }
+}
+
+interface Operation {
+  type?: string;
+  id?: { value: string };
+  launch?: { task_infos?: TaskInfo[] };
+  launch_group?: { task_group?: { tasks?: TaskInfo[] } };
+}
+
+interface AcceptBody {
+  offer_ids?: { value: string }[];
+  operations?: Operation[];
+  filters?: { refuse_seconds?: number };
+}
+
+interface KillBody {
+  task_id: { value: string };
+  agent_id?: { value: string };
+  kill_policy?: { grace_period?: { nanoseconds: number } };
+}
+
+interface AckBody {
+  agent_id: { value: string };
+  task_id: { value: string };
+  uuid: string;
+}
+
+interface ReconcileBody {
+  tasks?: { task_id: { value: string }; agent_id?: { value: string } }[];
+}
+
+export { jsonResponse, text as textResponse };
