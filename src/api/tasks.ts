@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { Metrics } from "../metrics/mod.ts";
 import type { Clock } from "../runtime.ts";
 import type { TaskControl } from "../scheduler/mod.ts";
 import type { LabelFilter, TaskStore } from "../store/mod.ts";
@@ -41,6 +42,11 @@ export interface TaskRoutesDeps {
   urlPrefix: string;
   /** Maximum queued tasks; 0 = unlimited. */
   queueSize: number;
+  /**
+   * `scheduler_tasks_created` and `scheduler_queue_size` grow here, where a task is
+   * accepted; `TaskControl` implementations must not count creations again.
+   */
+  metrics?: Metrics;
   /** Called with a task page in HTML (legacy `GET /task/{id}` with `Accept: text/html`). */
   renderTaskPage?: (task: TaskRecord | null) => Response | Promise<Response>;
 }
@@ -93,6 +99,25 @@ export function taskLocation(req: Request, prefix: string, path: string): string
 }
 
 const MAX_IDEMPOTENCY_KEY = 255;
+
+/**
+ * The `Warning: 299` value naming ignored keys. Keys are the client's arbitrary strings,
+ * so they are escaped into a valid quoted-string of printable ASCII (a raw newline or a
+ * non-Latin-1 character would make the header invalid) and the list is cut short.
+ */
+export function unknownKeysWarning(keys: readonly string[]): string {
+  const escape = (k: string) =>
+    k.slice(0, 64).replace(
+      /[^\x20-\x7e]|["\\]/g,
+      (ch) =>
+        ch === '"' || ch === "\\"
+          ? `\\${ch}`
+          : `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  const shown = keys.slice(0, 20).map(escape).join(", ");
+  const more = keys.length > 20 ? ` and ${keys.length - 20} more` : "";
+  return `299 - "Unknown keys ignored: ${shown}${more}"`;
+}
 
 /** Builds the task routes of one API version. */
 export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
@@ -150,15 +175,16 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
       }
       throw e;
     }
-    if (result.created) control.taskCreated(result.task);
+    if (result.created) {
+      deps.metrics?.tasksCreated.inc();
+      deps.metrics?.queueSize.inc();
+      control.taskCreated(result.task);
+    }
     const headers = new Headers({
       location: taskLocation(c.req.raw, deps.urlPrefix, `${base}/${result.task.id}`),
     });
     if (parsed.unknownKeys.length > 0) {
-      headers.append(
-        "warning",
-        `299 - "Unknown keys ignored: ${parsed.unknownKeys.slice(0, 20).join(", ")}"`,
-      );
+      headers.append("warning", unknownKeysWarning(parsed.unknownKeys));
     }
     return json(result.task.id, 202, headers);
   });
@@ -167,13 +193,24 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
     c.set("handler", "ListRunningTasks");
     const q = c.req.query();
     const limit = parseLimit(q.limit);
-    const page = await store.listTasks({
-      states: parseStates(q.state),
-      name: q.name === undefined || q.name === "" ? undefined : q.name,
-      label: parseLabel(q.label),
-      limit,
-      cursor: q.cursor || null,
-    });
+    let page;
+    try {
+      page = await store.listTasks({
+        states: parseStates(q.state),
+        name: q.name === undefined || q.name === "" ? undefined : q.name,
+        label: parseLabel(q.label),
+        limit,
+        cursor: q.cursor || null,
+      });
+    } catch (e) {
+      // A cursor this server did not make: a client error like every bad query parameter.
+      if (!(e instanceof RangeError)) throw e;
+      throw new HttpError(422, {
+        error: e.message,
+        message: "Unable to parse query params",
+        details: [{ path: "cursor", problem: "was not returned by this server" }],
+      });
+    }
     const headers = new Headers();
     if (page.cursor) {
       headers.set("x-next-cursor", page.cursor);
