@@ -130,6 +130,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     sandbox: deps.sandbox,
     urlPrefix: prefix,
     queueSize: deps.queueSize ?? 0,
+    metrics,
     renderTaskPage: (task: Parameters<NonNullable<ApiDeps["web"]>["taskPage"]>[0]) =>
       deps.web ? deps.web.taskPage(task) : new Response(
         PLACEHOLDER_HTML(
@@ -199,7 +200,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   let openapi: string | null = null;
   app.get("/api/v1/openapi.json", (c) => {
     c.set("handler", "OpenAPI");
-    openapi ??= JSON.stringify(openApiDocument(deps.version), null, 2);
+    openapi ??= JSON.stringify(openApiDocument(deps.version), null, 2) + "\n";
     return c.body(openapi, 200, { "content-type": "application/json; charset=UTF-8" });
   });
 
