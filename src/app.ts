@@ -40,6 +40,15 @@ export interface App extends AsyncDisposable {
 /** Opens the store and builds the API and scheduler from a resolved configuration. */
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const { logger } = deps;
+  const credentials = config.http_credentials
+    ? parseHttpCredentials(config.http_credentials)
+    : null;
+  if (config.http_credentials && !credentials) {
+    // Never fail open (D18): a config that skipped validation must not disable auth.
+    throw new TypeError(
+      'Cannot start: "http_credentials" must be "user:password" with a non-empty user and password',
+    );
+  }
   const clock = deps.clock ?? systemClock;
   const metrics = deps.metrics ?? createMetrics();
   const store = deps.store ??
@@ -52,9 +61,6 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       queued: counts.queued,
     });
   }
-  const credentials = config.http_credentials
-    ? parseHttpCredentials(config.http_credentials)
-    : null;
   const api = createApi({
     store,
     control,
