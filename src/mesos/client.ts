@@ -41,6 +41,8 @@ export const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 30_000;
 export const DEFAULT_CALL_ATTEMPTS = 6;
 /** Redirects followed for one request (mesos-go allows 9). */
 export const DEFAULT_MAX_REDIRECTS = 9;
+/** Concurrent unordered calls (each on its own connection). */
+export const DEFAULT_MAX_UNORDERED_IN_FLIGHT = 8;
 /** Missed heartbeats before the stream counts as dead (docs: ~5 × 15 s). */
 export const DEFAULT_MISSED_HEARTBEATS = 5;
 /** Heartbeat interval assumed when SUBSCRIBED does not say (the master's fixed 15 s). */
@@ -65,6 +67,15 @@ export interface MesosClientOptions {
   callBackoff?: BackoffOptions;
   /** Redirects followed per request. */
   maxRedirects?: number;
+  /** Concurrent `{ ordered: false }` calls. */
+  maxUnorderedInFlight?: number;
+}
+
+/** Options of {@linkcode MesosClient.call}. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Keep the order of calls (default true); false for order-free calls such as ACKNOWLEDGE. */
+  ordered?: boolean;
 }
 
 /** Options of {@linkcode MesosClient.subscribe}. */
@@ -358,6 +369,10 @@ export class MesosClient implements AsyncDisposable {
   #current: Subscription | null = null;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
+  #maxUnorderedInFlight: number;
+  #inFlight = 0;
+  #slotWaiters: (() => void)[] = [];
+  #unorderedPending = new Set<Promise<void>>();
 
   constructor(options: MesosClientOptions) {
     const {
@@ -371,7 +386,9 @@ export class MesosClient implements AsyncDisposable {
       callAttempts = DEFAULT_CALL_ATTEMPTS,
       callBackoff = {},
       maxRedirects = DEFAULT_MAX_REDIRECTS,
+      maxUnorderedInFlight = DEFAULT_MAX_UNORDERED_IN_FLIGHT,
     } = options;
+    this.#maxUnorderedInFlight = Math.max(1, maxUnorderedInFlight);
     this.#detector = typeof master === "string" ? detectorFor(master) : master;
     this.#authorization = credential ? basicAuthorization(credential) : undefined;
     this.#fetch = fetchFn;
@@ -491,22 +508,36 @@ export class MesosClient implements AsyncDisposable {
   }
 
   /**
-   * Sends a non-SUBSCRIBE call on the current subscription, after every call made before
-   * it. Sets `framework_id` when absent. Resolves on 202 (200 for UPDATE_FRAMEWORK).
-   * Rejects with {@linkcode MesosApiError}, {@linkcode MesosConnectionError} (after the
-   * retries) or {@linkcode SubscriptionLostError} (no subscription, or it ended meanwhile).
-   * A call answered by "not subscribed"/"stream id mismatch" ends the subscription too.
+   * Sends a non-SUBSCRIBE call on the current subscription. Sets `framework_id` when
+   * absent. Resolves on 202 (200 for UPDATE_FRAMEWORK). Rejects with
+   * {@linkcode MesosApiError}, {@linkcode MesosConnectionError} (after the retries) or
+   * {@linkcode SubscriptionLostError} (no subscription, or it ended meanwhile). A call
+   * answered by "not subscribed" / "stream id mismatch" ends the subscription too.
+   *
+   * Ordered calls (the default) go out one at a time, each after every ordered call made
+   * before it, because the master only keeps the order of calls on one connection (ACCEPT
+   * then KILL, SUPPRESS then REVIVE). `{ ordered: false }` sends at once, up to
+   * `maxUnorderedInFlight` concurrently, possibly overtaking ordered calls: for calls whose
+   * relative order does not matter, such as ACKNOWLEDGE.
    */
-  call(call: Call, signal?: AbortSignal): Promise<void> {
+  call(call: Call, options?: AbortSignal | CallOptions): Promise<void> {
+    const { signal, ordered = true } = options instanceof AbortSignal
+      ? { signal: options }
+      : options ?? {};
     if (call.type === "SUBSCRIBE") {
       return Promise.reject(new TypeError("Cannot send SUBSCRIBE with call(), use subscribe()"));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const turn = this.#chain.then(() => {
-      if (signal?.aborted) throw signal.reason;
-      return this.#send(call, signal);
-    });
-    this.#chain = turn.then(() => {}, () => {});
+    let turn: Promise<void>;
+    if (ordered) {
+      turn = this.#chain.then(() => {
+        if (signal?.aborted) throw signal.reason;
+        return this.#send(call, signal);
+      });
+      this.#chain = turn.then(() => {}, () => {});
+    } else {
+      turn = this.#unordered(call, signal);
+    }
     if (!signal) return turn;
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
@@ -515,11 +546,35 @@ export class MesosClient implements AsyncDisposable {
     });
   }
 
+  async #unordered(call: Call, signal: AbortSignal | undefined): Promise<void> {
+    while (this.#inFlight >= this.#maxUnorderedInFlight) {
+      const slot = Promise.withResolvers<void>();
+      this.#slotWaiters.push(slot.resolve);
+      await slot.promise;
+    }
+    if (signal?.aborted) {
+      this.#slotWaiters.shift()?.();
+      throw signal.reason;
+    }
+    this.#inFlight++;
+    const sending = this.#send(call, signal);
+    const tracked = sending.then(() => {}, () => {});
+    this.#unorderedPending.add(tracked);
+    try {
+      await sending;
+    } finally {
+      this.#unorderedPending.delete(tracked);
+      this.#inFlight--;
+      this.#slotWaiters.shift()?.();
+    }
+  }
+
   /** Closes the subscription (no TEARDOWN) and refuses further use. */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#current?.close();
     await this.#chain;
+    await Promise.all(this.#unorderedPending);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -363,3 +363,41 @@ Deno.test("MesosClient.subscribe() closes the previous subscription", async () =
   await client.call(revive());
   assertEquals(master.calls()[0].headers.get("Mesos-Stream-Id"), second.streamId);
 });
+
+Deno.test("MesosClient.call({ ordered: false }) overtakes ordered calls, within the concurrency cap", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url, maxUnorderedInFlight: 2 });
+  await client.subscribe(subscribe(INFO));
+  const gates = new Map<string, PromiseWithResolvers<void>>();
+  let inFlight = 0;
+  let maxInFlight = 0;
+  master.script = async (req) => {
+    const id = (req.body.kill as { task_id: { value: string } } | undefined)?.task_id.value ??
+      String(req.body.type);
+    const gate = Promise.withResolvers<void>();
+    gates.set(id, gate);
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await gate.promise;
+    inFlight--;
+    return undefined;
+  };
+  const ordered = client.call(suppress());
+  const unordered = ["a", "b", "c", "d"].map((t) => client.call(kill(t), { ordered: false }));
+  const until = async (n: number) => {
+    while (master.calls().length < n) await new Promise((r) => setTimeout(r, 1));
+  };
+  await until(3); // SUPPRESS, plus two unordered ones
+  await new Promise((r) => setTimeout(r, 10));
+  assertEquals(master.calls().length, 3, "only two unordered calls in flight");
+  gates.get("a")!.resolve();
+  await unordered[0];
+  await until(4);
+  for (const t of ["b", "c"]) gates.get(t)!.resolve();
+  await until(5);
+  gates.get("d")!.resolve();
+  await Promise.all(unordered);
+  gates.get("SUPPRESS")!.resolve();
+  await ordered;
+  assertEquals(maxInFlight, 3); // the ordered SUPPRESS plus two unordered calls
+});

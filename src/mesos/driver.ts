@@ -12,7 +12,7 @@ import { type Clock, type Logger, silentLogger, systemClock } from "../runtime.t
 import type { Credential } from "./auth.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { type Call, subscribe } from "./calls.ts";
-import { MesosClient, type Subscription } from "./client.ts";
+import { type CallOptions, MesosClient, type Subscription } from "./client.ts";
 import { detectorFor, type MasterDetector } from "./detector.ts";
 import { isTemporary, SubscriptionLostError } from "./errors.ts";
 import type { Event } from "./events.ts";
@@ -69,6 +69,8 @@ export interface DriverOptions {
   callAttempts?: number;
   /** Back-off between call attempts. */
   callBackoff?: BackoffOptions;
+  /** Concurrent `{ ordered: false }` calls. */
+  maxUnorderedInFlight?: number;
   /** Called on every status change, synchronously, in order. */
   onStatus?: (status: ConnectionStatus) => void;
   /** Closes the driver when aborted. */
@@ -179,6 +181,7 @@ export class Driver implements AsyncDisposable {
       callTimeoutMs: options.callTimeoutMs,
       callAttempts: options.callAttempts,
       callBackoff: options.callBackoff,
+      maxUnorderedInFlight: options.maxUnorderedInFlight,
     });
     this.#queue = new AsyncQueue<Event>(() => void this.close());
     this.events = this.#queue;
@@ -226,8 +229,8 @@ export class Driver implements AsyncDisposable {
    * Sends a call on the current subscription (see {@linkcode MesosClient.call}). Rejects
    * with a temporary {@linkcode SubscriptionLostError} while not subscribed.
    */
-  call(call: Call, signal?: AbortSignal): Promise<void> {
-    return this.#client.call(call, signal);
+  call(call: Call, options?: AbortSignal | CallOptions): Promise<void> {
+    return this.#client.call(call, options);
   }
 
   /** Stops the loop and closes the stream without TEARDOWN; tasks keep running. */

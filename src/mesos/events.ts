@@ -56,7 +56,7 @@ export interface UpdateOperationStatusEvent {
   update_operation_status: { status: OperationStatus };
 }
 /** An executor's message; unreliable. `data` is base64. */
-export interface MessageEvent {
+export interface ExecutorMessageEvent {
   type: "MESSAGE";
   message: { agent_id: AgentID; executor_id: ExecutorID; data: string };
 }
@@ -69,7 +69,7 @@ export interface FailureEvent {
  * The master refused the subscription or another instance subscribed with the same
  * framework id (`Framework failed over`); the master closes the stream right after.
  */
-export interface ErrorEvent {
+export interface MesosErrorEvent {
   type: "ERROR";
   error: { message: string };
 }
@@ -94,9 +94,9 @@ export type Event =
   | RescindInverseOfferEvent
   | UpdateEvent
   | UpdateOperationStatusEvent
-  | MessageEvent
+  | ExecutorMessageEvent
   | FailureEvent
-  | ErrorEvent
+  | MesosErrorEvent
   | HeartbeatEvent
   | UnknownEvent;
 
