@@ -34,7 +34,8 @@ export interface ReconcileTask {
   agent_id?: IdLike;
 }
 
-interface Base {
+/** Fields every call has; the client fills in `framework_id` when absent. */
+export interface CallBase {
   framework_id?: FrameworkID;
 }
 
@@ -46,7 +47,7 @@ export interface FrameworkCallOptions {
   offerConstraints?: Record<string, unknown>;
 }
 
-export type SubscribeCall = Base & {
+export type SubscribeCall = CallBase & {
   type: "SUBSCRIBE";
   subscribe: {
     framework_info: FrameworkInfo;
@@ -54,7 +55,7 @@ export type SubscribeCall = Base & {
     offer_constraints?: Record<string, unknown>;
   };
 };
-export type UpdateFrameworkCall = Base & {
+export type UpdateFrameworkCall = CallBase & {
   type: "UPDATE_FRAMEWORK";
   update_framework: {
     framework_info: FrameworkInfo;
@@ -67,32 +68,32 @@ export type UpdateFrameworkCall = Base & {
 export type Call =
   | SubscribeCall
   | UpdateFrameworkCall
-  | Base & { type: "TEARDOWN" }
-  | Base & {
+  | CallBase & { type: "TEARDOWN" }
+  | CallBase & {
     type: "ACCEPT";
     accept: { offer_ids: OfferID[]; operations?: OfferOperation[]; filters?: Filters };
   }
-  | Base & { type: "DECLINE"; decline: { offer_ids: OfferID[]; filters?: Filters } }
-  | Base & {
+  | CallBase & { type: "DECLINE"; decline: { offer_ids: OfferID[]; filters?: Filters } }
+  | CallBase & {
     type: "ACCEPT_INVERSE_OFFERS";
     accept_inverse_offers: { inverse_offer_ids: OfferID[]; filters?: Filters };
   }
-  | Base & {
+  | CallBase & {
     type: "DECLINE_INVERSE_OFFERS";
     decline_inverse_offers: { inverse_offer_ids: OfferID[]; filters?: Filters };
   }
-  | Base & { type: "REVIVE"; revive?: { roles?: string[] } }
-  | Base & { type: "SUPPRESS"; suppress?: { roles?: string[] } }
-  | Base & {
+  | CallBase & { type: "REVIVE"; revive?: { roles?: string[] } }
+  | CallBase & { type: "SUPPRESS"; suppress?: { roles?: string[] } }
+  | CallBase & {
     type: "KILL";
     kill: { task_id: TaskID; agent_id?: AgentID; kill_policy?: KillPolicy };
   }
-  | Base & { type: "SHUTDOWN"; shutdown: { executor_id: ExecutorID; agent_id: AgentID } }
-  | Base & {
+  | CallBase & { type: "SHUTDOWN"; shutdown: { executor_id: ExecutorID; agent_id: AgentID } }
+  | CallBase & {
     type: "ACKNOWLEDGE";
     acknowledge: { agent_id: AgentID; task_id: TaskID; uuid: string };
   }
-  | Base & {
+  | CallBase & {
     type: "ACKNOWLEDGE_OPERATION_STATUS";
     acknowledge_operation_status: {
       agent_id: AgentID;
@@ -101,11 +102,11 @@ export type Call =
       operation_id: OperationID;
     };
   }
-  | Base & {
+  | CallBase & {
     type: "RECONCILE";
     reconcile: { tasks?: { task_id: TaskID; agent_id?: AgentID }[] };
   }
-  | Base & {
+  | CallBase & {
     type: "RECONCILE_OPERATIONS";
     reconcile_operations: {
       operations?: {
@@ -115,11 +116,11 @@ export type Call =
       }[];
     };
   }
-  | Base & {
+  | CallBase & {
     type: "MESSAGE";
     message: { agent_id: AgentID; executor_id: ExecutorID; data: string };
   }
-  | Base & {
+  | CallBase & {
     type: "REQUEST";
     request: { requests?: { agent_id?: AgentID; resources?: Resource[] }[] };
   };

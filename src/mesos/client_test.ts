@@ -401,3 +401,26 @@ Deno.test("MesosClient.call({ ordered: false }) overtakes ordered calls, within 
   await ordered;
   assertEquals(maxInFlight, 3); // the ordered SUPPRESS plus two unordered calls
 });
+
+Deno.test("Subscription ends with protocol_error on a corrupt stream", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const sub = await client.subscribe(subscribe(INFO));
+  const stream = await master.stream(0);
+  stream.sendRaw(new TextEncoder().encode("12x\n{}"));
+  const closed = await sub.closed;
+  assert(closed instanceof SubscriptionLostError);
+  assertEquals(closed.reason, "protocol_error");
+  assertEquals(closed.temporary, true);
+  await stream.done;
+});
+
+Deno.test("Subscription ends with protocol_error on an event that is not JSON", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const sub = await client.subscribe(subscribe(INFO));
+  (await master.stream(0)).sendRaw(new TextEncoder().encode("3\n{x}"));
+  const closed = await sub.closed;
+  assert(closed instanceof SubscriptionLostError);
+  assertEquals(closed.reason, "protocol_error");
+});

@@ -43,7 +43,7 @@ export interface ConnectionStatus {
 export interface DriverOptions {
   /** `http(s)://host:port`, `host:port`, or a detector. */
   master: string | MasterDetector;
-  /** The framework to subscribe as (its `id` is managed by the driver). */
+  /** The framework to subscribe as; its `id`, if any, seeds the framework id. */
   frameworkInfo: FrameworkInfo;
   /** Subscribe first as this framework (the persisted id); otherwise the master assigns one. */
   frameworkId?: string;
@@ -157,7 +157,7 @@ export class Driver implements AsyncDisposable {
     // Validates user/name (throws TypeError) before anything starts.
     subscribe(info);
     this.#info = info;
-    this.#frameworkId = frameworkId || undefined;
+    this.#frameworkId = frameworkId || frameworkInfo.id?.value || undefined;
     this.#suppressedRoles = typeof suppressedRoles === "function"
       ? suppressedRoles
       : () => suppressedRoles;
