@@ -14,7 +14,14 @@ import { parseHttpCredentials } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { createMetrics, type Metrics } from "./metrics/mod.ts";
 import { type Clock, type Logger, newId, systemClock } from "./runtime.ts";
-import { queueOnlyControl, type TaskControl } from "./scheduler/mod.ts";
+import {
+  buildFrameworkInfo,
+  queueOnlyControl,
+  type Scheduler,
+  type SchedulerOptions,
+  startScheduler,
+  type TaskControl,
+} from "./scheduler/mod.ts";
 import { openStore, type TaskStore } from "./store/mod.ts";
 import { VERSION } from "./version.ts";
 
@@ -25,6 +32,8 @@ export interface AppDeps {
   /** An already open store (tests); otherwise the configured one is opened. */
   store?: TaskStore;
   metrics?: Metrics;
+  /** Scheduler tuning (tests): driver timeouts, back-off. */
+  scheduler?: Pick<SchedulerOptions, "driver" | "fetch">;
 }
 
 /** A running Eremetic minus its HTTP listener. */
@@ -55,8 +64,36 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     await openStore({ driver: config.database_driver, database: config.database });
   const counts = await store.countTasks();
   metrics.queueSize.set(counts.queued);
-  const control = queueOnlyControl({ store, clock, metrics });
-  if (!config.master) {
+  let scheduler: Scheduler | null = null;
+  let control: TaskControl;
+  if (config.master) {
+    const hostname = config.hostname || Deno.hostname();
+    scheduler = startScheduler({
+      master: config.master,
+      frameworkInfo: buildFrameworkInfo({
+        name: config.name,
+        user: config.user,
+        role: config.role,
+        hostname,
+        webuiUrl: config.webui_url || `http://${hostname}:${config.port}${config.url_prefix}`,
+        checkpoint: config.checkpoint,
+        failoverTimeoutSeconds: config.failover_timeout,
+        gpuResources: config.gpu_resources,
+        principal: config.credential?.principal,
+      }),
+      frameworkIdSeed: config.framework_id || undefined,
+      credential: config.credential,
+      store,
+      logger,
+      clock,
+      metrics,
+      refuseSeconds: config.refuse_seconds,
+      reconcileIntervalSeconds: config.reconcile_interval_seconds,
+      ...deps.scheduler,
+    });
+    control = scheduler;
+  } else {
+    control = queueOnlyControl({ store, clock, metrics });
     logger.warn("No Mesos master is configured: the API serves, tasks stay queued", {
       queued: counts.queued,
     });
@@ -77,6 +114,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const close = async () => {
     if (closed) return;
     closed = true;
+    await scheduler?.close();
     await store.close();
   };
   return {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Attribute, Offer, Resource } from "../mesos/types.ts";
+import type { Attribute, Offer, Resource } from "../mesos/mod.ts";
 import { sampleTask } from "../store/_contract.ts";
 import type { TaskRecord } from "../task/mod.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Attribute, Offer, Range, Resource } from "../mesos/types.ts";
+import type { Attribute, Offer, Range, Resource } from "../mesos/mod.ts";
 import type { Constraint, TaskRecord } from "../task/mod.ts";
 
 /** What a task asks of an offer. */

@@ -11,7 +11,7 @@ import type {
   Parameter,
   PortMapping,
   TaskInfo,
-} from "../mesos/types.ts";
+} from "../mesos/mod.ts";
 import type { Port, TaskRecord } from "../task/mod.ts";
 import type { Placement } from "./match.ts";
 

@@ -1,0 +1,630 @@
+/**
+ * The Mesos scheduler of Eremetic: subscribes through the driver, matches the
+ * durable queue against offers, launches, records every status update, kills,
+ * retries, times out and reconciles. One event loop: events and kill requests
+ * run one at a time, so a task is never changed by two hands at once.
+ *
+ * @module
+ */
+import {
+  accept,
+  acknowledgeStatus,
+  type Call,
+  type Credential,
+  decline,
+  type Driver,
+  type Event,
+  type FrameworkInfo,
+  kill,
+  launch,
+  type Offer,
+  reconcile,
+  revive,
+  startDriver,
+  suppress,
+  type TaskStatus,
+} from "../mesos/mod.ts";
+import type { Metrics } from "../metrics/mod.ts";
+import type { Clock, Logger } from "../runtime.ts";
+import type { TaskStore } from "../store/mod.ts";
+import {
+  applyMesosState,
+  currentState,
+  isTaskState,
+  isTerminal,
+  type TaskRecord,
+  type TaskState,
+  wasRunning,
+} from "../task/mod.ts";
+import {
+  type KillOutcome,
+  recordKillRequest,
+  type SchedulerStatus,
+  type TaskControl,
+} from "./control.ts";
+import { matchOffers, type Placement } from "./match.ts";
+import { assignPorts, buildTaskInfo } from "./task_info.ts";
+
+/** Seconds Mesos should not re-offer declined resources when nothing asked for them. */
+export const DEFAULT_REFUSE_SECONDS = 5;
+/** How often a kill is re-sent until Mesos reports a terminal state. */
+export const KILL_RESEND_MS = 5_000;
+/** First wait before re-sending an unanswered explicit reconciliation; doubles up to the cap. */
+export const RECONCILE_INITIAL_MS = 1_000;
+export const RECONCILE_MAX_MS = 60_000;
+/** Back-off before a retried task may launch again: base × 2^(retry-1), capped. */
+export const RETRY_BASE_MS = 1_000;
+export const RETRY_MAX_MS = 60_000;
+
+/** What the scheduler tells the rest of Eremetic after a state change is stored. */
+export interface StateListener {
+  /** Every stored state change (callbacks decide what to send). */
+  taskChanged(task: TaskRecord, state: TaskState, timeSec: number, terminal: boolean): void;
+}
+
+export interface SchedulerOptions {
+  master: string;
+  frameworkInfo: FrameworkInfo;
+  /** `framework_id` from the configuration: only a seed when the store has none. */
+  frameworkIdSeed?: string;
+  credential?: Credential;
+  store: TaskStore;
+  logger: Logger;
+  clock: Clock;
+  metrics: Metrics;
+  listener?: StateListener;
+  refuseSeconds?: number;
+  reconcileIntervalSeconds?: number;
+  fetch?: typeof fetch;
+  /** Driver tuning for tests (heartbeat timeout, back-off). */
+  driver?: {
+    heartbeatTimeoutMs?: number;
+    backoff?: { initialMs?: number; maxMs?: number };
+  };
+}
+
+/** A running scheduler. */
+export interface Scheduler extends TaskControl, AsyncDisposable {
+  /** Resolves once the queue and launched tasks are loaded from the store. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The Eremetic task id of a Mesos task id (`<id>` or `<id>.retry-<n>`). */
+export function publicIdOf(mesosTaskId: string): string {
+  return mesosTaskId.replace(/\.retry-\d+$/, "");
+}
+
+/** The Mesos task id of attempt `retry` (0 = first). New ids per attempt, as Mesos advises (D26). */
+export function mesosIdOf(id: string, retry: number): string {
+  return retry === 0 ? id : `${id}.retry-${retry}`;
+}
+
+/** The back-off before a retry may launch. */
+export function retryDelayMs(retry: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, retry - 1));
+}
+
+function agentAddress(offer: Offer): { ip: string; port: number } {
+  const a = offer.url?.address;
+  return { ip: a?.ip || a?.hostname || offer.hostname, port: a?.port ?? 5051 };
+}
+
+/** Starts the scheduler: loads the queue, subscribes, and runs until closed. */
+export function startScheduler(options: SchedulerOptions): Scheduler {
+  const { store, logger, clock, metrics, listener } = options;
+  const refuseSeconds = options.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
+  const role = options.frameworkInfo.roles?.[0] ?? options.frameworkInfo.role ?? "*";
+
+  /** Queued tasks in submission order: a mirror of the store's queued class. */
+  let queue: TaskRecord[] = [];
+  let suppressed = false;
+  let driver: Driver | null = null;
+  let status: SchedulerStatus = {
+    master: options.master,
+    state: "connecting",
+    frameworkId: null,
+  };
+  type Timer = ReturnType<typeof setTimeout>;
+  const killTimers = new Map<string, Timer>();
+  const timeoutTimers = new Map<string, Timer>();
+  /** Launched tasks whose explicit reconciliation is unanswered: public id → Mesos task id. */
+  const unreconciled = new Map<string, { taskId: string; agentId: string }>();
+  let reconcileTimer: Timer | undefined;
+  let periodicTimer: Timer | undefined;
+  let wakeTimer: Timer | undefined;
+  let closed = false;
+
+  // One thing at a time: events, kills and timers run through this chain.
+  let chain: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = chain.then(fn, fn);
+    chain = next.catch(() => {});
+    return next;
+  };
+
+  const nowSec = () => Math.floor(clock.now() / 1000);
+
+  const send = async (call: Call, what: string) => {
+    if (!driver) return false;
+    try {
+      await driver.call(call);
+      return true;
+    } catch (e) {
+      logger.warn(`Cannot send ${what} to Mesos`, { error: (e as Error).message });
+      return false;
+    }
+  };
+
+  const setQueueGauge = () => metrics.queueSize.set(queue.length);
+
+  const enqueue = (task: TaskRecord) => {
+    if (queue.some((t) => t.id === task.id)) return;
+    // Keep submission order: a retried task goes back to its place.
+    let i = queue.length;
+    while (i > 0 && queue[i - 1].seq > task.seq) i--;
+    queue.splice(i, 0, task);
+    setQueueGauge();
+    if (suppressed) {
+      suppressed = false;
+      void send(revive([role]), "REVIVE");
+    }
+    scheduleWake(task.not_before);
+  };
+
+  /** A retried task waiting for its back-off needs an offer when it expires. */
+  const scheduleWake = (at: number) => {
+    const delay = at - clock.now();
+    if (delay <= 0 || wakeTimer !== undefined) return;
+    wakeTimer = setTimeout(() => {
+      wakeTimer = undefined;
+      if (!suppressed) return;
+      suppressed = false;
+      void send(revive([role]), "REVIVE");
+    }, delay);
+  };
+
+  const dequeue = (id: string) => {
+    const before = queue.length;
+    queue = queue.filter((t) => t.id !== id);
+    if (queue.length !== before) setQueueGauge();
+  };
+
+  const notify = (task: TaskRecord, timeSec: number, terminal: boolean) => {
+    const state = currentState(task);
+    if (state) listener?.taskChanged(task, state, timeSec, terminal);
+  };
+
+  const sendKill = async (task: TaskRecord) => {
+    if (!task.agent_id) return;
+    await send(kill(task.mesos_task_id, task.agent_id), `KILL of "${task.id}"`);
+    if (!killTimers.has(task.id)) {
+      // Re-send until a terminal update arrives (kills are not reliable in Mesos).
+      killTimers.set(
+        task.id,
+        setInterval(() => {
+          void exclusive(async () => {
+            const t = await store.getTask(task.id);
+            if (!t || isTerminal(currentState(t))) return clearKill(task.id);
+            await send(kill(t.mesos_task_id, t.agent_id), `KILL of "${t.id}"`);
+          });
+        }, KILL_RESEND_MS),
+      );
+    }
+  };
+
+  const clearKill = (id: string) => {
+    clearInterval(killTimers.get(id));
+    killTimers.delete(id);
+  };
+
+  const armTimeout = (task: TaskRecord) => {
+    if (task.timeout_seconds <= 0 || timeoutTimers.has(task.id)) return;
+    const started = task.status.findLast((s) => s.status === "TASK_RUNNING")?.time ?? nowSec();
+    const delay = Math.max(0, (started + task.timeout_seconds) * 1000 - clock.now());
+    timeoutTimers.set(
+      task.id,
+      setTimeout(() => {
+        timeoutTimers.delete(task.id);
+        logger.info("Task timed out: killing it", {
+          task_id: task.id,
+          timeout_seconds: task.timeout_seconds,
+        });
+        void killTask(task.id);
+      }, delay),
+    );
+  };
+
+  const clearTimeoutTimer = (id: string) => {
+    clearTimeout(timeoutTimers.get(id));
+    timeoutTimers.delete(id);
+  };
+
+  // ---- loading
+
+  const load = async () => {
+    const queued: TaskRecord[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<TaskStore["listTasks"]>> = await store.listTasks({
+        states: ["queued"],
+        limit: 10_000,
+        cursor,
+      });
+      queued.push(...page.tasks);
+      cursor = page.cursor;
+    } while (cursor);
+    queue = queued;
+    setQueueGauge();
+    let running = 0;
+    for await (const task of activeTasks()) {
+      if (currentState(task) === "TASK_RUNNING") running++;
+      if (wasRunning(task)) armTimeout(task);
+    }
+    metrics.tasksRunning.set(running);
+    logger.info("Scheduler loaded the queue", { queued: queue.length, running });
+  };
+
+  async function* activeTasks(): AsyncGenerator<TaskRecord> {
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<TaskStore["listTasks"]>> = await store.listTasks({
+        states: ["active"],
+        limit: 1000,
+        cursor,
+      });
+      yield* page.tasks;
+      cursor = page.cursor;
+    } while (cursor);
+  }
+
+  // ---- reconciliation: explicit for launched tasks (never queued ones, D10), then implicit
+
+  const startReconciliation = async () => {
+    unreconciled.clear();
+    for await (const task of activeTasks()) {
+      if (!task.agent_id) continue;
+      unreconciled.set(task.mesos_task_id, { taskId: task.mesos_task_id, agentId: task.agent_id });
+    }
+    clearTimeout(reconcileTimer);
+    await reconcileRound(RECONCILE_INITIAL_MS);
+  };
+
+  const reconcileRound = async (waitMs: number) => {
+    if (closed) return;
+    if (unreconciled.size === 0) {
+      await send(reconcile([]), "implicit RECONCILE");
+      return;
+    }
+    const tasks = [...unreconciled.values()].map((t) => ({
+      task_id: t.taskId,
+      agent_id: t.agentId,
+    }));
+    logger.info("Reconciling launched tasks", { tasks: tasks.length });
+    await send(reconcile(tasks), "RECONCILE");
+    reconcileTimer = setTimeout(
+      () => void exclusive(() => reconcileRound(Math.min(RECONCILE_MAX_MS, waitMs * 2))),
+      waitMs,
+    );
+  };
+
+  // ---- event handlers
+
+  const onSubscribed = async (frameworkId: string) => {
+    status = { ...status, state: "subscribed", frameworkId, detail: undefined };
+    const stored = await store.getFrameworkId();
+    if (stored !== frameworkId) {
+      await store.setFrameworkId(frameworkId);
+      logger.info("Subscribed to Mesos with a new framework id", { framework_id: frameworkId });
+    } else {
+      logger.info("Re-subscribed to Mesos", { framework_id: frameworkId });
+    }
+    suppressed = queue.length === 0;
+    await startReconciliation();
+    // Kills requested while disconnected.
+    for await (const task of activeTasks()) {
+      if (currentState(task) === "TASK_TERMINATING") await sendKill(task);
+    }
+  };
+
+  const onOffers = async (offers: Offer[]) => {
+    const now = clock.now();
+    const eligible = queue.filter((t) => t.not_before <= now);
+    const result = matchOffers(offers, eligible, { defaultRole: role, now });
+    const frameworkId = status.frameworkId ?? "";
+    // Mark TASK_STAGING durably before the ACCEPT leaves, so a crash in between is
+    // settled by reconciliation, never by a second launch.
+    const staged: Placement[] = [];
+    await Promise.all(result.placements.map(async (p) => {
+      const { ip, port } = agentAddress(p.offer);
+      const staging: TaskRecord = {
+        ...p.task,
+        status: [...p.task.status, { time: Math.floor(now / 1000), status: "TASK_STAGING" }],
+        framework_id: frameworkId,
+        agent_id: p.offer.agent_id.value,
+        hostname: p.offer.hostname,
+        agent_ip: ip,
+        agent_port: port,
+        sandbox_path: "",
+        ports: assignPorts(p.task.ports, p.hostPorts),
+      };
+      try {
+        await store.updateTask(staging);
+        staged.push({ ...p, task: staging });
+      } catch (e) {
+        logger.warn("Cannot stage task: leaving it queued", {
+          task_id: p.task.id,
+          error: (e as Error).message,
+        });
+      }
+    }));
+    const byOffer = new Map<Offer, Placement[]>();
+    for (const p of staged) {
+      dequeue(p.task.id);
+      byOffer.set(p.offer, [...(byOffer.get(p.offer) ?? []), p]);
+      metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
+    }
+    const unused = offers.filter((o) => !byOffer.has(o));
+    const calls: Promise<unknown>[] = [];
+    for (const [offer, placements] of byOffer) {
+      const infos = placements.map((p) => buildTaskInfo(p));
+      calls.push(
+        send(accept([offer.id], [launch(infos)], { refuse_seconds: refuseSeconds }), "ACCEPT")
+          .then((ok) => {
+            if (ok) metrics.tasksLaunched.inc({}, infos.length);
+          }),
+      );
+      for (const p of placements) {
+        logger.info("Launching task", {
+          task_id: p.task.id,
+          agent: p.offer.hostname,
+          mesos_task_id: p.task.mesos_task_id,
+        });
+        notify(p.task, Math.floor(now / 1000), false);
+      }
+    }
+    if (unused.length > 0) {
+      calls.push(
+        send(decline(unused.map((o) => o.id), { refuse_seconds: refuseSeconds }), "DECLINE"),
+      );
+    }
+    if (result.unplaced.length > 0) metrics.tasksDelayed.inc({}, result.unplaced.length);
+    await Promise.all(calls);
+    if (queue.length === 0 && !suppressed) {
+      suppressed = true;
+      await send(suppress([role]), "SUPPRESS");
+    } else if (queue.length > 0) {
+      const next = Math.min(...queue.map((t) => t.not_before));
+      scheduleWake(next);
+    }
+  };
+
+  const queuedSince = (t: TaskRecord) => {
+    const q = t.status.findLast((s) => s.status === "TASK_QUEUED");
+    return Math.max(t.not_before, q ? q.time * 1000 : t.submitted_at);
+  };
+
+  const onUpdate = async (st: TaskStatus) => {
+    const mesosId = st.task_id.value;
+    const ack = acknowledgeStatus(st);
+    const acknowledge = async () => {
+      if (ack) await send(ack, `ACKNOWLEDGE of "${mesosId}"`);
+    };
+    unreconciled.delete(mesosId);
+    const id = publicIdOf(mesosId);
+    const task = await store.getTask(id);
+    if (!task) {
+      // Never turn an update for an unknown task into a stub record (D3).
+      logger.warn("Status update for an unknown task: acknowledged and ignored", {
+        task_id: mesosId,
+        state: st.state,
+      });
+      return await acknowledge();
+    }
+    if (task.mesos_task_id !== mesosId) {
+      logger.info("Status update for an earlier attempt: acknowledged and ignored", {
+        task_id: id,
+        mesos_task_id: mesosId,
+        state: st.state,
+      });
+      return await acknowledge();
+    }
+    if (!isTaskState(st.state)) {
+      logger.warn("Unknown Mesos task state", { task_id: id, state: st.state });
+      return await acknowledge();
+    }
+    const timeSec = nowSec();
+    const ranBefore = currentState(task) === "TASK_RUNNING";
+    const t = applyMesosState(task, st.state, timeSec);
+    if (t.changed) {
+      let next = t.task;
+      if (st.agent_id?.value && !next.agent_id) next = { ...next, agent_id: st.agent_id.value };
+      if (t.retried) {
+        next = {
+          ...next,
+          mesos_task_id: mesosIdOf(next.id, next.retry),
+          not_before: clock.now() + retryDelayMs(next.retry),
+        };
+      }
+      await store.updateTask(next);
+      logStateChange(next, st);
+      afterChange(task, next, st.state, timeSec, t.terminal, t.retried, ranBefore);
+    }
+    await acknowledge();
+  };
+
+  const logStateChange = (task: TaskRecord, st: TaskStatus) => {
+    logger.info("Task state changed", {
+      task_id: task.id,
+      state: st.state,
+      ...(st.message ? { message: st.message } : {}),
+      ...(st.reason ? { reason: st.reason } : {}),
+      ...(task.retry ? { retry: task.retry } : {}),
+    });
+  };
+
+  const afterChange = (
+    before: TaskRecord,
+    task: TaskRecord,
+    state: TaskState,
+    timeSec: number,
+    terminal: boolean,
+    retried: boolean,
+    ranBefore: boolean,
+  ) => {
+    if (state === "TASK_RUNNING" && !wasRunning(before)) {
+      metrics.tasksRunning.inc();
+      metrics.submitToRunning.observe((clock.now() - task.submitted_at) / 1000);
+      armTimeout(task);
+    } else if (ranBefore && state !== "TASK_RUNNING") {
+      metrics.tasksRunning.dec();
+    }
+    if (terminal || retried) {
+      clearKill(task.id);
+      clearTimeoutTimer(task.id);
+      metrics.tasksTerminated.inc({ status: state, sequence: retried ? "retry" : "final" });
+    }
+    if (retried) {
+      logger.warn("Task failed: queued again", {
+        task_id: task.id,
+        state,
+        retry: task.retry,
+        max_retries: task.max_retries,
+      });
+      // The listener hears the failure, then the new TASK_QUEUED.
+      listener?.taskChanged({ ...task, status: task.status.slice(0, -1) }, state, timeSec, false);
+      notify(task, timeSec, false);
+      enqueue(task);
+    } else {
+      notify(task, timeSec, terminal);
+    }
+  };
+
+  const handle = async (event: Event) => {
+    switch (event.type) {
+      case "SUBSCRIBED":
+        return await onSubscribed(event.subscribed.framework_id.value);
+      case "OFFERS":
+        return await onOffers(event.offers.offers ?? []);
+      case "UPDATE":
+        return await onUpdate(event.update.status);
+      case "RESCIND":
+      case "HEARTBEAT":
+      case "INVERSE_OFFERS":
+      case "RESCIND_INVERSE_OFFER":
+      case "UPDATE_OPERATION_STATUS":
+      case "MESSAGE":
+        return;
+      case "FAILURE":
+        logger.warn("Mesos reports a failure", {
+          agent_id: event.failure.agent_id?.value,
+          executor_id: event.failure.executor_id?.value,
+        });
+        return;
+      case "ERROR":
+        logger.error("Mesos sent an error", { message: event.error.message });
+        return;
+      default:
+        logger.debug("Unhandled Mesos event", { type: (event as { type: string }).type });
+    }
+  };
+
+  // ---- the loop
+
+  const run = async () => {
+    await ready;
+    while (!closed) {
+      const seed = (await store.getFrameworkId()) ?? options.frameworkIdSeed ?? undefined;
+      driver = startDriver({
+        master: options.master,
+        frameworkInfo: options.frameworkInfo,
+        frameworkId: seed || undefined,
+        credential: options.credential,
+        suppressedRoles: () => (queue.length === 0 ? [role] : []),
+        logger,
+        clock,
+        fetch: options.fetch,
+        heartbeatTimeoutMs: options.driver?.heartbeatTimeoutMs,
+        backoff: options.driver?.backoff,
+        onStatus: (s) => {
+          if (s.state === "subscribed") return; // SUBSCRIBED event sets it, in order
+          status = {
+            master: options.master,
+            state: s.state === "closed" ? "disconnected" : s.state,
+            frameworkId: s.frameworkId ?? status.frameworkId,
+            ...(s.error ? { detail: s.error.message } : {}),
+          };
+        },
+      });
+      for await (const event of driver.events) {
+        await exclusive(() => handle(event)).catch((e) =>
+          logger.error("Cannot handle Mesos event", {
+            type: event.type,
+            error: (e as Error).message,
+          })
+        );
+      }
+      const result = await driver.closed;
+      if (closed) break;
+      const message = result instanceof Error ? result.message : "closed";
+      logger.error("Mesos subscription ended", { error: message });
+      status = { ...status, state: "disconnected", detail: message };
+      if (/removed|torn down|teardown|failed over/i.test(message)) {
+        // The master forgot this framework: its tasks are gone; start afresh.
+        await store.setFrameworkId(null);
+      }
+      await clock.sleep(5_000).catch(() => {});
+    }
+  };
+
+  const ready = load();
+  const loop = run().catch((e) =>
+    logger.error("Scheduler stopped", { error: (e as Error).message })
+  );
+
+  if (options.reconcileIntervalSeconds && options.reconcileIntervalSeconds > 0) {
+    periodicTimer = setInterval(() => {
+      if (status.state === "subscribed") void exclusive(startReconciliation);
+    }, options.reconcileIntervalSeconds * 1000);
+  }
+
+  const killTask = (id: string): Promise<KillOutcome> =>
+    exclusive(async () => {
+      const { outcome, task } = await recordKillRequest(id, { store, clock, metrics });
+      if (!task) return outcome;
+      if (outcome === "killed") {
+        dequeue(id);
+        notify(task, nowSec(), true);
+      } else if (outcome === "killing") {
+        notify(task, nowSec(), false);
+        await sendKill(task);
+      }
+      return outcome;
+    });
+
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    for (const t of killTimers.values()) clearInterval(t);
+    for (const t of timeoutTimers.values()) clearTimeout(t);
+    clearTimeout(reconcileTimer);
+    clearTimeout(wakeTimer);
+    clearInterval(periodicTimer);
+    await ready.catch(() => {});
+    // Close the stream without TEARDOWN: running tasks keep running (D7).
+    await driver?.close();
+    await loop;
+    await chain;
+  };
+
+  return {
+    ready,
+    taskCreated(task) {
+      void ready.then(() => enqueue(task));
+    },
+    killTask,
+    status: () => ({ ...status }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
