@@ -19,13 +19,13 @@ export interface TestSubscription {
   events: Json[];
   /** Raw chunk sizes as read from the socket. */
   chunks: number[];
-  /** Waits for the next event matching `pred` (events already read and not yet taken count). */
+  /** Takes the first event matching `pred` not taken before, waiting for it if needed. */
   next(pred?: (e: Json) => boolean, timeoutMs?: number): Promise<Json>;
-  /** Waits until `pred` holds for some event read from now on or already buffered. */
+  /** Resolves when the stream has ended. */
   closed: Promise<void>;
   close(): Promise<void>;
   /** Sends a call with this subscription's stream id and framework id. */
-  call(body: Json, headers?: Record<string, string>): Promise<Response>;
+  call(body: Json, headers?: Record<string, string>): Promise<Response & { text_: string }>;
 }
 
 /** The minimal FrameworkInfo used by tests. */
@@ -71,7 +71,7 @@ export async function subscribe(
   }
   const events: Json[] = [];
   const chunks: number[] = [];
-  let taken = 0;
+  const taken = new Set<number>();
   let wake = null as (() => void) | null;
   const reader = response.body!.getReader();
   const decoder = new RecordIoDecoder();
@@ -98,9 +98,9 @@ export async function subscribe(
     async next(pred = () => true, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       while (true) {
-        for (let i = taken; i < events.length; i++) {
-          if (pred(events[i])) {
-            taken = i + 1;
+        for (let i = 0; i < events.length; i++) {
+          if (!taken.has(i) && pred(events[i])) {
+            taken.add(i);
             return events[i];
           }
         }

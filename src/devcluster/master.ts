@@ -209,6 +209,9 @@ class Subscription {
   #onCancel: () => void;
   #recorder?: Recorder;
   #faults: Faults;
+  #pending: Uint8Array[] = [];
+  #draining = false;
+  #closeAfterDrain = false;
 
   constructor(onCancel: () => void, faults: Faults, recorder?: Recorder) {
     this.#onCancel = onCancel;
@@ -233,18 +236,46 @@ class Subscription {
     this.#recorder?.event(json);
     const record = encodeRecord(json);
     const split = this.#faults.splitChunksBytes;
+    if (split > 0 || this.#pending.length) {
+      // Failure injection: pieces go out one per timer tick so the client reads them apart.
+      for (let i = 0; i < record.length; i += Math.max(split, 1) || record.length) {
+        this.#pending.push(record.slice(i, split > 0 ? i + split : record.length));
+      }
+      if (!this.#draining) this.#drain();
+      return;
+    }
     try {
-      if (split > 0) {
-        for (let i = 0; i < record.length; i += split) {
-          this.#controller.enqueue(record.slice(i, i + split));
-        }
-      } else this.#controller.enqueue(record);
+      this.#controller.enqueue(record);
     } catch { /* the client went away */ }
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    while (this.#pending.length && !this.closed) {
+      try {
+        this.#controller.enqueue(this.#pending.shift()!);
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    this.#pending = [];
+    this.#draining = false;
+    if (this.#closeAfterDrain) this.#finish();
   }
 
   /** Ends the stream from the master's side. */
   close(): void {
-    if (this.closed) return;
+    if (this.closed || this.#closeAfterDrain) return;
+    this.heartbeat?.cancel();
+    if (this.#draining) {
+      this.#closeAfterDrain = true;
+      return;
+    }
+    this.#finish();
+  }
+
+  #finish(): void {
     this.closed = true;
     this.heartbeat?.cancel();
     try {

@@ -1,0 +1,216 @@
+/**
+ * `eremetic devcluster`: runs the development Mesos cluster until SIGINT/SIGTERM.
+ *
+ * @module
+ */
+import {
+  type AgentInput,
+  DevClusterConfigError,
+  type DevClusterOptions,
+  type ExecutorMode,
+  parseDurationMs,
+  startDevCluster,
+} from "../devcluster/mod.ts";
+import { consoleLogger } from "../runtime.ts";
+
+const USAGE = `Usage: eremetic devcluster [flags]
+
+Runs a development Apache Mesos cluster: a Mesos v1 master (scheduler API at
+/api/v1/scheduler) and agents that run tasks as local processes.
+
+Flags:
+  --port N                  master port (default 5050; 0 = a free port)
+  --address A               listen address and hostname (default 127.0.0.1)
+  --masters N               number of masters, one leading (default 1)
+  --agents N                number of agents (default 2)
+  --agent-resources R       agent resources (default "cpus:4;mem:8192;disk:20000;ports:[31000-32000]");
+                            prefix "I=" to set agent I only, e.g. --agent-resources "1=cpus:1;mem:512"
+  --agent-attributes A      agent attributes, e.g. "rack:a;zone:1"; "I=" prefix as above
+  --executor E              process | docker | simulated (default process)
+  --allocation-interval D   offer interval (default 1s; e.g. 200ms)
+  --heartbeat-interval D    heartbeat interval (default 15s)
+  --simulate-duration D     task duration of the simulated executor (default 1s)
+  --work-dir DIR            agents' work directory (default a temporary directory)
+  --record FILE             write every call and event as JSON lines
+  --credentials FILE        require HTTP basic auth (Mesos credentials file)
+  --zk URL                  register in ZooKeeper (not available yet)
+  -h, --help                show this help`;
+
+/** Parsed devcluster flags. */
+export interface DevclusterFlags {
+  options: DevClusterOptions;
+  help: boolean;
+  zk?: string;
+}
+
+/** Thrown for bad command-line flags. */
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FlagError";
+  }
+}
+
+function int(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new FlagError(`Flag --${name} expects a whole number, got "${v}"`);
+  }
+  return n;
+}
+
+function duration(name: string, v: string): number {
+  try {
+    return parseDurationMs(v);
+  } catch {
+    throw new FlagError(`Flag --${name} expects a duration such as 500ms or 2s, got "${v}"`);
+  }
+}
+
+/** Parses devcluster flags (`--flag value` or `--flag=value`) into options. */
+export function parseDevclusterFlags(args: string[]): DevclusterFlags {
+  const options: DevClusterOptions = { port: 5050 };
+  const perAgentResources = new Map<number, string>();
+  const perAgentAttributes = new Map<number, string>();
+  let agents = 2;
+  let help = false;
+  let zk: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    let arg = args[i];
+    if (arg === "-h" || arg === "--help") {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith("--")) throw new FlagError(`Unexpected argument "${arg}"`);
+    let value: string | undefined;
+    const eq = arg.indexOf("=");
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const name = arg.slice(2);
+    const need = (): string => {
+      if (value !== undefined) return value;
+      const next = args[++i];
+      if (next === undefined) throw new FlagError(`Flag --${name} needs a value`);
+      return next;
+    };
+    const perAgent = (v: string, into: Map<number, string>, all: (x: string) => void) => {
+      const m = /^(\d+)=(.*)$/.exec(v);
+      if (m) into.set(Number(m[1]), m[2]);
+      else all(v);
+    };
+    switch (name) {
+      case "port":
+        options.port = int(name, need());
+        break;
+      case "address":
+        options.address = need();
+        break;
+      case "masters":
+        options.masters = Math.max(1, int(name, need()));
+        break;
+      case "agents":
+        agents = int(name, need());
+        break;
+      case "agent-resources":
+        perAgent(need(), perAgentResources, (v) => options.agentResources = v);
+        break;
+      case "agent-attributes":
+        perAgent(need(), perAgentAttributes, (v) => options.agentAttributes = v);
+        break;
+      case "executor": {
+        const v = need();
+        if (!["process", "docker", "simulated"].includes(v)) {
+          throw new FlagError(`Flag --executor expects process, docker or simulated, got "${v}"`);
+        }
+        options.executor = v as ExecutorMode;
+        break;
+      }
+      case "allocation-interval":
+        options.allocationIntervalMs = duration(name, need());
+        break;
+      case "heartbeat-interval":
+        options.heartbeatIntervalSeconds = duration(name, need()) / 1000;
+        break;
+      case "simulate-duration":
+        options.simulateDurationMs = duration(name, need());
+        break;
+      case "work-dir":
+        options.workDir = need();
+        break;
+      case "record":
+        options.record = need();
+        break;
+      case "credentials":
+        options.credentials = need();
+        break;
+      case "zk":
+        zk = need();
+        break;
+      default:
+        throw new FlagError(`Unknown flag --${name}`);
+    }
+  }
+  if (perAgentResources.size || perAgentAttributes.size) {
+    const list: AgentInput[] = Array.from({ length: agents }, () => ({}));
+    for (const [i, r] of perAgentResources) if (list[i]) list[i].resources = r;
+    for (const [i, a] of perAgentAttributes) if (list[i]) list[i].attributes = a;
+    options.agents = list;
+  } else options.agents = agents;
+  return { options, help, zk };
+}
+
+/** Runs the development cluster until SIGINT or SIGTERM; returns the exit code. */
+export async function devclusterCommand(args: string[]): Promise<number> {
+  let flags: DevclusterFlags;
+  try {
+    flags = parseDevclusterFlags(args);
+  } catch (err) {
+    // deno-lint-ignore no-console
+    console.error(`eremetic devcluster: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    // deno-lint-ignore no-console
+    console.log(USAGE);
+    return 0;
+  }
+  if (flags.zk !== undefined) {
+    // deno-lint-ignore no-console
+    console.error(
+      "eremetic devcluster: --zk is not available yet: ZooKeeper registration waits for the project's ZooKeeper client",
+    );
+    return 2;
+  }
+  const logger = consoleLogger({ level: "info" });
+  let cluster;
+  try {
+    cluster = await startDevCluster({ ...flags.options, logger, workDir: flags.options.workDir });
+  } catch (err) {
+    const what = err instanceof DevClusterConfigError ? "invalid configuration" : "cannot start";
+    // deno-lint-ignore no-console
+    console.error(`eremetic devcluster: ${what}: ${(err as Error).message}`);
+    return 1;
+  }
+  // deno-lint-ignore no-console
+  console.log(cluster.url);
+  logger.info("Development cluster running", {
+    master: cluster.url,
+    masters: cluster.masterUrls,
+    agents: cluster.agents.map((a) => a.url),
+    work_dir: cluster.workDir,
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      Deno.removeSignalListener("SIGINT", stop);
+      Deno.removeSignalListener("SIGTERM", stop);
+      resolve();
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  logger.info("Stopping the development cluster");
+  await cluster.close();
+  return 0;
+}
