@@ -107,7 +107,9 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     const path = c.req.path;
     if (path.length > 1 && path.endsWith("/")) {
       const url = new URL(c.req.url);
-      return c.redirect(`${prefix}${path.replace(/\/+$/, "")}${url.search}`, 301);
+      // One leading slash only: `//evil.example/` must not redirect off-site.
+      const target = "/" + path.replace(/^\/+|\/+$/g, "");
+      return c.redirect(`${prefix}${target}${url.search}`, 301);
     }
     await next();
   });
