@@ -93,7 +93,11 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 /** The absolute URL of a task, honouring `X-Forwarded-Proto`, `Host` and `url_prefix`. */
 export function taskLocation(req: Request, prefix: string, path: string): string {
   const url = new URL(req.url);
-  const proto = req.headers.get("x-forwarded-proto") ?? url.protocol.slice(0, -1);
+  // The first proxy's value, and only a web scheme (never `javascript:` or garbage).
+  const forwarded = req.headers.get("x-forwarded-proto")?.split(",")[0].trim().toLowerCase();
+  const proto = forwarded === "http" || forwarded === "https"
+    ? forwarded
+    : url.protocol.slice(0, -1);
   const host = req.headers.get("host") ?? url.host;
   return `${proto}://${host}${prefix}${path}`;
 }
