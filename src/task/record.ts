@@ -98,6 +98,19 @@ function masked(env: Record<string, string> | null): Record<string, string> | nu
   return Object.fromEntries(Object.keys(env).map((k) => [k, MASK]));
 }
 
+/**
+ * `env` as shown: a key that is also in `masked_env` is masked too, since the masked
+ * value wins at launch and must never be shown (reference §2.3; E2 sends both).
+ */
+function shownEnv(t: TaskRecord): Record<string, string> | null {
+  const { env, masked_env } = t;
+  if (env === null || masked_env === null) return env;
+  if (!Object.keys(env).some((k) => Object.hasOwn(masked_env, k))) return env;
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, Object.hasOwn(masked_env, k) ? MASK : v]),
+  );
+}
+
 /** The v1 task object (reference §3.1): every key, in order, then this implementation's additions. */
 export function toTaskV1(t: TaskRecord) {
   return {
@@ -106,7 +119,7 @@ export function toTaskV1(t: TaskRecord) {
     command: t.command,
     args: t.args,
     user: t.user,
-    env: t.env,
+    env: shownEnv(t),
     masked_env: masked(t.masked_env),
     labels: t.labels,
     image: t.image,
@@ -151,7 +164,7 @@ export function toTaskV0(t: TaskRecord) {
     command: t.command,
     args: t.args,
     user: t.user,
-    env: t.env,
+    env: shownEnv(t),
     masked_env: masked(t.masked_env),
     labels: t.labels,
     image: t.image,

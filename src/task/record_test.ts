@@ -79,3 +79,14 @@ Deno.test("toTaskV0() has exactly the legacy key set", () => {
   assertEquals(Object.keys(v0), expected);
   assertEquals(v0.masked_env, { SECRET: MASK });
 });
+
+Deno.test("toTaskV1() and toTaskV0() mask an env key that masked_env also sets", () => {
+  const t = { ...record(), env: { SECRET: "hunter2", PLAIN: "shown" } };
+  for (const view of [toTaskV1(t), toTaskV0(t)]) {
+    assertEquals(view.env, { SECRET: MASK, PLAIN: "shown" });
+    assert(!JSON.stringify(view).includes("hunter2"));
+  }
+  assertEquals(t.env, { SECRET: "hunter2", PLAIN: "shown" }, "the record is not changed");
+  const plain = { ...record(), env: { PLAIN: "shown" } };
+  assertEquals(toTaskV1(plain).env, { PLAIN: "shown" });
+});
