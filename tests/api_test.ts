@@ -430,6 +430,11 @@ Deno.test("API without authentication, in memory", async (t) => {
       if (path === "/task") assertEquals(res.headers.get("warning"), DEPRECATED, name);
       const task = await getTask(base, id, path);
       assertEquals(lastState(task), "TASK_QUEUED", name);
+      if (name === "E2") {
+        // E2 sets KEY in env and masked_env: the masked value wins and is never shown.
+        assertEquals(task.env, { KEY: "*******" });
+        assertEquals(task.masked_env, { KEY: "*******" });
+      }
     }
   });
 
@@ -647,6 +652,29 @@ Deno.test("API without authentication, in memory", async (t) => {
     const v = await request(`${base}/api/v1/version/`);
     assertEquals(v.status, 301);
     assertEquals(v.headers.get("location"), "/api/v1/version");
+  });
+
+  await t.step("a trailing-slash redirect never leaves the site", async () => {
+    for (const [path, location] of [["//evil.example/", "/evil.example"], ["//", "/"]]) {
+      const res = await rawRequest(base, { path });
+      assertEquals(res.status, 301, path);
+      assertEquals(res.headers.get("location"), location, path);
+    }
+  });
+
+  await t.step("X-Forwarded-Proto: the first value, and only http or https", async () => {
+    for (const [proto, scheme] of [["https, http", "https"], ["javascript", "http"]]) {
+      const res = await postJson(base, "/api/v1/task", SEED_BODY, { "x-forwarded-proto": proto });
+      assertJson(res, 202);
+      assertEquals(res.headers.get("location"), `${scheme}://${host}/api/v1/task/${res.body}`);
+    }
+  });
+
+  await t.step("the legacy HTML task page escapes the task name", async () => {
+    const id = await submit(base, { ...SEED_BODY, name: "<script>alert(1)</script>" });
+    const html = await request(`${base}/task/${id}`, { headers: { accept: "text/html" } });
+    assertEquals(html.status, 200);
+    assert(!html.text.includes("<script>alert(1)"), html.text);
   });
 
   await t.step("Idempotency-Key: same body → same id; another body → 422", async () => {
