@@ -21,6 +21,7 @@ import {
   REPO_ROOT,
   request,
   SEED_BODY,
+  spawnServer,
   startTestServer,
   tempDir,
 } from "./_helpers.ts";
@@ -732,97 +733,99 @@ Deno.test("API without authentication, in memory", async (t) => {
   });
 });
 
-Deno.test("API list filters and pagination", async (t) => {
-  await using server = await startTestServer();
-  const base = server.url;
-  const ids = async (query: string, prefix = "/api/v1/task") => {
-    const res = await request(`${base}${prefix}${query}`);
-    assertJson(res, 200, query);
-    assert(Array.isArray(res.body), `${query} answers an array`);
-    return (res.body as { id: string }[]).map((t) => t.id);
-  };
+for (const driver of ["memory", "kv"] as const) {
+  Deno.test(`API list filters and pagination (${driver})`, async (t) => {
+    await using server = await startTestServer({ driver });
+    const base = server.url;
+    const ids = async (query: string, prefix = "/api/v1/task") => {
+      const res = await request(`${base}${prefix}${query}`);
+      assertJson(res, 200, query);
+      assert(Array.isArray(res.body), `${query} answers an array`);
+      return (res.body as { id: string }[]).map((t) => t.id);
+    };
 
-  assertEquals(await ids(""), [], "an empty list is [] not null");
-  const queued = [
-    await submit(base, { ...SEED_BODY, name: "nightly", labels: { team: "a" } }),
-    await submit(base, { ...SEED_BODY, name: "Nightly", labels: { team: "b" } }),
-    await submit(base, { ...SEED_BODY, name: "nightly" }),
-  ];
-  const killed = await submit(base, { ...SEED_BODY, name: "nightly", labels: { team: "a" } });
-  await request(`${base}/api/v1/task/${killed}/kill`, { method: "POST" });
-  const all = [...queued, killed];
+    assertEquals(await ids(""), [], "an empty list is [] not null");
+    const queued = [
+      await submit(base, { ...SEED_BODY, name: "nightly", labels: { team: "a" } }),
+      await submit(base, { ...SEED_BODY, name: "Nightly", labels: { team: "b" } }),
+      await submit(base, { ...SEED_BODY, name: "nightly" }),
+    ];
+    const killed = await submit(base, { ...SEED_BODY, name: "nightly", labels: { team: "a" } });
+    await request(`${base}/api/v1/task/${killed}/kill`, { method: "POST" });
+    const all = [...queued, killed];
 
-  await t.step("state: default active,queued; empty = all; terminated", async () => {
-    assertEquals(await ids(""), queued);
-    assertEquals(await ids("?state=active,queued"), queued);
-    assertEquals(await ids("?state="), all);
-    assertEquals(await ids("?state=terminated"), [killed]);
-    assertEquals(await ids("?state=terminated,queued"), all);
-    assertEquals(await ids("?state=active"), []);
-    assertEquals(await ids("?state=bogus"), [], "unknown tokens match nothing");
-    assertEquals(await ids("?state=", "/task"), all);
-  });
+    await t.step("state: default active,queued; empty = all; terminated", async () => {
+      assertEquals(await ids(""), queued);
+      assertEquals(await ids("?state=active,queued"), queued);
+      assertEquals(await ids("?state="), all);
+      assertEquals(await ids("?state=terminated"), [killed]);
+      assertEquals(await ids("?state=terminated,queued"), all);
+      assertEquals(await ids("?state=active"), []);
+      assertEquals(await ids("?state=bogus"), [], "unknown tokens match nothing");
+      assertEquals(await ids("?state=", "/task"), all);
+    });
 
-  await t.step("name is exact and case-sensitive", async () => {
-    assertEquals(await ids("?name=nightly"), [queued[0], queued[2]]);
-    assertEquals(await ids("?name=nightly&state="), [queued[0], queued[2], killed]);
-    assertEquals(await ids("?name=Nightly"), [queued[1]]);
-    assertEquals(await ids("?name=night"), []);
-    assertEquals(await ids("?name="), queued, "an empty name is no filter");
-  });
+    await t.step("name is exact and case-sensitive", async () => {
+      assertEquals(await ids("?name=nightly"), [queued[0], queued[2]]);
+      assertEquals(await ids("?name=nightly&state="), [queued[0], queued[2], killed]);
+      assertEquals(await ids("?name=Nightly"), [queued[1]]);
+      assertEquals(await ids("?name=night"), []);
+      assertEquals(await ids("?name="), queued, "an empty name is no filter");
+    });
 
-  await t.step("label filter: key=value and key alone", async () => {
-    assertEquals(await ids("?label=team%3Da"), [queued[0]]);
-    assertEquals(await ids("?label=team%3Da&state="), [queued[0], killed]);
-    assertEquals(await ids("?label=team"), [queued[0], queued[1]]);
-    assertEquals(await ids("?label=nope"), []);
-  });
+    await t.step("label filter: key=value and key alone", async () => {
+      assertEquals(await ids("?label=team%3Da"), [queued[0]]);
+      assertEquals(await ids("?label=team%3Da&state="), [queued[0], killed]);
+      assertEquals(await ids("?label=team"), [queued[0], queued[1]]);
+      assertEquals(await ids("?label=nope"), []);
+    });
 
-  await t.step("unknown query parameters are ignored (D21)", async () => {
-    assertEquals(await ids("?foo=1&_=123456"), queued);
-  });
+    await t.step("unknown query parameters are ignored (D21)", async () => {
+      assertEquals(await ids("?foo=1&_=123456"), queued);
+    });
 
-  await t.step("limit and cursor page through every task once", async () => {
-    const more: string[] = [];
-    for (let i = 0; i < 7; i++) more.push(await submit(base));
-    const expected = [...queued, ...more];
-    const seen: string[] = [];
-    let next: string | null = "/api/v1/task?limit=3";
-    let pages = 0;
-    while (next) {
-      const res = await request(`${base}${next}`);
-      assertJson(res, 200, next);
-      const page = res.body as { id: string }[];
-      assert(page.length <= 3);
-      seen.push(...page.map((t) => t.id));
-      const cursor = res.headers.get("x-next-cursor");
-      const link = res.headers.get("link");
-      if (cursor) {
-        assert(link, "a next page has a Link header");
-        const m = /^<([^>]+)>; rel="next"$/.exec(link!);
-        assert(m, link!);
-        next = m![1];
-        assertStringIncludes(next, `cursor=${cursor}`);
-        assertStringIncludes(next, "limit=3");
-      } else {
-        assertEquals(link, null);
-        next = null;
+    await t.step("limit and cursor page through every task once", async () => {
+      const more: string[] = [];
+      for (let i = 0; i < 7; i++) more.push(await submit(base));
+      const expected = [...queued, ...more];
+      const seen: string[] = [];
+      let next: string | null = "/api/v1/task?limit=3";
+      let pages = 0;
+      while (next) {
+        const res = await request(`${base}${next}`);
+        assertJson(res, 200, next);
+        const page = res.body as { id: string }[];
+        assert(page.length <= 3);
+        seen.push(...page.map((t) => t.id));
+        const cursor = res.headers.get("x-next-cursor");
+        const link = res.headers.get("link");
+        if (cursor) {
+          assert(link, "a next page has a Link header");
+          const m = /^<([^>]+)>; rel="next"$/.exec(link!);
+          assert(m, link!);
+          next = m![1];
+          assertStringIncludes(next, `cursor=${cursor}`);
+          assertStringIncludes(next, "limit=3");
+        } else {
+          assertEquals(link, null);
+          next = null;
+        }
+        pages++;
+        assert(pages < 10, "pagination ends");
       }
-      pages++;
-      assert(pages < 10, "pagination ends");
-    }
-    assertEquals(seen, expected);
-  });
+      assertEquals(seen, expected);
+    });
 
-  await t.step("a bad limit or cursor → 422", async () => {
-    for (const q of ["?limit=0", "?limit=abc", "?limit=1.5", "?limit=100000"]) {
-      const res = await request(`${base}/api/v1/task${q}`);
-      assertErrorDocument(res, 422, q);
-    }
-    const res = await request(`${base}/api/v1/task?cursor=garbage`);
-    assertErrorDocument(res, 422, "cursor");
+    await t.step("a bad limit or cursor → 422", async () => {
+      for (const q of ["?limit=0", "?limit=abc", "?limit=1.5", "?limit=100000"]) {
+        const res = await request(`${base}/api/v1/task${q}`);
+        assertErrorDocument(res, 422, q);
+      }
+      const res = await request(`${base}/api/v1/task?cursor=garbage`);
+      assertErrorDocument(res, 422, "cursor");
+    });
   });
-});
+}
 
 Deno.test("API with basic authentication and a url_prefix", async (t) => {
   const password = "pa:ss-word";
@@ -1001,4 +1004,35 @@ Deno.test("kill keeps the stored secret (D5): masking happens only at the bounda
   const stored = await app.store.getTask(id);
   assertEquals(stored!.masked_env, { P: SECRET });
   assertEquals(stored!.status.at(-1)!.status, "TASK_KILLED");
+});
+
+Deno.test("`eremetic serve` logs requests in the configured format, secrets redacted", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer({
+    dbPath: `${dir.path}/db.kv`,
+    flags: ["--loglevel", "info", "--logformat", "json"],
+  });
+  const res = await postJson(server.url, "/api/v1/task", {
+    ...SEED_BODY,
+    masked_env: { P: SECRET },
+  });
+  assertEquals(res.status, 202);
+  await request(`${server.url}/api/v1/task/${res.body}`);
+  await server.kill("SIGTERM");
+  const lines = server.stderr().trim().split("\n");
+  const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const e of entries) {
+    assertEquals(typeof e.time, "string");
+    assertEquals(typeof e.level, "string");
+    assertEquals(typeof e.msg, "string");
+  }
+  assert(
+    entries.some((e) => e.level === "warn" && /no mesos master/i.test(e.msg as string)),
+    "a start-up warning says no Mesos master is configured",
+  );
+  assert(
+    entries.some((e) => e.msg === "HTTP request" && e.method === "POST" && e.status === 202),
+    "the POST is logged",
+  );
+  assert(!server.stderr().includes(SECRET), "no secret in the log");
 });
