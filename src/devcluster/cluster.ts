@@ -290,9 +290,10 @@ export class Cluster {
     return await handler(node.master!);
   }
 
-  async #scheduler(node: MasterNode, req: Request): Promise<Response> {
-    const injected = await this.#takeInjected(req);
-    if (injected) return injected;
+  async #scheduler(node: MasterNode, original: Request): Promise<Response> {
+    const injected = await this.#takeInjected(original);
+    if (injected instanceof Response) return injected;
+    const req = injected ?? original;
     let principal: string | undefined;
     const credentials = this.settings.credentials;
     if (credentials) {
@@ -321,20 +322,23 @@ export class Cluster {
     return await node.master!.handleScheduler(req, principal);
   }
 
-  async #takeInjected(req: Request): Promise<Response | null> {
+  async #takeInjected(req: Request): Promise<Response | Request | null> {
     if (!this.#injected.length) return null;
     let type: string | undefined;
+    let replacement: Request | null = null;
     if (this.#injected.some((i) => i.type !== undefined)) {
+      const body = await req.text();
+      replacement = new Request(req.url, { method: req.method, headers: req.headers, body });
       try {
-        type = (JSON.parse(await req.clone().text()) as { type?: string }).type;
+        type = (JSON.parse(body) as { type?: string }).type;
       } catch { /* not JSON: matches only untyped injections */ }
     }
     const i = this.#injected.findIndex((x) => x.type === undefined || x.type === type);
-    if (i < 0) return null;
+    if (i < 0) return replacement;
     const inj = this.#injected[i];
     inj.count = (inj.count ?? 1) - 1;
     if (inj.count <= 0) this.#injected.splice(i, 1);
-    await req.body?.cancel();
+    if (!replacement) await req.body?.cancel();
     return new Response(inj.body ?? null, {
       status: inj.status,
       headers: { "content-type": "text/plain; charset=utf-8", ...inj.headers },

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { FlagError, parseDevclusterFlags } from "./devcluster.ts";
+
+Deno.test("parseDevclusterFlags() maps flags to startDevCluster options with the issue's defaults", () => {
+  const { options, help, zk } = parseDevclusterFlags([]);
+  assert.deepEqual(options, { port: 5050, agents: 2 });
+  assert.equal(help, false);
+  assert.equal(zk, undefined);
+  const parsed = parseDevclusterFlags([
+    "--port=0",
+    "--agents",
+    "3",
+    "--agent-resources",
+    "cpus:2;mem:1024",
+    "--agent-resources",
+    "1=cpus:1;mem:512",
+    "--agent-attributes=rack:a",
+    "--executor",
+    "simulated",
+    "--allocation-interval",
+    "200ms",
+    "--simulate-duration",
+    "2s",
+    "--heartbeat-interval",
+    "1s",
+    "--record",
+    "/tmp/r.jsonl",
+  ]).options;
+  assert.equal(parsed.port, 0);
+  assert.equal(parsed.agentResources, "cpus:2;mem:1024");
+  assert.equal(parsed.agentAttributes, "rack:a");
+  assert.deepEqual(parsed.agents, [{}, { resources: "cpus:1;mem:512" }, {}]);
+  assert.equal(parsed.executor, "simulated");
+  assert.equal(parsed.allocationIntervalMs, 200);
+  assert.equal(parsed.simulateDurationMs, 2000);
+  assert.equal(parsed.heartbeatIntervalSeconds, 1);
+  assert.equal(parsed.record, "/tmp/r.jsonl");
+  assert.throws(() => parseDevclusterFlags(["--executor", "vm"]), FlagError);
+  assert.throws(() => parseDevclusterFlags(["--nope"]), FlagError);
+  assert.throws(() => parseDevclusterFlags(["--agents"]), FlagError);
+  assert.equal(parseDevclusterFlags(["--zk", "zk://h:2181/mesos"]).zk, "zk://h:2181/mesos");
+});

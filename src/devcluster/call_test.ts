@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { CallParseError, convertCall, isValidUuidBytes, validateCall } from "./call.ts";
+
+Deno.test("convertCall() applies stout's JSON rules", async (t) => {
+  await t.step("unknown keys are ignored and null means unset", () => {
+    const call = convertCall({
+      type: "REVIVE",
+      framework_id: { value: "f" },
+      role: "x",
+      revive: null,
+    });
+    assert.deepEqual(call, { type: "REVIVE", framework_id: { value: "f" } });
+  });
+  await t.step("numeric and boolean strings are accepted", () => {
+    const call = convertCall({
+      type: "SUBSCRIBE",
+      subscribe: {
+        framework_info: { user: "u", name: "n", failover_timeout: "60", checkpoint: "true" },
+      },
+    });
+    const info = (call.subscribe as { framework_info: Record<string, unknown> }).framework_info;
+    assert.equal(info.failover_timeout, 60);
+    assert.equal(info.checkpoint, true);
+  });
+  await t.step("an unknown optional enum string is dropped", () => {
+    assert.equal(convertCall({ type: "FLY" }).type, undefined);
+  });
+  await t.step("an unknown required enum string fails", () => {
+    assert.throws(
+      () =>
+        convertCall({
+          type: "ACCEPT",
+          framework_id: { value: "f" },
+          accept: {
+            operations: [{
+              type: "LAUNCH",
+              launch: {
+                task_infos: [{
+                  name: "t",
+                  task_id: { value: "t" },
+                  agent_id: { value: "a" },
+                  resources: [{ name: "cpus", type: "SCALARISH" }],
+                }],
+              },
+            }],
+          },
+        }),
+      { message: "Failed to find enum for 'SCALARISH'" },
+    );
+  });
+  await t.step("a repeated field given a scalar fails", () => {
+    assert.throws(
+      () => convertCall({ type: "REVIVE", framework_id: { value: "f" }, revive: { roles: "a" } }),
+      new CallParseError("Not expecting a JSON string for field 'roles'"),
+    );
+  });
+  await t.step("missing required fields are listed with their paths", () => {
+    assert.throws(
+      () =>
+        convertCall({
+          type: "ACCEPT",
+          framework_id: { value: "f" },
+          accept: { operations: [{ type: "LAUNCH", launch: { task_infos: [{ task_id: {} }] } }] },
+        }),
+      {
+        message:
+          "Missing required fields: accept.operations[0].launch.task_infos[0].name, accept.operations[0].launch.task_infos[0].task_id.value, accept.operations[0].launch.task_infos[0].agent_id",
+      },
+    );
+  });
+});
+
+Deno.test("validateCall() follows scheduler::call::validate", () => {
+  assert.equal(validateCall({ type: "TEARDOWN", framework_id: { value: "f" } }), null);
+  assert.equal(
+    validateCall({ type: "KILL", framework_id: { value: "f" } }),
+    "Expecting 'kill' to be present",
+  );
+  const sub = {
+    type: "SUBSCRIBE" as const,
+    subscribe: { framework_info: { user: "u", name: "n", principal: "p" } },
+  };
+  assert.equal(validateCall(sub), null);
+  assert.match(
+    validateCall(sub, "q")!,
+    /^Authenticated principal 'q' does not match principal 'p'/,
+  );
+  assert.equal(
+    validateCall({
+      type: "UPDATE_FRAMEWORK",
+      framework_id: { value: "f" },
+      update_framework: { framework_info: { user: "u", name: "n" } },
+    }),
+    "'framework_id' differs from 'update_framework.framework_info.id'",
+  );
+});
+
+Deno.test("isValidUuidBytes() wants 16 bytes with an RFC 4122 version", () => {
+  assert.equal(isValidUuidBytes("nyxqHkt9TD6PECprXE0+IQ=="), true);
+  assert.equal(isValidUuidBytes(btoa("short")), false);
+  assert.equal(isValidUuidBytes(btoa("\x00".repeat(16))), false);
+});
