@@ -280,6 +280,7 @@ export function createCallbacks(options: CallbackOptions): Callbacks {
       const deadline = d.first_attempt_at + maxAgeMs;
       if (now >= deadline) {
         metrics?.callbacksSent.inc({ outcome: "gave_up" });
+        remember(id); // a re-enqueued duplicate must not start another hour
         logger.warn(`Cannot deliver callback of task "${d.task_id}": giving up`, {
           ...fields,
           attempts: failures,
