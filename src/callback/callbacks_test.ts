@@ -105,7 +105,7 @@ Deno.test("createCallbacks() POSTs the payload with a verifiable signature", asy
   await callbacks.start();
   const task = finished({ callback_uri: hook.url });
   await callbacks.enqueue(task, "TASK_FINISHED", 1700000123);
-  await until(() => hook.received.length === 1, "the callback");
+  await until(() => hook.received.length >= 1, "the callback");
   const [got] = hook.received;
   assertEquals(
     got.body,
@@ -138,7 +138,7 @@ Deno.test("createCallbacks() sends no signature without a secret", async () => {
   await using hook = receiver();
   await using callbacks = createCallbacks({ store: memoryStore(), logger: silentLogger });
   await callbacks.enqueue(finished({ callback_uri: hook.url }), "TASK_FINISHED", 1);
-  await until(() => hook.received.length === 1, "the callback");
+  await until(() => hook.received.length >= 1, "the callback");
   assertEquals(hook.received[0].headers.get("x-eremetic-signature"), null);
 });
 
@@ -181,7 +181,7 @@ Deno.test("createCallbacks() abandons an attempt after timeoutMs and retries", a
     maxDelayMs: 5,
   });
   await callbacks.enqueue(finished({ callback_uri: hook.url }), "TASK_KILLED", 7);
-  await until(() => hook.received.length === 1, "the retried callback");
+  await until(() => hook.received.length >= 1, "the retried callback");
   const retry = logger.entries.find((e) => e.message === "Callback failed, will retry");
   assertEquals(retry?.fields?.reason, "no answer within 50 ms");
 });
@@ -208,7 +208,7 @@ Deno.test("createCallbacks() delivers after a restart what the last run left pen
 
   await using second = createCallbacks({ store, logger: silentLogger });
   await second.start();
-  await until(() => hook.received.length === 1, "the resumed callback");
+  await until(() => hook.received.length >= 1, "the resumed callback");
   assertEquals(hook.received[0].body, callbackBody(task.id, "TASK_FINISHED", 42));
   await until(
     async () => (await store.listOutbox(CALLBACK_OUTBOX_KIND)).length === 0,
@@ -326,7 +326,7 @@ Deno.test("createCallbacks() passes URL credentials as basic auth and never logs
   await using callbacks = createCallbacks({ store, logger, initialDelayMs: 1, maxDelayMs: 1 });
   const uri = `http://alice:s3cret@127.0.0.1:${hook.port}/hook`;
   await callbacks.enqueue(finished({ callback_uri: uri }), "TASK_FINISHED", 1);
-  await until(() => hook.received.length === 2, "the retried callback");
+  await until(() => hook.received.length >= 2, "the retried callback");
   assertEquals(hook.received[1].headers.get("authorization"), `Basic ${btoa("alice:s3cret")}`);
   assert(logger.entries.length > 0);
   assert(!JSON.stringify(logger.entries).includes("s3cret"), "no credentials in logs");
@@ -359,7 +359,7 @@ Deno.test("createCallbacks() resumes a pending delivery from a reopened KV store
     await using store = await openKvStore(path);
     await using second = createCallbacks({ store, logger: silentLogger });
     await second.start();
-    await until(() => hook.received.length === 1, "the resumed callback");
+    await until(() => hook.received.length >= 1, "the resumed callback");
     assertEquals(hook.received[0].body, callbackBody(task.id, "TASK_FINISHED", 42));
     await until(
       async () => (await store.listOutbox(CALLBACK_OUTBOX_KIND)).length === 0,
