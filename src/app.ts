@@ -10,6 +10,7 @@
  * @module
  */
 import { createApi } from "./api/mod.ts";
+import { type Callbacks, createCallbacks } from "./callback/mod.ts";
 import { parseHttpCredentials } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { createMetrics, type Metrics } from "./metrics/mod.ts";
@@ -22,7 +23,10 @@ import {
   startScheduler,
   type TaskControl,
 } from "./scheduler/mod.ts";
+import { createSandboxReader } from "./sandbox/mod.ts";
+import { type StateListener } from "./scheduler/mod.ts";
 import { openStore, type TaskStore } from "./store/mod.ts";
+import { currentState } from "./task/mod.ts";
 import { VERSION } from "./version.ts";
 
 export interface AppDeps {
@@ -32,6 +36,8 @@ export interface AppDeps {
   /** An already open store (tests); otherwise the configured one is opened. */
   store?: TaskStore;
   metrics?: Metrics;
+  /** Outbound HTTP for callbacks and sandbox reads (tests). */
+  fetch?: typeof fetch;
   /** Scheduler tuning (tests): driver timeouts, back-off. */
   scheduler?: Pick<SchedulerOptions, "driver" | "fetch">;
 }
@@ -64,6 +70,27 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     await openStore({ driver: config.database_driver, database: config.database });
   const counts = await store.countTasks();
   metrics.queueSize.set(counts.queued);
+  const callbacks: Callbacks = createCallbacks({
+    store,
+    logger,
+    clock,
+    fetch: deps.fetch,
+    secret: config.callback_secret || undefined,
+    metrics,
+  });
+  await callbacks.start();
+  // Callbacks on final states, or on every change when the task asks for `all`.
+  const listener: StateListener = {
+    taskChanged(task, state, timeSec, terminal) {
+      if (!task.callback_uri || (!terminal && task.callback_events !== "all")) return;
+      callbacks.enqueue(task, state, timeSec).catch((e) =>
+        logger.error("Cannot store a callback delivery", {
+          task_id: task.id,
+          error: (e as Error).message,
+        })
+      );
+    },
+  };
   let scheduler: Scheduler | null = null;
   let control: TaskControl;
   if (config.master) {
@@ -89,11 +116,23 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       metrics,
       refuseSeconds: config.refuse_seconds,
       reconcileIntervalSeconds: config.reconcile_interval_seconds,
+      listener,
       ...deps.scheduler,
     });
     control = scheduler;
   } else {
-    control = queueOnlyControl({ store, clock, metrics });
+    control = queueOnlyControl({
+      store,
+      clock,
+      metrics,
+      onTransition: (task, terminal) =>
+        listener.taskChanged(
+          task,
+          currentState(task)!,
+          Math.floor(clock.now() / 1000),
+          terminal,
+        ),
+    });
     logger.warn("No Mesos master is configured: the API serves, tasks stay queued", {
       queued: counts.queued,
     });
@@ -109,12 +148,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     urlPrefix: config.url_prefix,
     credentials,
     queueSize: config.queue_size,
+    sandbox: createSandboxReader({ logger, fetch: deps.fetch }),
   });
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
     await scheduler?.close();
+    await callbacks.close();
     await store.close();
   };
   return {

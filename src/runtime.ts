@@ -13,20 +13,29 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** The longest delay `setTimeout` honours. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep(ms, signal) {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
+      let timer: ReturnType<typeof setTimeout>;
+      // setTimeout fires at once beyond 2^31-1 ms: wait in steps.
+      const arm = (left: number) => {
+        timer = setTimeout(() => {
+          if (left > MAX_TIMEOUT_MS) return arm(left - MAX_TIMEOUT_MS);
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        }, Math.min(Math.max(0, left), MAX_TIMEOUT_MS));
+      };
       const onAbort = () => {
         clearTimeout(timer);
         reject(signal!.reason);
       };
+      arm(ms);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   },

@@ -238,7 +238,7 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
     app.get(`/:id/${file}`, async (c) => {
       c.set("handler", file.toUpperCase());
       const task = await store.getTask(c.req.param("id"));
-      if (!task || !task.sandbox_path || !deps.sandbox) {
+      if (!task || !task.agent_id || !deps.sandbox) {
         return new Response(null, {
           status: 204,
           headers: { "content-type": "application/json; charset=UTF-8" },

@@ -8,6 +8,11 @@
  */
 import { type Clock, systemClock } from "../runtime.ts";
 
+/** The longest delay `setTimeout` honours. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+const COARSE_MS = 10;
+
 /** A scheduled callback. */
 export interface Timer {
   cancel(): void;
@@ -18,6 +23,9 @@ export class Timers {
   readonly clock: Clock;
   #live = new Set<Timer>();
   #closed = false;
+  #buckets = new Map<number, Set<{ fn: () => void }>>();
+  #wheel: Timer | null = null;
+  #wheelAt = Infinity;
 
   constructor(clock: Clock = systemClock) {
     this.clock = clock;
@@ -28,16 +36,23 @@ export class Timers {
     if (this.#closed) return { cancel() {} };
     const live = this.#live;
     if (this.clock === systemClock) {
+      let id: ReturnType<typeof setTimeout>;
       const timer: Timer = {
         cancel() {
           clearTimeout(id);
           live.delete(timer);
         },
       };
-      const id = setTimeout(() => {
-        live.delete(timer);
-        fn();
-      }, Math.max(0, ms));
+      // setTimeout fires at once beyond 2^31-1 ms (a 30-day failover timeout): re-arm in steps.
+      const arm = (left: number) => {
+        const step = Math.min(Math.max(0, left), MAX_TIMEOUT_MS);
+        id = setTimeout(() => {
+          if (left > MAX_TIMEOUT_MS) return arm(left - MAX_TIMEOUT_MS);
+          live.delete(timer);
+          fn();
+        }, step);
+      };
+      arm(ms);
       live.add(timer);
       return timer;
     }
@@ -54,6 +69,51 @@ export class Timers {
       fn();
     }, () => {});
     return timer;
+  }
+
+  /**
+   * Calls `fn` once after about `ms` milliseconds (rounded up to 10 ms buckets).
+   * Many coarse timers share one real timer, which keeps a hundred thousand
+   * pending status-update retries cheap.
+   */
+  coarse(ms: number, fn: () => void): Timer {
+    if (this.#closed) return { cancel() {} };
+    const due = Math.ceil((this.clock.now() + Math.max(0, ms)) / COARSE_MS) * COARSE_MS;
+    let bucket = this.#buckets.get(due);
+    if (!bucket) {
+      bucket = new Set();
+      this.#buckets.set(due, bucket);
+      this.#armWheel();
+    }
+    const entry = { fn };
+    bucket.add(entry);
+    const buckets = this.#buckets;
+    return {
+      cancel() {
+        bucket!.delete(entry);
+        if (!bucket!.size) buckets.delete(due);
+      },
+    };
+  }
+
+  #armWheel(): void {
+    if (this.#closed || !this.#buckets.size) return;
+    let first = Infinity;
+    for (const k of this.#buckets.keys()) if (k < first) first = k;
+    if (this.#wheel && this.#wheelAt <= first) return;
+    this.#wheel?.cancel();
+    this.#wheelAt = first;
+    this.#wheel = this.after(first - this.clock.now(), () => {
+      this.#wheel = null;
+      const now = this.clock.now();
+      const due = [...this.#buckets.keys()].filter((k) => k <= now).sort((a, b) => a - b);
+      for (const k of due) {
+        const bucket = this.#buckets.get(k)!;
+        this.#buckets.delete(k);
+        for (const e of bucket) e.fn();
+      }
+      this.#armWheel();
+    });
   }
 
   /** Calls `fn` every `ms` milliseconds until cancelled. */
@@ -79,6 +139,7 @@ export class Timers {
   /** Cancels every pending timer; later `after` calls do nothing. */
   close(): void {
     this.#closed = true;
+    this.#buckets.clear();
     for (const t of [...this.#live]) t.cancel();
   }
 }

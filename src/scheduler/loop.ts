@@ -296,16 +296,17 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       await send(reconcile([]), "implicit RECONCILE");
       return;
     }
+    clearTimeout(reconcileTimer);
     const tasks = [...unreconciled.values()].map((t) => ({
       task_id: t.taskId,
       agent_id: t.agentId,
     }));
     logger.info("Reconciling launched tasks", { tasks: tasks.length });
     await send(reconcile(tasks), "RECONCILE");
-    reconcileTimer = setTimeout(
-      () => void exclusive(() => reconcileRound(Math.min(RECONCILE_MAX_MS, waitMs * 2))),
-      waitMs,
-    );
+    reconcileTimer = setTimeout(() => {
+      reconcileTimer = undefined;
+      void exclusive(() => reconcileRound(Math.min(RECONCILE_MAX_MS, waitMs * 2)));
+    }, waitMs);
   };
 
   // ---- event handlers
@@ -319,7 +320,10 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     } else {
       logger.info("Re-subscribed to Mesos", { framework_id: frameworkId });
     }
+    // The subscription's suppressed roles were decided before tasks may have arrived:
+    // say it again now.
     suppressed = queue.length === 0;
+    await send(suppressed ? suppress([role]) : revive([role]), suppressed ? "SUPPRESS" : "REVIVE");
     await startReconciliation();
     // Kills requested while disconnected.
     for await (const task of activeTasks()) {
@@ -371,7 +375,20 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       calls.push(
         send(accept([offer.id], [launch(infos)], { refuse_seconds: refuseSeconds }), "ACCEPT")
           .then((ok) => {
-            if (ok) metrics.tasksLaunched.inc({}, infos.length);
+            if (ok) return metrics.tasksLaunched.inc({}, infos.length);
+            // Whether the master got it is unknown: ask it, never launch twice.
+            for (const p of placements) {
+              unreconciled.set(p.task.mesos_task_id, {
+                taskId: p.task.mesos_task_id,
+                agentId: p.task.agent_id,
+              });
+            }
+            if (reconcileTimer === undefined) {
+              reconcileTimer = setTimeout(() => {
+                reconcileTimer = undefined;
+                void exclusive(() => reconcileRound(RECONCILE_INITIAL_MS));
+              }, RECONCILE_INITIAL_MS);
+            }
           }),
       );
       for (const p of placements) {

@@ -56,6 +56,10 @@ const INFRASTRUCTURE_FAILURES = new Set<string>([
   "TASK_LOST",
   "TASK_DROPPED",
   "TASK_GONE",
+  "TASK_GONE_BY_OPERATOR",
+  // Reconciliation's answer for a task the master never saw (staged, then a crash
+  // before the ACCEPT left): launching it again is the only way it ever runs.
+  "TASK_UNKNOWN",
 ]);
 
 /** Whether `state` is final. */
