@@ -5,17 +5,27 @@
  *
  * | key | value |
  * |---|---|
- * | `["t", id]` | the task record |
- * | `["c", class, seq]` | the task record again: a covering index, so a page of a state class is one range scan |
+ * | `["t", id]` | `[class, seq]`: where the record is |
+ * | `["c", class, seq]` | the task record: a page of a state class is one range scan |
  * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read) |
  * | `["i", idempotencyKey]` | `{id, fingerprint}` |
  * | `["k", class]` | `Deno.KvU64` count of tasks in the class |
  * | `["m", "seq"]`, `["m", "framework_id"]` | last assigned seq, framework id |
  * | `["o", kind, id]` | outbox item (structured clone) |
  *
+ * The record is stored once, under its sequential class key, and the id key holds only a
+ * small pointer: task ids are random, and a B-tree insert of a large value at a random
+ * position costs SQLite several times an append (bench/submit.ts, docs/benchmarks.md).
+ * (Databases written with the record under `["t", id]` are still read.)
+ *
  * Writes are group-committed: exactly one `kv.atomic()` commit is in flight; writes
  * arriving meanwhile gather into the next batch, cut at KV's limits. A write's promise
  * resolves when the batch holding it is durable.
+ *
+ * Reads by id go through a bounded cache of encoded records (one KV read costs far more
+ * CPU than a whole HTTP request). Only this process writes a local database, so the
+ * cache is filled by its own writes and reads; it is off for remote (`http(s)://`) KV,
+ * which other instances may write.
  *
  * @module
  */
@@ -48,10 +58,52 @@ export const DEFAULT_MAX_BATCH_MUTATIONS = 900;
 export const DEFAULT_MAX_BATCH_BYTES = 700_000;
 /** How many index entries a filtered list may scan before returning a short page. */
 export const LIST_SCAN_LIMIT = 20_000;
+/** Bytes of encoded records the read cache keeps (local databases). */
+export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 
 export interface KvStoreOptions {
   maxBatchMutations?: number;
   maxBatchBytes?: number;
+  /** Read cache size in bytes; 0 turns it off. Default: `DEFAULT_CACHE_BYTES`, 0 for remote KV. */
+  cacheBytes?: number;
+}
+
+/** Where a record lives: `["t", id]` holds `[class, seq]`. */
+type Pointer = [StateClass, number];
+
+/** A least-recently-used map of encoded records, bounded by their total size. */
+class RecordCache {
+  #map = new Map<string, Uint8Array>();
+  #bytes = 0;
+  constructor(readonly maxBytes: number) {}
+
+  get(id: string): Uint8Array | undefined {
+    const b = this.#map.get(id);
+    if (b !== undefined) {
+      this.#map.delete(id);
+      this.#map.set(id, b);
+    }
+    return b;
+  }
+
+  set(id: string, bytes: Uint8Array) {
+    if (this.maxBytes <= 0) return;
+    this.delete(id);
+    this.#map.set(id, bytes);
+    this.#bytes += bytes.length;
+    while (this.#bytes > this.maxBytes) {
+      const [oldest, b] = this.#map.entries().next().value!;
+      this.#map.delete(oldest);
+      this.#bytes -= b.length;
+    }
+  }
+
+  delete(id: string) {
+    const b = this.#map.get(id);
+    if (b === undefined) return;
+    this.#map.delete(id);
+    this.#bytes -= b.length;
+  }
 }
 
 type Mutation =
@@ -214,7 +266,11 @@ export async function openKvStore(path: string, options: KvStoreOptions = {}): P
     });
   }
   const lastSeq = (await kv.get<number>(["m", "seq"])).value ?? 0;
-  return new KvTaskStore(kv, path, lastSeq, options);
+  const remote = /^https?:\/\//.test(path);
+  return new KvTaskStore(kv, path, lastSeq, {
+    ...options,
+    cacheBytes: options.cacheBytes ?? (remote ? 0 : DEFAULT_CACHE_BYTES),
+  });
 }
 
 class KvTaskStore implements TaskStore {
@@ -225,6 +281,9 @@ class KvTaskStore implements TaskStore {
   #committer: GroupCommitter;
   /** Records written but perhaps not yet committed (`null` = deleted), for read-your-writes. */
   #overlay = new Map<string, Uint8Array | null>();
+  #cache: RecordCache;
+  /** Completed writes; a read fills the cache only if none completed while it read. */
+  #writesDone = 0;
   /** Per-task chains, so read-modify-write of one task never interleaves. */
   #locks = new Map<string, Promise<unknown>>();
   #closed = false;
@@ -234,6 +293,7 @@ class KvTaskStore implements TaskStore {
     this.description = `kv:${path}`;
     this.#seq = lastSeq;
     this.#committedSeq = lastSeq;
+    this.#cache = new RecordCache(options.cacheBytes ?? 0);
     this.#committer = new GroupCommitter(
       kv,
       options.maxBatchMutations ?? DEFAULT_MAX_BATCH_MUTATIONS,
@@ -266,18 +326,45 @@ class KvTaskStore implements TaskStore {
     this.#overlay.set(id, bytes);
     try {
       await this.#committer.write(mutations);
+      if (bytes) this.#cache.set(id, bytes);
+      else this.#cache.delete(id);
+    } catch (e) {
+      this.#cache.delete(id);
+      throw e;
     } finally {
+      this.#writesDone++;
       if (this.#overlay.get(id) === bytes) this.#overlay.delete(id);
     }
   }
 
   async #read(id: string): Promise<TaskRecord | null> {
-    if (this.#overlay.has(id)) {
-      const b = this.#overlay.get(id)!;
-      return b ? decodeRecord(b) : null;
+    const b = await this.#readBytes(id);
+    return b ? decodeRecord(b) : null;
+  }
+
+  async #readBytes(id: string): Promise<Uint8Array | null> {
+    if (this.#overlay.has(id)) return this.#overlay.get(id)!;
+    const cached = this.#cache.get(id);
+    if (cached) return cached;
+    const writes = this.#writesDone;
+    let bytes: Uint8Array | null = null;
+    // The pointer and the record are two reads; a class change in between moves the
+    // record, so read the pointer again (only another process could do that).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const e = await this.#kv.get<Pointer | Uint8Array>(["t", id]);
+      if (e.value === null) break;
+      if (e.value instanceof Uint8Array) { // written by an earlier version
+        bytes = e.value;
+        break;
+      }
+      const r = await this.#kv.get<Uint8Array>(classKey(e.value[0], e.value[1]));
+      if (r.value !== null) {
+        bytes = r.value;
+        break;
+      }
     }
-    const e = await this.#kv.get<Uint8Array>(["t", id]);
-    return e.value ? decodeRecord(e.value) : null;
+    if (bytes && writes === this.#writesDone && !this.#overlay.has(id)) this.#cache.set(id, bytes);
+    return bytes;
   }
 
   #checkOpen() {
@@ -294,7 +381,7 @@ class KvTaskStore implements TaskStore {
       this.#seq = stored.seq;
       const cls = classOfTask(stored);
       const mutations: Mutation[] = [
-        set(["t", stored.id], bytes),
+        set(["t", stored.id], [cls, stored.seq] satisfies Pointer, 24),
         set(classKey(cls, stored.seq), bytes),
         set(nameKey(stored), stored.id, stored.id.length),
         count(cls, 1),
@@ -336,7 +423,7 @@ class KvTaskStore implements TaskStore {
       const before = classOfTask(prior);
       const after = classOfTask(stored);
       const mutations: Mutation[] = [
-        set(["t", stored.id], bytes),
+        set(["t", stored.id], [after, stored.seq] satisfies Pointer, 24),
         set(classKey(after, stored.seq), bytes),
       ];
       if (before !== after) {

@@ -39,3 +39,55 @@ Deno.test("openKvStore() group-commits concurrent writes into few commits", asyn
   assert(commits < 50, `500 creates took ${commits} commits`);
   assertEquals((await store.countTasks()).queued, 500);
 });
+
+runStoreContract("kv without read cache", () => openKvStore(":memory:", { cacheBytes: 0 }));
+runStoreContract("kv with a tiny read cache", () => openKvStore(":memory:", { cacheBytes: 1_500 }));
+
+Deno.test("openKvStore() reads tasks stored under the earlier layout (record under the id key)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/old.kv`;
+    const task = { ...sampleTask({ name: "old" }), seq: 1 };
+    const bytes = new TextEncoder().encode(JSON.stringify(task));
+    const kv = await Deno.openKv(path);
+    await kv.atomic()
+      .set(["t", task.id], bytes)
+      .set(["c", "queued", 1], bytes)
+      .set(["m", "seq"], 1)
+      .sum(["k", "queued"], 1n)
+      .commit();
+    kv.close();
+    {
+      await using store = await openKvStore(path, { cacheBytes: 0 });
+      assertEquals((await store.getTask(task.id))?.name, "old");
+      await store.updateTask({
+        ...task,
+        status: [...task.status, { time: task.status[0].time + 1, status: "TASK_KILLED" }],
+      });
+    }
+    await using store = await openKvStore(path, { cacheBytes: 0 });
+    assertEquals((await store.getTask(task.id))?.status.at(-1)?.status, "TASK_KILLED");
+    assertEquals((await store.listTasks({ states: ["queued"] })).tasks, []);
+    assertEquals((await store.listTasks({ states: ["terminated"] })).tasks.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openKvStore() read cache never serves a record older than the last write", async () => {
+  await using store = await openKvStore(":memory:", { cacheBytes: 4_000 });
+  const made = await Promise.all(
+    Array.from({ length: 20 }, () => store.createTask(sampleTask())),
+  );
+  // Reads racing updates, over a cache too small for all records (evictions happen).
+  await Promise.all(made.map(async ({ task }, i) => {
+    const reading = store.getTask(task.id);
+    await store.updateTask({ ...task, retry: i + 1 });
+    await reading;
+  }));
+  for (const [i, { task }] of made.entries()) {
+    assertEquals((await store.getTask(task.id))?.retry, i + 1);
+  }
+  assert(await store.deleteTask(made[0].task.id));
+  assertEquals(await store.getTask(made[0].task.id), null);
+});
