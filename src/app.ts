@@ -25,9 +25,12 @@ import {
 } from "./scheduler/mod.ts";
 import { createSandboxReader } from "./sandbox/mod.ts";
 import { type StateListener } from "./scheduler/mod.ts";
-import { openStore, type TaskStore } from "./store/mod.ts";
+import { openStore, pruneFinishedTasks, type TaskStore } from "./store/mod.ts";
 import { currentState } from "./task/mod.ts";
 import { VERSION } from "./version.ts";
+
+/** How often finished tasks past `retention_seconds` are looked for. */
+export const RETENTION_INTERVAL_MS = 60_000;
 
 export interface AppDeps {
   logger: Logger;
@@ -150,10 +153,21 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     queueSize: config.queue_size,
     sandbox: createSandboxReader({ logger, fetch: deps.fetch }),
   });
+  // Retention: finished tasks are deleted `retention_seconds` after they ended.
+  let retentionTimer: ReturnType<typeof setInterval> | undefined;
+  if (config.retention_seconds > 0) {
+    const prune = () =>
+      pruneFinishedTasks(store, Math.floor(clock.now() / 1000) - config.retention_seconds)
+        .then((n) => n > 0 && logger.info("Deleted finished tasks past retention", { deleted: n }))
+        .catch((e) => logger.warn("Cannot apply retention", { error: (e as Error).message }));
+    retentionTimer = setInterval(prune, RETENTION_INTERVAL_MS);
+    void prune();
+  }
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    clearInterval(retentionTimer);
     await scheduler?.close();
     await callbacks.close();
     await store.close();

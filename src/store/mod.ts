@@ -13,6 +13,7 @@
 import { StoreUnavailableError, type TaskStore } from "./types.ts";
 export { memoryStore } from "./memory.ts";
 export { type KvStoreOptions, openKvStore } from "./kv.ts";
+export { pruneFinishedTasks } from "./retention.ts";
 
 export * from "./types.ts";
 

@@ -1,0 +1,23 @@
+import { assertEquals } from "../testing/asserts.ts";
+import { sampleTask } from "./_contract.ts";
+import { memoryStore } from "./memory.ts";
+import { pruneFinishedTasks } from "./retention.ts";
+
+Deno.test("pruneFinishedTasks() deletes only tasks that ended before the cutoff", async () => {
+  await using store = memoryStore();
+  const old = (await store.createTask(sampleTask())).task;
+  const recent = (await store.createTask(sampleTask())).task;
+  const queued = (await store.createTask(sampleTask())).task;
+  await store.updateTask({
+    ...old,
+    status: [...old.status, { time: 100, status: "TASK_FINISHED" }],
+  });
+  await store.updateTask({
+    ...recent,
+    status: [...recent.status, { time: 5000, status: "TASK_FAILED" }],
+  });
+  assertEquals(await pruneFinishedTasks(store, 1000), 1);
+  assertEquals(await store.getTask(old.id), null);
+  assertEquals((await store.getTask(recent.id))?.id, recent.id);
+  assertEquals((await store.getTask(queued.id))?.id, queued.id);
+});
