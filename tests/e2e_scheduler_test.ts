@@ -155,3 +155,38 @@ Deno.test("e2e: many small tasks are packed and all finish", async () => {
   assertEquals(health.mesos.state, "subscribed");
   assertEquals(health.status, "ok");
 });
+
+Deno.test("e2e: a task running past timeout_seconds is killed", async () => {
+  await using stack = await startStack();
+  const id = await submit(stack.url, {
+    cpu: 0.1,
+    mem: 16,
+    image: "busybox",
+    command: "sleep 30",
+    timeout_seconds: 1,
+  });
+  const task = await waitForState(stack.url, id, "TASK_KILLED", 15_000);
+  assert(states(task).includes("TASK_RUNNING"));
+  assertEquals(task.retry, 0);
+});
+
+Deno.test("e2e: kill of a queued task ends TASK_KILLED at once and it never launches", async () => {
+  await using stack = await startStack();
+  const id = await submit(stack.url, {
+    cpu: 0.1,
+    mem: 16,
+    image: "busybox",
+    command: "true",
+    agent_constraints: [{ attribute_name: "zone", attribute_value: "nowhere" }],
+  });
+  const res = await fetch(`${stack.url}/api/v1/task/${id}/kill`, { method: "POST" });
+  assertEquals(res.status, 202);
+  await res.body?.cancel();
+  assertEquals(states(await getTask(stack.url, id)), ["TASK_QUEUED", "TASK_KILLED"]);
+  const again = await fetch(`${stack.url}/api/v1/task/${id}/kill`, { method: "POST" });
+  assertEquals(again.status, 409);
+  await again.body?.cancel();
+  const del = await fetch(`${stack.url}/api/v1/task/${id}`, { method: "DELETE" });
+  assertEquals(del.status, 202);
+  await del.body?.cancel();
+});
