@@ -101,8 +101,17 @@ export function parseDurationMs(text: string): number {
   return Number(m[1]) * unit;
 }
 
+let pool = new Uint8Array(0);
+let poolAt = 0;
+
+/** 16 random bytes shaped as a v4 UUID; drawn from a pool to keep launches cheap. */
 function randomUuidBytes(): Uint8Array {
-  const b = crypto.getRandomValues(new Uint8Array(16));
+  if (poolAt + 16 > pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(65536));
+    poolAt = 0;
+  }
+  const b = pool.slice(poolAt, poolAt + 16);
+  poolAt += 16;
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
   return b;
@@ -247,7 +256,7 @@ export class Agent {
         ms = parseDurationMs(label);
       } catch { /* keep the default */ }
     }
-    exec.simTimer = this.#timers.after(ms, () => {
+    exec.simTimer = this.#timers.coarse(ms, () => {
       exec.simTimer = undefined;
       if (exit === 0) {
         this.#update(exec, "TASK_FINISHED", { message: "Command exited with status 0" });
@@ -489,7 +498,7 @@ export class Agent {
     if (!head || this.#closed) return;
     if (reset) exec.retryMs = this.#opts.statusUpdateRetryMs ?? 10_000;
     this.link?.statusUpdate(this.id, exec.frameworkId, head, exec.state);
-    exec.retry = this.#timers.after(exec.retryMs, () => {
+    exec.retry = this.#timers.coarse(exec.retryMs, () => {
       exec.retry = null;
       exec.retryMs = Math.min(exec.retryMs * 2, this.#opts.statusUpdateRetryMaxMs ?? 600_000);
       this.#sendHead(exec, false);

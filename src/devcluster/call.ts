@@ -323,43 +323,58 @@ function convertMessage(
   }
   const obj = json as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(schema)) {
+  let fields = ENTRIES.get(schema);
+  if (!fields) ENTRIES.set(schema, fields = Object.entries(schema));
+  for (const [name, field] of fields) {
     const v = obj[name];
-    const here = path ? `${path}.${name}` : name;
     if (v === undefined || v === null) {
-      if (field.rule === "required") missing.push(here);
+      if (field.rule === "required") missing.push(path ? `${path}.${name}` : name);
       continue;
     }
-    const one = (item: unknown, itemPath: string): unknown => {
-      const k = field.kind;
-      if (typeof k === "object" && !("enum" in k && Array.isArray(k.enum))) {
-        return convertMessage(item, k as Schema, itemPath, missing);
-      }
-      const value = convertScalar(item, k, name);
-      if (typeof k === "object" && "enum" in k && !(k.enum as string[]).includes(value as string)) {
-        if (field.rule === "required") {
-          throw new CallParseError(`Failed to find enum for '${value}'`);
-        }
-        return undefined;
-      }
-      return value;
-    };
+    const here = path ? `${path}.${name}` : name;
     if (field.rule === "repeated") {
       if (!Array.isArray(v)) {
         throw new CallParseError(`Not expecting a JSON ${jsonKind(v)} for field '${name}'`);
       }
-      const items = v.map((item, i) => one(item, `${here}[${i}]`)).filter((x) => x !== undefined);
+      const items: unknown[] = [];
+      for (let i = 0; i < v.length; i++) {
+        const item = convertValue(v[i], field, name, `${here}[${i}]`, missing);
+        if (item !== undefined) items.push(item);
+      }
       if (items.length) out[name] = items;
     } else {
       if (Array.isArray(v)) {
         throw new CallParseError(`Not expecting a JSON array for field '${name}'`);
       }
-      const value = one(v, here);
+      const value = convertValue(v, field, name, here, missing);
       if (value !== undefined) out[name] = value;
       else if (field.rule === "required") missing.push(here);
     }
   }
   return out;
+}
+
+const ENTRIES = new WeakMap<Schema, [string, Field][]>();
+
+function isEnum(k: Kind): k is { enum: readonly string[] } {
+  return typeof k === "object" && Array.isArray((k as { enum?: unknown }).enum);
+}
+
+function convertValue(
+  item: unknown,
+  field: Field,
+  name: string,
+  path: string,
+  missing: string[],
+): unknown {
+  const k = field.kind;
+  if (typeof k === "object" && !isEnum(k)) return convertMessage(item, k as Schema, path, missing);
+  const value = convertScalar(item, k, name);
+  if (isEnum(k) && !k.enum.includes(value as string)) {
+    if (field.rule === "required") throw new CallParseError(`Failed to find enum for '${value}'`);
+    return undefined;
+  }
+  return value;
 }
 
 /** A parsed scheduler call: the JSON body with the protobuf rules applied. */

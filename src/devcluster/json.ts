@@ -68,9 +68,12 @@ export class RecordIoDecoder {
 
   /** Appends `chunk` and returns every record completed by it. */
   decode(chunk: Uint8Array): string[] {
-    const joined = new Uint8Array(this.#buffer.length + chunk.length);
-    joined.set(this.#buffer, 0);
-    joined.set(chunk, this.#buffer.length);
+    let joined = chunk;
+    if (this.#buffer.length) {
+      joined = new Uint8Array(this.#buffer.length + chunk.length);
+      joined.set(this.#buffer, 0);
+      joined.set(chunk, this.#buffer.length);
+    }
     const records: string[] = [];
     let pos = 0;
     while (true) {

@@ -928,14 +928,14 @@ export class Master implements MasterLink {
           );
           continue;
         }
-        const problem = op.id
+        const checked = op.id
           ? "The 'id' field cannot be set on LAUNCH operations"
           : this.#validateTask(fw, task, agentId, remaining);
-        if (problem) {
-          this.#masterUpdate(fw, taskId, "TASK_ERROR", "REASON_TASK_INVALID", problem, agentId);
+        if (typeof checked === "string") {
+          this.#masterUpdate(fw, taskId, "TASK_ERROR", "REASON_TASK_INVALID", checked, agentId);
           continue;
         }
-        const used = ResourceSet.fromJson(task.resources);
+        const used = checked;
         remaining.subtractInPlace(used);
         const mt: MasterTask = {
           info: task,
@@ -959,12 +959,13 @@ export class Master implements MasterLink {
     this.#allocateSoon();
   }
 
+  /** The master's per-task checks: the reason the task is invalid, or the resources it uses. */
   #validateTask(
     fw: Framework,
     task: TaskInfo,
     agentId: string,
     remaining: ResourceSet,
-  ): string | null {
+  ): string | ResourceSet {
     const id = task.task_id.value;
     const badId = validateId(id);
     if (badId) return badId;
@@ -1012,7 +1013,7 @@ export class Master implements MasterLink {
     if (!remaining.contains(needed)) {
       return `Total resources ${needed} required by task and its executor is more than available ${remaining}`;
     }
-    return null;
+    return needed;
   }
 
   // -- kill, acknowledge, reconcile -----------------------------------------------------------

@@ -15,8 +15,10 @@ interface Entry {
   type: "SCALAR" | "RANGES" | "SET";
   /** Thousandths. */
   milli: number;
+  /** Never mutated in place (may be shared); replaced on change. */
   ranges: Span[];
-  set: Set<string>;
+  /** Never mutated in place (may be shared); replaced on change. */
+  set: string[];
   reservation?: unknown;
 }
 
@@ -71,6 +73,15 @@ export function formatRanges(ranges: Span[] | { begin: number; end: number }[]):
   return `[${spans.map(([b, e]) => `${b}-${e}`).join(", ")}]`;
 }
 
+const NONE: Span[] = [];
+const NO_ITEMS: string[] = [];
+
+function union(a: string[], b: readonly string[]): string[] {
+  const out = [...a];
+  for (const i of b) if (!out.includes(i)) out.push(i);
+  return out;
+}
+
 function keyOf(name: string, role: string): string {
   return `${name}\u0000${role}`;
 }
@@ -100,7 +111,7 @@ export class ResourceSet {
     const key = keyOf(r.name, role);
     let e = this.entries.get(key);
     if (!e) {
-      e = { name: r.name, role, type: r.type, milli: 0, ranges: [], set: new Set() };
+      e = { name: r.name, role, type: r.type, milli: 0, ranges: NONE, set: NO_ITEMS };
       if (r.reservation !== undefined) e.reservation = r.reservation;
       this.entries.set(key, e);
     }
@@ -110,20 +121,22 @@ export class ResourceSet {
         ...e.ranges,
         ...(r.ranges?.range ?? []).map((x) => [x.begin, x.end] as Span),
       ]);
-    } else if (r.type === "SET") { for (const i of r.set?.item ?? []) e.set.add(i); }
+    } else if (r.type === "SET") e.set = union(e.set, r.set?.item ?? []);
   }
 
   clone(): ResourceSet {
     const m = new Map<string, Entry>();
     for (const [k, e] of this.entries) {
-      m.set(k, { ...e, ranges: e.ranges.map(([b, x]) => [b, x]), set: new Set(e.set) });
+      m.set(k, { ...e });
     }
     return new ResourceSet(m);
   }
 
   isEmpty(): boolean {
     for (const e of this.entries.values()) {
-      if (e.type === "SCALAR" ? e.milli > 0 : e.type === "RANGES" ? e.ranges.length : e.set.size) {
+      if (
+        e.type === "SCALAR" ? e.milli > 0 : e.type === "RANGES" ? e.ranges.length : e.set.length
+      ) {
         return false;
       }
     }
@@ -135,16 +148,12 @@ export class ResourceSet {
     for (const [k, o] of other.entries) {
       const e = this.entries.get(k);
       if (!e) {
-        this.entries.set(k, {
-          ...o,
-          ranges: o.ranges.map(([b, x]) => [b, x]),
-          set: new Set(o.set),
-        });
+        this.entries.set(k, { ...o });
         continue;
       }
       e.milli += o.milli;
       if (o.ranges.length) e.ranges = normalizeRanges([...e.ranges, ...o.ranges]);
-      for (const i of o.set) e.set.add(i);
+      if (o.set.length) e.set = union(e.set, o.set);
     }
     return this;
   }
@@ -156,8 +165,8 @@ export class ResourceSet {
       if (!e) continue;
       e.milli = Math.max(0, e.milli - o.milli);
       if (o.ranges.length) e.ranges = subtractRanges(e.ranges, o.ranges);
-      for (const i of o.set) e.set.delete(i);
-      if (e.milli === 0 && e.ranges.length === 0 && e.set.size === 0) this.entries.delete(k);
+      if (o.set.length) e.set = e.set.filter((i) => !o.set.includes(i));
+      if (e.milli === 0 && e.ranges.length === 0 && e.set.length === 0) this.entries.delete(k);
     }
     return this;
   }
@@ -175,12 +184,12 @@ export class ResourceSet {
     for (const [k, o] of other.entries) {
       const e = this.entries.get(k);
       if (!e) {
-        if (o.milli > 0 || o.ranges.length || o.set.size) return false;
+        if (o.milli > 0 || o.ranges.length || o.set.length) return false;
         continue;
       }
       if (o.milli > e.milli) return false;
       if (o.ranges.length && !containsRanges(e.ranges, o.ranges)) return false;
-      for (const i of o.set) if (!e.set.has(i)) return false;
+      for (const i of o.set) if (!e.set.includes(i)) return false;
     }
     return true;
   }
@@ -190,7 +199,7 @@ export class ResourceSet {
     const m = new Map<string, Entry>();
     for (const [k, e] of this.entries) {
       if (e.role === "*" || e.role === role) {
-        m.set(k, { ...e, ranges: e.ranges.map(([b, x]) => [b, x]), set: new Set(e.set) });
+        m.set(k, { ...e });
       }
     }
     return new ResourceSet(m);
@@ -220,7 +229,7 @@ export class ResourceSet {
         if (!e.ranges.length) continue;
         r.ranges = { range: e.ranges.map(([begin, end]) => ({ begin, end })) };
       } else {
-        if (!e.set.size) continue;
+        if (!e.set.length) continue;
         r.set = { item: [...e.set] };
       }
       r.role = e.role;
