@@ -424,3 +424,35 @@ Deno.test("Subscription ends with protocol_error on an event that is not JSON", 
   assert(closed instanceof SubscriptionLostError);
   assertEquals(closed.reason, "protocol_error");
 });
+
+Deno.test("MesosClient reads a 2 MB OFFERS event delivered in 1 KiB chunks", async () => {
+  await using master = startFakeMaster({ afterSubscribed: [] });
+  await using client = new MesosClient({ master: master.url });
+  const sub = await client.subscribe(subscribe(INFO));
+  const offers = Array.from({ length: 4000 }, (_, i) => ({
+    id: { value: `O${i}` },
+    framework_id: { value: "F" },
+    agent_id: { value: `A-S${i}` },
+    hostname: `agent-${i}.example.net`,
+    resources: [
+      { name: "cpus", type: "SCALAR", scalar: { value: 8 }, role: "*" },
+      { name: "mem", type: "SCALAR", scalar: { value: 16384 }, role: "*" },
+      {
+        name: "ports",
+        type: "RANGES",
+        ranges: { range: [{ begin: 31000, end: 32000 }] },
+        role: "*",
+      },
+    ],
+    attributes: [{ name: "rack", type: "TEXT", text: { value: `r${i % 40}-✓` } }],
+  }));
+  const bytes = eventsAsBytes([{ type: "OFFERS", offers: { offers } }, { type: "HEARTBEAT" }]);
+  assert(bytes.length > 1_500_000);
+  const stream = await master.stream(0);
+  for (let i = 0; i < bytes.length; i += 1024) stream.sendRaw(bytes.slice(i, i + 1024));
+  const [, event, heartbeat] = await take(sub.events, 3);
+  assert(event.type === "OFFERS");
+  assertEquals(event.offers.offers!.length, 4000);
+  assertEquals(event.offers.offers![3999].attributes![0].text!.value, "r39-✓");
+  assertEquals(heartbeat.type, "HEARTBEAT");
+});

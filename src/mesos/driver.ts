@@ -226,6 +226,32 @@ export class Driver implements AsyncDisposable {
   }
 
   /**
+   * Resolves with the status once subscribed (at once if already); rejects when the driver
+   * closes first (with its error, or a {@linkcode SubscriptionLostError} after `close()`),
+   * or with the signal's reason.
+   */
+  async subscribed(signal?: AbortSignal): Promise<ConnectionStatus> {
+    if (signal?.aborted) throw signal.reason;
+    const it = this.status()[Symbol.asyncIterator]();
+    const aborted = new Promise<never>((_, reject) => {
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    aborted.catch(() => {});
+    try {
+      while (true) {
+        const r = await Promise.race([it.next(), aborted]);
+        if (r.done) break;
+        if (r.value.state === "subscribed") return r.value;
+        if (r.value.state === "closed") break;
+      }
+    } finally {
+      await it.return?.();
+    }
+    const result = await this.closed;
+    throw result ?? new SubscriptionLostError("closed", "Driver closed before subscribing");
+  }
+
+  /**
    * Sends a call on the current subscription (see {@linkcode MesosClient.call}). Rejects
    * with a temporary {@linkcode SubscriptionLostError} while not subscribed.
    */

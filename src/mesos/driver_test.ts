@@ -258,3 +258,32 @@ Deno.test("Driver follows a detector's leader change to the new master", async (
   assertEquals(second.master, m2.hostPort);
   assertEquals(m2.requests[0].body.framework_id, { value: first.frameworkId });
 });
+
+Deno.test("Driver.subscribed() waits for the subscription, or rejects when the driver stops", async () => {
+  await using master = startFakeMaster();
+  await using driver = startDriver({ master: master.url, frameworkInfo: INFO });
+  const status = await driver.subscribed();
+  assertEquals(status.state, "subscribed");
+  assertEquals((await driver.subscribed()).streamId, status.streamId);
+  await using refused = startFakeMaster({ authorization: "Basic x" });
+  const failing = startDriver({ master: refused.url, frameworkInfo: INFO });
+  const err = await failing.subscribed().catch((e) => e);
+  assertEquals(String(err.message).includes("401"), true);
+  await failing.close();
+  const ac = new AbortController();
+  const stuck = startDriver({
+    master: refused.url,
+    frameworkInfo: INFO,
+    // A master that never answers; fetch gives up when its signal aborts.
+    fetch: (_url, init) =>
+      new Promise((_, reject) => {
+        const signal = init!.signal!;
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      }),
+    subscribeTimeoutMs: 60_000,
+  });
+  const waiting = stuck.subscribed(ac.signal);
+  ac.abort(new Error("gave up"));
+  assertEquals((await waiting.catch((e) => e)).message, "gave up");
+  await stuck.close();
+});

@@ -1,4 +1,5 @@
 import { assertEquals, assertThrows } from "../testing/asserts.ts";
+import fc from "fast-check";
 import { encodeRecord, encodeRecords, readRecords, RecordIODecoder } from "./recordio.ts";
 import { MesosProtocolError } from "./errors.ts";
 
@@ -139,4 +140,28 @@ Deno.test("readRecords() cancels the stream when the consumer stops early", asyn
   });
   for await (const _ of readRecords(stream)) break;
   assertEquals(cancelled, true);
+});
+
+Deno.test("RecordIODecoder decodes any payloads under any chunking (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.string({ unit: "grapheme", maxLength: 40 }), { maxLength: 8 }),
+      fc.array(fc.nat({ max: 60 }), { maxLength: 20 }),
+      (payloads, cuts) => {
+        const bytes = encodeRecords(payloads);
+        const d = new RecordIODecoder();
+        const out: Uint8Array[] = [];
+        let at = 0;
+        for (const cut of cuts) {
+          const end = Math.min(bytes.length, at + cut);
+          out.push(...d.decode(bytes.subarray(at, end)));
+          at = end;
+        }
+        out.push(...d.decode(bytes.subarray(at)));
+        d.finish();
+        assertEquals(texts(out), payloads);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
