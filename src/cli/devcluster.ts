@@ -30,6 +30,7 @@ Flags:
   --allocation-interval D   offer interval (default 1s; e.g. 200ms)
   --heartbeat-interval D    heartbeat interval (default 15s)
   --simulate-duration D     task duration of the simulated executor (default 1s)
+  --offer-timeout D         rescind offers left unanswered this long (default never)
   --work-dir DIR            agents' work directory (default a temporary directory)
   --record FILE             write every call and event as JSON lines
   --credentials FILE        require HTTP basic auth (Mesos credentials file)
@@ -132,6 +133,9 @@ export function parseDevclusterFlags(args: string[]): DevclusterFlags {
         break;
       case "heartbeat-interval":
         options.heartbeatIntervalSeconds = duration(name, need()) / 1000;
+        break;
+      case "offer-timeout":
+        options.offerTimeoutMs = duration(name, need());
         break;
       case "simulate-duration":
         options.simulateDurationMs = duration(name, need());

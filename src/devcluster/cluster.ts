@@ -58,6 +58,7 @@ export interface ClusterSettings {
   agentReregisterDelayMs: number;
   agentHttp: boolean;
   dockerAvailable: boolean;
+  offerTimeoutMs?: number;
 }
 
 interface MasterNode {
@@ -166,6 +167,7 @@ export class Cluster {
       recoveringAgents: recovering,
       authenticate: s.credentials !== undefined,
       id: node.masterId,
+      offerTimeoutMs: s.offerTimeoutMs,
     });
   }
 

@@ -71,6 +71,8 @@ export interface MasterOptions {
   authenticate?: boolean;
   /** Master id; a random UUID by default. */
   id?: string;
+  /** Rescind offers not answered within this time (`--offer_timeout`); never by default. */
+  offerTimeoutMs?: number;
 }
 
 interface RefuseFilter {
@@ -803,6 +805,15 @@ export class Master implements MasterLink {
     const offer: OfferRecord = { id, frameworkId: fw.id, agentId: agent.id, role, resources, json };
     this.#offers.set(id, offer);
     fw.offers.add(id);
+    const timeout = this.#opts.offerTimeoutMs;
+    if (timeout !== undefined && timeout > 0) {
+      this.#timers.coarse(timeout, () => {
+        if (this.#offers.get(id) !== offer) return;
+        this.#removeOffer(offer);
+        this.#send(fw, { type: "RESCIND", rescind: { offer_id: { value: id } } });
+        this.#allocateSoon();
+      });
+    }
     return json;
   }
 

@@ -97,6 +97,8 @@ export interface DevClusterOptions {
   agentReregisterDelayMs?: number;
   /** Whether agents serve HTTP (`/files`, `/state`); default true. */
   agentHttp?: boolean;
+  /** Rescind offers left unanswered this long (`--offer-timeout`); default never, as Mesos. */
+  offerTimeoutMs?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -278,6 +280,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     agentReregisterDelayMs,
     agentHttp,
     dockerAvailable: executor === "docker" && await dockerCliPresent(),
+    offerTimeoutMs: options.offerTimeoutMs,
   });
   try {
     await cluster.start();

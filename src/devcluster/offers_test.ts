@@ -105,3 +105,18 @@ Deno.test("removing an agent: TASK_LOST for a framework that is not PARTITION_AW
   assert.equal((await sub.next(updateFor("l1"))).update.status.state, "TASK_LOST");
   await sub.close();
 });
+
+Deno.test("offerTimeoutMs rescinds an unanswered offer and offers its resources again", async () => {
+  await using c = await startDevCluster({
+    agents: 1,
+    allocationIntervalMs: 20,
+    offerTimeoutMs: 50,
+  });
+  const sub = await subscribe(c.schedulerUrl);
+  const offer = (await sub.next(offersEvent)).offers.offers[0];
+  const rescind = await sub.next((e) => e.type === "RESCIND");
+  assert.deepEqual(rescind.rescind.offer_id, offer.id);
+  const again = (await sub.next(offersEvent)).offers.offers[0];
+  assert.notEqual(again.id.value, offer.id.value);
+  await sub.close();
+});
