@@ -416,8 +416,13 @@ export class Cluster {
         else return textResponse(404, "404 Not Found.");
         return ok();
       }
-      if (parts[0] === "frameworks" && parts.length === 3 && parts[2] === "drop-stream") {
-        this.dropStream(decodeURIComponent(parts[1]));
+      if (parts[0] === "frameworks" && parts.length === 3) {
+        const id = decodeURIComponent(parts[1]);
+        if (parts[2] === "drop-stream") this.dropStream(id);
+        else if (parts[2] === "stall-stream") this.stallStream(id);
+        else if (parts[2] === "unstall-stream") this.unstallStream(id);
+        else if (parts[2] === "corrupt-stream") this.corruptStream(id);
+        else return textResponse(404, "404 Not Found.");
         return ok();
       }
     } catch (err) {
@@ -487,6 +492,21 @@ export class Cluster {
   /** Closes a framework's subscription stream from the master's side. */
   dropStream(frameworkId: string): void {
     this.master?.disconnectFramework(frameworkId);
+  }
+
+  /** Keeps a framework's stream open but sends nothing more on it (half-open connection). */
+  stallStream(frameworkId: string): void {
+    this.faults.stalled.add(frameworkId);
+  }
+
+  /** Lets a stalled stream carry events again (events meanwhile are lost, as on a dead link). */
+  unstallStream(frameworkId: string): void {
+    this.faults.stalled.delete(frameworkId);
+  }
+
+  /** Writes bytes that are not valid RecordIO into a framework's stream. */
+  corruptStream(frameworkId: string): void {
+    this.master?.corruptStream(frameworkId);
   }
 
   /** Stops heartbeats for one framework, or all. */
@@ -576,6 +596,7 @@ export class Cluster {
         drop_acks: this.faults.dropAcks === Infinity ? "all" : this.faults.dropAcks,
         delay_acks_ms: this.faults.delayAcksMs,
         split_chunks_bytes: this.faults.splitChunksBytes,
+        stalled: [...this.faults.stalled],
       },
     };
   }

@@ -279,3 +279,20 @@ Deno.test("--record writes one JSON line per call and event", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a stalled stream stays open and silent; a corrupt stream breaks the decoder", async () => {
+  await using c = await startDevCluster({ agents: 0, heartbeatIntervalSeconds: 0.02 });
+  const sub = await subscribe(c.schedulerUrl);
+  await sub.next((e) => e.type === "HEARTBEAT");
+  c.stallStream(sub.frameworkId);
+  await new Promise((r) => setTimeout(r, 30));
+  const before = sub.events.length;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(sub.events.length, before);
+  assert.equal((await sub.call({ type: "REVIVE" })).status, 202); // still subscribed
+  c.unstallStream(sub.frameworkId);
+  await sub.next((e) => e.type === "HEARTBEAT");
+  c.corruptStream(sub.frameworkId);
+  await sub.closed; // the helper's decoder throws on "garbage" and stops reading
+  await sub.close();
+});

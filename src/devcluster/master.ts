@@ -42,6 +42,8 @@ export interface Faults {
   delayAcksMs: number;
   /** Split each RecordIO record into chunks of at most this many bytes (0 = one chunk per record). */
   splitChunksBytes: number;
+  /** Frameworks whose stream stays open but carries no more bytes (a half-open connection). */
+  stalled: Set<string>;
 }
 
 /** Fresh fault switches, all off. */
@@ -52,6 +54,7 @@ export function noFaults(): Faults {
     dropAcks: 0,
     delayAcksMs: 0,
     splitChunksBytes: 0,
+    stalled: new Set(),
   };
 }
 
@@ -204,6 +207,8 @@ function validateId(id: string): string | null {
 /** One subscription: a RecordIO response stream. */
 class Subscription {
   readonly streamId = crypto.randomUUID();
+  /** Set once the framework is known; used by failure injection. */
+  frameworkId = "";
   readonly body: ReadableStream<Uint8Array>;
   closed = false;
   heartbeat: Timer | null = null;
@@ -233,7 +238,7 @@ class Subscription {
   }
 
   send(event: Event): void {
-    if (this.closed) return;
+    if (this.closed || (this.frameworkId && this.#faults.stalled.has(this.frameworkId))) return;
     const json = encodeJson(event);
     this.#recorder?.event(json);
     const record = encodeRecord(json);
@@ -264,6 +269,14 @@ class Subscription {
     this.#pending = [];
     this.#draining = false;
     if (this.#closeAfterDrain) this.#finish();
+  }
+
+  /** Writes raw bytes (failure injection: a corrupt stream). */
+  writeRaw(bytes: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      this.#controller.enqueue(bytes);
+    } catch { /* the client went away */ }
   }
 
   /** Ends the stream from the master's side. */
@@ -567,6 +580,7 @@ export class Master implements MasterLink {
       this.#frameworks.set(fid, fw);
     }
     fw.sub = sub;
+    sub.frameworkId = fw.id;
     fw.active = true;
     fw.unregisteredTime = undefined;
     sub.send({
@@ -691,7 +705,7 @@ export class Master implements MasterLink {
       this.#agents.get(task.agentId)?.tasks.delete(
         `${frameworkId}\u0000${task.info.task_id.value}`,
       );
-      fw.completed.push(task);
+      this.#completeTask(fw, task);
     }
     fw.tasks.clear();
     fw.unreachable.clear();
@@ -1059,8 +1073,7 @@ export class Master implements MasterLink {
           fw.tasks.delete(ack.task_id.value);
           rec.tasks.delete(`${fw.id}\u0000${ack.task_id.value}`);
           this.#freeTask(task);
-          fw.completed.push(task);
-          if (fw.completed.length > 1000) fw.completed.shift();
+          this.#completeTask(fw, task);
         }
       }
     };
@@ -1293,7 +1306,7 @@ export class Master implements MasterLink {
       fw.tasks.delete(t.info.task_id.value);
       fw.unreachable.delete(t.info.task_id.value);
       this.#freeTask(t);
-      fw.completed.push(t);
+      this.#completeTask(fw, t);
       if (isTerminalState(t.state)) continue;
       const pa = fw.caps.has("PARTITION_AWARE");
       const state: TaskState = pa
@@ -1312,6 +1325,12 @@ export class Master implements MasterLink {
     for (const fw of this.#frameworks.values()) {
       this.#send(fw, { type: "FAILURE", failure: { agent_id: { value: agentId } } });
     }
+  }
+
+  /** Keeps the last 1,000 completed tasks per framework (Mesos `--max_completed_tasks_per_framework`). */
+  #completeTask(fw: Framework, t: MasterTask): void {
+    fw.completed.push(t);
+    if (fw.completed.length > 1000) fw.completed.shift();
   }
 
   #freeTask(t: MasterTask): void {
@@ -1520,6 +1539,14 @@ export class Master implements MasterLink {
   /** Ids of known frameworks. */
   frameworkIds(): string[] {
     return [...this.#frameworks.keys()];
+  }
+
+  /** Writes bytes that are not RecordIO into a framework's stream (failure injection). */
+  corruptStream(frameworkId: string, bytes = new TextEncoder().encode("garbage\n")): boolean {
+    const sub = this.#frameworks.get(frameworkId)?.sub;
+    if (!sub) return false;
+    sub.writeRaw(bytes);
+    return true;
   }
 
   /** Drops every subscription connection (as when this master process goes away). */

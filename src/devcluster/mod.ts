@@ -130,6 +130,11 @@ export interface DevCluster extends AsyncDisposable {
   healAgent(agentId: string): void;
   /** Closes a framework's subscription stream from the master's side. */
   dropStream(frameworkId: string): void;
+  /** Keeps a framework's stream open but silent (half-open), until `unstallStream`. */
+  stallStream(frameworkId: string): void;
+  unstallStream(frameworkId: string): void;
+  /** Writes bytes that are not valid RecordIO into a framework's stream. */
+  corruptStream(frameworkId: string): void;
   stopHeartbeats(frameworkId?: string): void;
   resumeHeartbeats(frameworkId?: string): void;
   /** Drops the next `count` ACKNOWLEDGE calls (default all; 0 stops dropping). */
@@ -324,6 +329,9 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     partitionAgent: (id) => cluster.partitionAgent(id),
     healAgent: (id) => cluster.healAgent(id),
     dropStream: (id) => cluster.dropStream(id),
+    stallStream: (id) => cluster.stallStream(id),
+    unstallStream: (id) => cluster.unstallStream(id),
+    corruptStream: (id) => cluster.corruptStream(id),
     stopHeartbeats: (id) => cluster.stopHeartbeats(id),
     resumeHeartbeats: (id) => cluster.resumeHeartbeats(id),
     dropAcks: (count) => cluster.dropAcks(count),
