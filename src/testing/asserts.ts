@@ -24,6 +24,7 @@ function canonical(v: unknown): unknown {
     );
   }
   if (typeof v === "number" && Number.isNaN(v)) return "__NaN";
+  if (typeof v === "bigint") return `__bigint:${v}`;
   if (v === undefined) return "__undefined";
   return v;
 }
