@@ -245,7 +245,11 @@ export class Agent {
   }
 
   #simulate(exec: Execution): void {
+    // `devcluster.hang`: "staging" = never reports, "starting" = stuck in TASK_STARTING.
+    const hang = labelOf(exec.task, "devcluster.hang");
+    if (hang === "staging") return;
     this.#update(exec, "TASK_STARTING");
+    if (hang === "starting") return;
     this.#update(exec, "TASK_RUNNING");
     const label = labelOf(exec.task, "devcluster.duration");
     const exit = Number(labelOf(exec.task, "devcluster.exit_code") ?? "0");
@@ -566,6 +570,22 @@ export class Agent {
     fw.executions.clear();
     this.#frameworks.delete(frameworkId);
     this.#completedFrameworks.push(fw);
+  }
+
+  /**
+   * Restarts the agent process: tasks of checkpointing frameworks survive with
+   * their pending updates; the others are killed and forgotten. Returns those.
+   */
+  restart(): { frameworkId: string; taskId: string }[] {
+    const lost: { frameworkId: string; taskId: string }[] = [];
+    for (const [fid, fw] of [...this.#frameworks]) {
+      if (fw.info.checkpoint) continue;
+      for (const exec of fw.executions.values()) {
+        if (!isTerminalState(exec.state)) lost.push({ frameworkId: fid, taskId: exec.id });
+      }
+      this.shutdownFramework(fid);
+    }
+    return lost;
   }
 
   /** Tasks the agent still knows (running, or with unacknowledged updates). */

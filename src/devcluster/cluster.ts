@@ -28,7 +28,10 @@ export interface AgentSpec {
 
 /** A canned answer for upcoming scheduler requests (failure injection). */
 export interface InjectedResponse {
-  status: number;
+  /** Status to answer with; absent = handle the request normally after `delayMs`. */
+  status?: number;
+  /** Wait this long before answering (a stalled response). */
+  delayMs?: number;
   /** How many requests it answers (default 1). */
   count?: number;
   /** Only calls of this type (e.g. `SUBSCRIBE`); any call when absent. */
@@ -340,6 +343,8 @@ export class Cluster {
     const inj = this.#injected[i];
     inj.count = (inj.count ?? 1) - 1;
     if (inj.count <= 0) this.#injected.splice(i, 1);
+    if (inj.delayMs) await this.settings.clock.sleep(inj.delayMs);
+    if (inj.status === undefined) return replacement ?? req;
     if (!replacement) await req.body?.cancel();
     return new Response(inj.body ?? null, {
       status: inj.status,
@@ -398,7 +403,8 @@ export class Cluster {
           return ok();
         case "faults/next":
           this.injectResponses({
-            status: num("status", 503),
+            status: q.has("status") || !q.has("delay_ms") ? num("status", 503) : undefined,
+            delayMs: num("delay_ms", 0),
             count: num("count", 1),
             type: q.get("type") ?? undefined,
             body: q.get("body") ?? undefined,
@@ -413,6 +419,7 @@ export class Cluster {
         if (parts[2] === "remove") await this.removeAgent(id, { byOperator: bool("by_operator") });
         else if (parts[2] === "partition") this.partitionAgent(id);
         else if (parts[2] === "heal") this.healAgent(id);
+        else if (parts[2] === "restart") this.restartAgent(id);
         else return textResponse(404, "404 Not Found.");
         return ok();
       }
@@ -485,6 +492,19 @@ export class Cluster {
     const agent = this.#agent(id);
     this.#partitioned.delete(id);
     this.master?.addAgent(agent);
+  }
+
+  /**
+   * Restarts an agent: tasks of checkpointing frameworks survive and their
+   * pending updates are resent; other tasks end TASK_LOST (TASK_GONE if PARTITION_AWARE).
+   */
+  restartAgent(id: string): void {
+    const agent = this.#agent(id);
+    const lost = agent.restart();
+    const master = this.master;
+    if (!master || this.#partitioned.has(id) || this.#removed.has(id)) return;
+    master.agentRestarted(id, lost);
+    master.addAgent(agent);
   }
 
   // -- frameworks, heartbeats, acknowledgements ---------------------------------------------------

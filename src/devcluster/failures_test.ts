@@ -296,3 +296,63 @@ Deno.test("a stalled stream stays open and silent; a corrupt stream breaks the d
   await sub.closed; // the helper's decoder throws on "garbage" and stops reading
   await sub.close();
 });
+
+Deno.test("restarting an agent keeps checkpointed tasks and loses the others", async () => {
+  await using c = await startDevCluster({
+    agents: 1,
+    allocationIntervalMs: 20,
+    executor: "simulated",
+    simulateDurationMs: 60_000,
+  });
+  const keeper = await subscribe(
+    c.schedulerUrl,
+    frameworkInfo({ checkpoint: true, name: "keeper" }),
+  );
+  const offer = (await keeper.next(offersEvent)).offers.offers[0];
+  await keeper.call(acceptCall([offer.id.value], [commandTask(offer, "kept", { value: "x" })], 0));
+  const starting = await keeper.next(updateFor("kept", "TASK_STARTING"));
+  const loser = await subscribe(c.schedulerUrl, frameworkInfo({ name: "loser" }));
+  const offer2 = (await loser.next(offersEvent)).offers.offers[0];
+  await loser.call(acceptCall([offer2.id.value], [commandTask(offer2, "lost", { value: "x" })]));
+  await loser.next(updateFor("lost", "TASK_STARTING"));
+  c.restartAgent(offer.agent_id.value);
+  const lost = (await loser.next(updateFor("lost", "TASK_LOST"))).update.status;
+  assert.equal(lost.reason, "REASON_AGENT_RESTARTED");
+  const resent = await keeper.next(updateFor("kept"));
+  assert.equal(resent.update.status.uuid, starting.update.status.uuid);
+  assert.equal(c.agents[0].activeTaskCount, 1);
+  await keeper.close();
+  await loser.close();
+});
+
+Deno.test("simulated hang labels: a task that never reports, one stuck in TASK_STARTING", async () => {
+  await using c = await startDevCluster({
+    agents: 1,
+    allocationIntervalMs: 20,
+    executor: "simulated",
+  });
+  const sub = await subscribe(c.schedulerUrl);
+  const offer = (await sub.next(offersEvent)).offers.offers[0];
+  const hang = (value: string) => ({ labels: { labels: [{ key: "devcluster.hang", value }] } });
+  await sub.call(acceptCall([offer.id.value], [
+    commandTask(offer, "silent", { value: "x" }, { extra: hang("staging") }),
+    commandTask(offer, "stuck", { value: "x" }, { extra: hang("starting") }),
+  ]));
+  await sub.call(ackCall(await sub.next(updateFor("stuck", "TASK_STARTING"))));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!sub.events.some(updateFor("silent")));
+  assert.equal(sub.events.filter(updateFor("stuck")).length, 1);
+  await sub.call({ type: "RECONCILE", reconcile: { tasks: [{ task_id: { value: "silent" } }] } });
+  assert.equal((await sub.next(updateFor("silent"))).update.status.state, "TASK_STAGING");
+  await sub.close();
+});
+
+Deno.test("a delayed response is answered normally after the delay", async () => {
+  await using c = await startDevCluster({ agents: 0 });
+  const sub = await subscribe(c.schedulerUrl);
+  c.injectResponses({ delayMs: 80, type: "REVIVE" });
+  const started = Date.now();
+  assert.equal((await sub.call({ type: "REVIVE" })).status, 202);
+  assert.ok(Date.now() - started >= 70);
+  await sub.close();
+});

@@ -114,6 +114,9 @@ interface Framework {
   completed: MasterTask[];
   failoverTimer: Timer | null;
   registeredTime: number;
+  /** Cpus and mem offered to or used by the framework, for the fair-share order. */
+  allocCpus: number;
+  allocMem: number;
   unregisteredTime?: number;
 }
 
@@ -317,6 +320,8 @@ export class Master implements MasterLink {
   #offerCounter = 0;
   #allocationTimer: Timer | null = null;
   #allocateSoonTimer: Timer | null = null;
+  #soonAll = false;
+  #soonAgents = new Set<string>();
   #round = 0;
   #closed = false;
   /** Counters for benchmarks and tests. */
@@ -575,6 +580,8 @@ export class Master implements MasterLink {
         completed: [],
         failoverTimer: null,
         registeredTime: this.#now() / 1000,
+        allocCpus: 0,
+        allocMem: 0,
       };
       this.#applyInfo(fw, suppressed);
       this.#frameworks.set(fid, fw);
@@ -719,11 +726,22 @@ export class Master implements MasterLink {
 
   // -- offers ---------------------------------------------------------------------------------
 
-  #allocateSoon(): void {
-    if (this.#allocateSoonTimer || this.#closed) return;
+  /**
+   * Allocates on the next tick, as Mesos does on framework add, REVIVE and agent
+   * add; with `agentIds`, only those agents' resources are considered (the
+   * periodic round looks at every agent).
+   */
+  #allocateSoon(agentIds?: string[]): void {
+    if (this.#closed) return;
+    if (agentIds === undefined) this.#soonAll = true;
+    else if (!this.#soonAll) { for (const id of agentIds) this.#soonAgents.add(id); }
+    if (this.#allocateSoonTimer) return;
     this.#allocateSoonTimer = this.#timers.after(0, () => {
       this.#allocateSoonTimer = null;
-      this.allocate();
+      const only = this.#soonAll ? undefined : this.#soonAgents;
+      this.#soonAll = false;
+      this.#soonAgents = new Set();
+      this.allocate(only);
     });
   }
 
@@ -743,14 +761,25 @@ export class Master implements MasterLink {
     fw.filters.push({ agentId, role, resources: resources.clone(), expiresAt: this.#now() + ms });
   }
 
+  #charge(frameworkId: string, resources: ResourceSet, sign: 1 | -1): void {
+    const fw = this.#frameworks.get(frameworkId);
+    if (!fw) return;
+    fw.allocCpus += sign * resources.scalar("cpus");
+    fw.allocMem += sign * resources.scalar("mem");
+  }
+
   #removeOffer(offer: OfferRecord): void {
+    if (this.#offers.has(offer.id)) this.#charge(offer.frameworkId, offer.resources, -1);
     this.#offers.delete(offer.id);
     this.#frameworks.get(offer.frameworkId)?.offers.delete(offer.id);
     this.#agents.get(offer.agentId)?.offered.subtractInPlace(offer.resources);
   }
 
-  /** One allocation round: offers every agent's free resources to one eligible framework role. */
-  allocate(): void {
+  /**
+   * One allocation round: offers each agent's free resources to one eligible
+   * framework role (all agents, or only `onlyAgents`).
+   */
+  allocate(onlyAgents?: ReadonlySet<string>): void {
     if (this.#closed) return;
     const now = this.#now();
     const fws = [...this.#frameworks.values()].filter((f) => f.active && f.sub);
@@ -759,14 +788,31 @@ export class Master implements MasterLink {
       if (f.filters.length) f.filters = f.filters.filter((x) => x.expiresAt > now);
     }
     const batches = new Map<Framework, Offer[]>();
-    let agentIndex = 0;
-    for (const rec of this.#agents.values()) {
-      agentIndex++;
+    let totalCpus = 0;
+    let totalMem = 0;
+    if (fws.length > 1) {
+      for (const rec of this.#agents.values()) {
+        if (rec.state !== "active") continue;
+        totalCpus += rec.agent.total.scalar("cpus");
+        totalMem += rec.agent.total.scalar("mem");
+      }
+    }
+    // Dominant resource fairness, roughly: the framework with the smallest share of
+    // cpus or mem goes first; ties rotate between rounds.
+    const share = (f: Framework) =>
+      Math.max(totalCpus ? f.allocCpus / totalCpus : 0, totalMem ? f.allocMem / totalMem : 0);
+    const rank = new Map(fws.map((f, i) => [f, (i + this.#round) % fws.length]));
+    const recs = onlyAgents
+      ? [...onlyAgents].map((id) => this.#agents.get(id)).filter((r) => r !== undefined)
+      : this.#agents.values();
+    for (const rec of recs) {
       if (rec.state !== "active") continue;
       const free = rec.agent.total.subtract(rec.used).subtractInPlace(rec.offered);
       if (!free.isAllocatable()) continue;
-      for (let i = 0; i < fws.length; i++) {
-        const fw = fws[(i + this.#round + agentIndex) % fws.length];
+      const order = fws.length === 1
+        ? fws
+        : [...fws].sort((a, b) => share(a) - share(b) || rank.get(a)! - rank.get(b)!);
+      for (const fw of order) {
         if (rec.gpu && !fw.caps.has("GPU_RESOURCES")) continue;
         let offered = false;
         for (const role of fw.roles) {
@@ -816,6 +862,7 @@ export class Master implements MasterLink {
     if (agent.attributes.length) json.attributes = agent.attributes;
     if (multi) json.allocation_info = { role };
     rec.offered.addInPlace(resources);
+    this.#charge(fw.id, resources, 1);
     const offer: OfferRecord = { id, frameworkId: fw.id, agentId: agent.id, role, resources, json };
     this.#offers.set(id, offer);
     fw.offers.add(id);
@@ -825,7 +872,7 @@ export class Master implements MasterLink {
         if (this.#offers.get(id) !== offer) return;
         this.#removeOffer(offer);
         this.#send(fw, { type: "RESCIND", rescind: { offer_id: { value: id } } });
-        this.#allocateSoon();
+        this.#allocateSoon([offer.agentId]);
       });
     }
     return json;
@@ -912,7 +959,7 @@ export class Master implements MasterLink {
           );
         }
       }
-      this.#allocateSoon();
+      this.#allocateSoon(offers.map((o) => o.agentId));
       return;
     }
     // 2. offers are consumed, no RESCIND
@@ -975,13 +1022,14 @@ export class Master implements MasterLink {
         fw.tasks.set(taskId, mt);
         rec.tasks.set(`${fw.id}\u0000${taskId}`, mt);
         rec.used.addInPlace(used);
+        this.#charge(fw.id, used, 1);
         this.stats.tasksLaunched++;
         rec.agent.runTask(fw.info, task);
       }
     }
     // 5. what was not used is declined with the accept's filters
     if (rec) this.#addFilter(fw, agentId, role, remaining, accept.filters?.refuse_seconds);
-    this.#allocateSoon();
+    this.#allocateSoon([agentId]);
   }
 
   /** The master's per-task checks: the reason the task is invalid, or the resources it uses. */
@@ -1211,6 +1259,8 @@ export class Master implements MasterLink {
           completed: [],
           failoverTimer: null,
           registeredTime: this.#now() / 1000,
+          allocCpus: 0,
+          allocMem: 0,
         };
         this.#applyInfo(fw, []);
         this.#frameworks.set(fw.id, fw);
@@ -1237,11 +1287,40 @@ export class Master implements MasterLink {
       if (!isTerminalState(r.state) && mt.freed) {
         mt.freed = false;
         rec.used.addInPlace(mt.resources);
+        this.#charge(fw.id, mt.resources, 1);
       }
     }
     agent.setMaster(this, this.info.hostname);
     agent.resumeUpdates();
-    this.#allocateSoon();
+    this.#allocateSoon([agent.id]);
+  }
+
+  /**
+   * The agent restarted and lost these tasks (frameworks without checkpointing):
+   * TASK_LOST, or TASK_GONE for PARTITION_AWARE frameworks, `REASON_AGENT_RESTARTED`.
+   */
+  agentRestarted(agentId: string, lost: { frameworkId: string; taskId: string }[]): void {
+    const rec = this.#agents.get(agentId);
+    if (!rec) return;
+    for (const { frameworkId, taskId } of lost) {
+      const fw = this.#frameworks.get(frameworkId);
+      const t = fw?.tasks.get(taskId);
+      if (!fw || !t) continue;
+      fw.tasks.delete(taskId);
+      rec.tasks.delete(`${frameworkId}\u0000${taskId}`);
+      this.#freeTask(t);
+      const state: TaskState = fw.caps.has("PARTITION_AWARE") ? "TASK_GONE" : "TASK_LOST";
+      t.state = state;
+      this.#completeTask(fw, t);
+      this.#masterUpdate(
+        fw,
+        taskId,
+        state,
+        "REASON_AGENT_RESTARTED",
+        `Agent ${rec.agent.hostname} restarted`,
+        agentId,
+      );
+    }
   }
 
   #rescindAgentOffers(agentId: string): void {
@@ -1336,6 +1415,7 @@ export class Master implements MasterLink {
   #freeTask(t: MasterTask): void {
     if (t.freed) return;
     t.freed = true;
+    this.#charge(t.frameworkId, t.resources, -1);
     this.#agents.get(t.agentId)?.used.subtractInPlace(t.resources);
   }
 

@@ -128,6 +128,8 @@ export interface DevCluster extends AsyncDisposable {
   partitionAgent(agentId: string): void;
   /** Heals a partition: the agent reregisters and resends pending updates. */
   healAgent(agentId: string): void;
+  /** Restarts an agent: checkpointing frameworks' tasks survive, others end TASK_LOST/TASK_GONE. */
+  restartAgent(agentId: string): void;
   /** Closes a framework's subscription stream from the master's side. */
   dropStream(frameworkId: string): void;
   /** Keeps a framework's stream open but silent (half-open), until `unstallStream`. */
@@ -141,7 +143,7 @@ export interface DevCluster extends AsyncDisposable {
   dropAcks(count?: number): void;
   /** Delays ACKNOWLEDGE calls by `ms` (0 stops delaying). */
   delayAcks(ms: number): void;
-  /** Answers the next scheduler requests (optionally of one call type) with a canned response. */
+  /** Answers the next scheduler requests (optionally of one call type) with a canned response, or delays them. */
   injectResponses(response: InjectedResponse): void;
   /** Splits every RecordIO record into chunks of at most `bytes` bytes (0 = one chunk per record). */
   splitChunks(bytes: number): void;
@@ -328,6 +330,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     removeAgent: (id, o) => cluster.removeAgent(id, o),
     partitionAgent: (id) => cluster.partitionAgent(id),
     healAgent: (id) => cluster.healAgent(id),
+    restartAgent: (id) => cluster.restartAgent(id),
     dropStream: (id) => cluster.dropStream(id),
     stallStream: (id) => cluster.stallStream(id),
     unstallStream: (id) => cluster.unstallStream(id),

@@ -83,7 +83,7 @@ export class Timers {
     if (!bucket) {
       bucket = new Set();
       this.#buckets.set(due, bucket);
-      this.#armWheel();
+      this.#armAt(due);
     }
     const entry = { fn };
     bucket.add(entry);
@@ -100,14 +100,20 @@ export class Timers {
     if (this.#closed || !this.#buckets.size) return;
     let first = Infinity;
     for (const k of this.#buckets.keys()) if (k < first) first = k;
-    if (this.#wheel && this.#wheelAt <= first) return;
+    this.#armAt(first);
+  }
+
+  #armAt(due: number): void {
+    if (this.#wheel && this.#wheelAt <= due) return;
     this.#wheel?.cancel();
-    this.#wheelAt = first;
-    this.#wheel = this.after(first - this.clock.now(), () => {
+    this.#wheelAt = due;
+    this.#wheel = this.after(due - this.clock.now(), () => {
       this.#wheel = null;
+      this.#wheelAt = Infinity;
       const now = this.clock.now();
-      const due = [...this.#buckets.keys()].filter((k) => k <= now).sort((a, b) => a - b);
-      for (const k of due) {
+      const due: number[] = [];
+      for (const k of this.#buckets.keys()) if (k <= now) due.push(k);
+      for (const k of due.sort((a, b) => a - b)) {
         const bucket = this.#buckets.get(k)!;
         this.#buckets.delete(k);
         for (const e of bucket) e.fn();
