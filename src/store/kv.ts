@@ -7,7 +7,7 @@
  * |---|---|
  * | `["t", id]` | `[class, seq]`: where the record is |
  * | `["c", class, seq]` | the task record: a page of a state class is one range scan |
- * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read) |
+ * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read); not written for generated names |
  * | `["i", idempotencyKey]` | `{id, fingerprint}` |
  * | `["k", class]` | `Deno.KvU64` count of tasks in the class |
  * | `["m", "seq"]`, `["m", "framework_id"]` | last assigned seq, framework id |
@@ -236,6 +236,15 @@ function nameHash(name: string): number {
 }
 
 const nameKey = (t: TaskRecord): Deno.KvKey => ["n", nameHash(t.name), t.seq];
+
+/**
+ * Names `newTaskRecord` makes up: `Eremetic task` and 8 random characters. They are not
+ * indexed: a random name is a random B-tree position, and such an insert costs SQLite
+ * about as much as the rest of a submission (docs/benchmarks.md). A filter on such a
+ * name scans the class indexes instead.
+ */
+const GENERATED_NAME = /^Eremetic task [bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ1-9]{8}$/;
+const isIndexedName = (name: string) => !GENERATED_NAME.test(name);
 const classKey = (cls: StateClass, seq: number): Deno.KvKey => ["c", cls, seq];
 const set = (key: Deno.KvKey, value: Uint8Array | unknown, size?: number): SetMutation => ({
   kind: "set",
@@ -383,9 +392,11 @@ class KvTaskStore implements TaskStore {
       const mutations: Mutation[] = [
         set(["t", stored.id], [cls, stored.seq] satisfies Pointer, 24),
         set(classKey(cls, stored.seq), bytes),
-        set(nameKey(stored), stored.id, stored.id.length),
         count(cls, 1),
       ];
+      if (isIndexedName(stored.name)) {
+        mutations.push(set(nameKey(stored), stored.id, stored.id.length));
+      }
       if (key !== undefined) {
         mutations.push(set(["i", key], { id: stored.id, fingerprint }, 200));
       }
@@ -454,7 +465,9 @@ class KvTaskStore implements TaskStore {
     const after = decodeCursor(filter.cursor);
     const limit = pageSize(filter);
     const classes = filter.states ?? STATE_CLASSES;
-    if (filter.name !== undefined) return await this.#listByName(filter, after, limit);
+    if (filter.name !== undefined && isIndexedName(filter.name)) {
+      return await this.#listByName(filter, after, limit);
+    }
     // Merge the class indexes by seq; each is already in seq order.
     const iters = [...new Set(classes)].map((cls) =>
       this.#kv.list<Uint8Array>(

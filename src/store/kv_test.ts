@@ -91,3 +91,16 @@ Deno.test("openKvStore() read cache never serves a record older than the last wr
   assert(await store.deleteTask(made[0].task.id));
   assertEquals(await store.getTask(made[0].task.id), null);
 });
+
+Deno.test("openKvStore() finds tasks by a generated name (not indexed) and by a given one", async () => {
+  await using store = await openKvStore(":memory:");
+  const generated = (await store.createTask(sampleTask())).task;
+  assert(/^Eremetic task /.test(generated.name), generated.name);
+  const given = (await store.createTask(sampleTask({ name: "Eremetic task nightly" }))).task;
+  await Promise.all(Array.from({ length: 30 }, () => store.createTask(sampleTask())));
+  const byGenerated = await store.listTasks({ name: generated.name });
+  assertEquals(byGenerated.tasks.map((t) => t.id), [generated.id]);
+  assertEquals(byGenerated.cursor, null);
+  assertEquals((await store.listTasks({ name: given.name })).tasks.map((t) => t.id), [given.id]);
+  assertEquals((await store.listTasks({ name: generated.name, states: ["active"] })).tasks, []);
+});
