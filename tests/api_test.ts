@@ -1036,3 +1036,24 @@ Deno.test("`eremetic serve` logs requests in the configured format, secrets reda
   );
   assert(!server.stderr().includes(SECRET), "no secret in the log");
 });
+
+Deno.test("queue_size bounds the queued tasks: beyond it POST → 503", async () => {
+  await using server = await startTestServer({ driver: "kv", flags: ["--queue-size", "2"] });
+  const base = server.url;
+  const first = await submit(base);
+  await submit(base);
+  const full = await postJson(base, "/api/v1/task", SEED_BODY);
+  assertErrorDocument(full, 503);
+  assertEquals(full.body, { error: "task queue is full", message: "Unable to schedule task" });
+  const legacy = await postJson(base, "/task", { docker_image: "a", task_cpus: 1, task_mem: 1 });
+  assertErrorDocument(legacy, 503);
+  assertEquals(legacy.headers.get("warning"), DEPRECATED);
+  // Killing a queued task frees its place.
+  await request(`${base}/api/v1/task/${first}/kill`, { method: "POST" });
+  await submit(base);
+  const health = await request(`${base}/api/v1/health`);
+  assertEquals((health.body as { tasks: unknown }).tasks, { queued: 2, active: 0, terminated: 1 });
+  const metrics = await request(`${base}/metrics`);
+  assertMatch(metrics.text, /^scheduler_queue_size 2$/m);
+  assertMatch(metrics.text, /^scheduler_tasks_created 3$/m);
+});
