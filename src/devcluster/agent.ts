@@ -74,6 +74,8 @@ interface Execution {
   killing: boolean;
   child?: Deno.ChildProcess;
   killTimer?: Timer;
+  /** Grace period asked by the KILL call, if any. */
+  killGraceMs?: number;
   simTimer?: Timer;
   exited?: Promise<void>;
   completed: boolean;
@@ -408,7 +410,7 @@ export class Agent {
       ? `Docker image "${docker.image}" was not run: the development cluster ran the command on the host`
       : undefined;
     this.#update(exec, "TASK_RUNNING", message ? { message } : {});
-    if (exec.killing) this.#signal(exec, "SIGTERM");
+    if (exec.killing) this.#terminate(exec);
     const status = await child.status;
     await pumps;
     exec.killTimer?.cancel();
@@ -455,9 +457,14 @@ export class Agent {
       this.#update(exec, "TASK_KILLED", { message: "Command terminated with signal SIGTERM" });
       return;
     }
+    exec.killGraceMs = gracePeriodMs;
     if (!exec.child) return; // still fetching; the launch sees `killing`
-    if (!first) return;
-    const grace = gracePeriodMs ??
+    if (first) this.#terminate(exec);
+  }
+
+  /** SIGTERM to the task's process group, SIGKILL after the grace period. */
+  #terminate(exec: Execution): void {
+    const grace = exec.killGraceMs ??
       (exec.task.kill_policy?.grace_period
         ? exec.task.kill_policy.grace_period.nanoseconds / 1e6
         : this.#opts.killGracePeriodMs ?? 3000);
