@@ -930,6 +930,11 @@ Deno.test("timingSafeEqual() and checkBasicAuth() compare whole values", () => {
   assert(!checkBasicAuth(`Basic ${btoa("u:p")}`, creds));
   assert(!checkBasicAuth(undefined, creds));
   assert(!checkBasicAuth("basic dTpwOnE=", creds), "the scheme word is case-sensitive");
+  // Browsers and curl send the UTF-8 bytes of user:password in base64.
+  const utf8 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+  const unicode = { user: "jürgen", password: "pässwörd✓" };
+  assert(checkBasicAuth(`Basic ${utf8("jürgen:pässwörd✓")}`, unicode));
+  assert(!checkBasicAuth(`Basic ${utf8("jürgen:passwörd✓")}`, unicode));
 });
 
 Deno.test("the server refuses to start on malformed http_credentials (D18)", async (t) => {

@@ -14,22 +14,26 @@ export interface BasicCredentials {
 
 const encoder = new TextEncoder();
 
-/** Compares two strings in time that depends only on their lengths. */
-export function timingSafeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
+/** Compares two strings (or byte arrays) in time that depends only on their lengths. */
+export function timingSafeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  const x = typeof a === "string" ? encoder.encode(a) : a;
+  const y = typeof b === "string" ? encoder.encode(b) : b;
   let diff = x.length ^ y.length;
   const n = Math.max(x.length, y.length);
   for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
 }
 
-/** Whether an `Authorization` header carries exactly these credentials. */
+/**
+ * Whether an `Authorization` header carries exactly these credentials. The base64
+ * decodes to bytes, compared with the UTF-8 of `user:password` (so non-ASCII
+ * passwords work as browsers and curl send them).
+ */
 export function checkBasicAuth(header: string | undefined, creds: BasicCredentials): boolean {
   if (!header?.startsWith("Basic ")) return false;
-  let decoded: string;
+  let decoded: Uint8Array;
   try {
-    decoded = atob(header.slice(6).trim());
+    decoded = Uint8Array.from(atob(header.slice(6).trim()), (ch) => ch.charCodeAt(0));
   } catch {
     return false;
   }
