@@ -171,13 +171,32 @@ function pathOf(path: readonly PropertyKey[]): string {
   return out || "(body)";
 }
 
-function problemsOf(error: z.ZodError): Problem[] {
+/** Whether the body has a value (even `null`) at `path`. */
+function isPresent(body: unknown, path: readonly PropertyKey[]): boolean {
+  let at: unknown = body;
+  for (const key of path) {
+    if (typeof at !== "object" || at === null || !Object.hasOwn(at, key)) return false;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at !== undefined;
+}
+
+const ARTICLE: Record<string, string> = {
+  record: "an object",
+  object: "an object",
+  array: "an array",
+  int: "an integer",
+};
+
+// zod 4 leaves `issue.input` out of issues, so absence is read from the body itself:
+// a value of the wrong type is not "required".
+function problemsOf(error: z.ZodError, body: unknown): Problem[] {
   return error.issues.map((issue) => {
     let problem = issue.message;
     if (issue.code === "invalid_type") {
-      problem = issue.input === undefined
-        ? "is required"
-        : `must be ${issue.expected === "record" ? "an object" : `a ${issue.expected}`}`;
+      problem = isPresent(body, issue.path)
+        ? `must be ${ARTICLE[issue.expected] ?? `a ${issue.expected}`}`
+        : "is required";
     }
     return { path: pathOf(issue.path), problem };
   });
@@ -201,7 +220,7 @@ export function parseTaskRequestV1(body: unknown): ParseResult {
   }));
   const parsed = TaskRequestV1Schema.safeParse(body);
   if (!parsed.success || legacy.length > 0) {
-    const problems = parsed.success ? [] : problemsOf(parsed.error);
+    const problems = parsed.success ? [] : problemsOf(parsed.error, body);
     return { ok: false, problems: [...legacy, ...problems] };
   }
   const unknownKeys = Object.keys(body).filter((k) => !V1_KEYS.has(k));
@@ -224,7 +243,7 @@ export function parseTaskRequestV0(body: unknown): ParseResult {
     return { ok: false, problems: [{ path: "(body)", problem: "must be a JSON object" }] };
   }
   const parsed = TaskRequestV0Schema.safeParse(body);
-  if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error) };
+  if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error, body) };
   const { task_cpus, task_mem, docker_image, slave_constraints, uris, ...rest } = parsed.data;
   // Legacy `uris` come before explicit `fetch` entries (reference §2.2).
   const fromUris = (uris ?? []).map((uri) => ({

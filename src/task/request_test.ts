@@ -173,3 +173,23 @@ Deno.test("isArchive() knows the fetcher's archive suffixes", () => {
   assert(isArchive("a.tgz") && isArchive("a.tar.xz") && isArchive("a.zip"));
   assert(!isArchive("Dockerfile") && !isArchive("a.tar"));
 });
+
+Deno.test("parseTaskRequestV1() says 'is required' only of absent fields", () => {
+  const problems = (body: unknown) => {
+    const r = parseTaskRequestV1(body);
+    assert(!r.ok);
+    return r.problems;
+  };
+  assertEquals(problems({ ...E1, cpu: "1" }), [{ path: "cpu", problem: "must be a number" }]);
+  assertEquals(problems({ ...E1, image: null }), [{ path: "image", problem: "must be a string" }]);
+  assertEquals(problems({ ...E1, env: { A: {} } }), [{
+    path: "env.A",
+    problem: "must be a string",
+  }]);
+  assertEquals(problems({ ...E1, env: [] }), [{ path: "env", problem: "must be an object" }]);
+  assertEquals(problems({ ...E1, args: "a" }), [{ path: "args", problem: "must be an array" }]);
+  assertEquals(problems({ ...E1, volumes: [{}] }), [
+    { path: "volumes[0].container_path", problem: "is required" },
+  ]);
+  assertEquals(problems({ mem: 1, image: "x" }), [{ path: "cpu", problem: "is required" }]);
+});
