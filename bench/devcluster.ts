@@ -37,6 +37,12 @@ async function cpuMs(): Promise<number> {
   }
 }
 
+/** Heap in use, after a full GC when V8 exposes it (`--v8-flags=--expose-gc`). */
+function heapMb(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return Math.round(Deno.memoryUsage().heapUsed / 1e6);
+}
+
 interface RunResult {
   cpuSeconds: number;
   launched: number;
@@ -161,7 +167,7 @@ async function run(): Promise<RunResult> {
     acceptSeconds: (accepted - start) / 1000,
     deliveredSeconds: (delivered - start) / 1000,
     firstOffersMs: offersAt - startup,
-    heapMb: Math.round(Deno.memoryUsage().heapUsed / 1e6),
+    heapMb: heapMb(),
   };
 }
 
