@@ -1023,7 +1023,8 @@ Deno.test("`eremetic serve` logs requests in the configured format, secrets reda
   });
   assertEquals(res.status, 202);
   await request(`${server.url}/api/v1/task/${res.body}`);
-  await server.kill("SIGTERM");
+  const status = await server.kill("SIGTERM");
+  assertEquals(status.code, 0, "SIGTERM stops the server cleanly");
   const lines = server.stderr().trim().split("\n");
   const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   for (const e of entries) {

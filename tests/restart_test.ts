@@ -140,3 +140,41 @@ Deno.test("1,000 accepted tasks survive SIGKILL and a restart, queued in submiss
   assertEquals((health.body as { tasks: { queued: number } }).tasks.queued, accepted.length + 2);
   assert(!server.stderr().includes("secret-"), "no secret in the server's log");
 });
+
+Deno.test("SIGTERM during submissions: the server exits 0 and every 202 is stored", async () => {
+  await using dir = await tempDir();
+  const dbPath = `${dir.path}/eremetic.kv`;
+  const accepted: string[] = [];
+  let refused = 0;
+  {
+    await using server = await spawnServer({ dbPath });
+    let next = 0;
+    let stopping: Promise<Deno.CommandStatus> | null = null;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < 400) {
+          const n = next++;
+          if (n === 150) stopping = server.kill("SIGTERM");
+          try {
+            const res = await postJson(server.url, "/api/v1/task", {
+              ...SEED_BODY,
+              name: `t-${n}`,
+            });
+            if (res.status === 202) accepted.push(res.body as string);
+            else refused++;
+          } catch {
+            refused++; // the listener is closed
+          }
+        }
+      }),
+    );
+    const status = await (stopping ?? server.kill("SIGTERM"));
+    assertEquals(status.code, 0, server.stderr());
+  }
+  assert(accepted.length >= 100, `only ${accepted.length} accepted before SIGTERM`);
+  await using server = await spawnServer({ dbPath });
+  for (const id of accepted) {
+    const res = await request(`${server.url}/api/v1/task/${id}`);
+    assertEquals(res.status, 200, `accepted ${id} is lost after SIGTERM (${refused} refused)`);
+  }
+});
