@@ -38,7 +38,12 @@ export interface MasterLink {
 /** Options of an `Agent`. */
 export interface AgentOptions {
   id: string;
+  /** Advertised hostname (offers, `/state`, pid). */
   hostname: string;
+  /** Listen address; `hostname` by default. */
+  listen?: string;
+  /** Advertised IPv4 address (offer `url.address.ip`); 127.0.0.1 by default. */
+  ip?: string;
   resources: Resource[];
   attributes?: Attribute[];
   workDir: string;
@@ -160,9 +165,14 @@ export class Agent {
     this.#startTime = opts.timers.clock.now() / 1000;
   }
 
-  /** The libprocess pid, `slave(1)@host:port`. */
+  /** Advertised IPv4 address. */
+  get ip(): string {
+    return this.#opts.ip ?? "127.0.0.1";
+  }
+
+  /** The libprocess pid, `slave(1)@ip:port`. */
   get pid(): string {
-    return `slave(1)@${this.hostname}:${this.port}`;
+    return `slave(1)@${this.ip}:${this.port}`;
   }
 
   /** Base URL of the agent's HTTP endpoint. */
@@ -174,7 +184,11 @@ export class Agent {
   start(): void {
     if (this.#opts.serve === false) return;
     this.#server = Deno.serve(
-      { port: this.#opts.port ?? 0, hostname: this.hostname, onListen: () => {} },
+      {
+        port: this.#opts.port ?? 0,
+        hostname: this.#opts.listen ?? this.hostname,
+        onListen: () => {},
+      },
       (req) => this.handle(req),
     );
     this.port = (this.#server.addr as Deno.NetAddr).port;

@@ -8,6 +8,8 @@
 import type { Clock, Logger } from "../runtime.ts";
 import { Agent, type ExecutorMode } from "./agent.ts";
 import {
+  advertisedHostname,
+  advertisedIp,
   type Faults,
   jsonResponse,
   makeMasterInfo,
@@ -125,7 +127,7 @@ export class Cluster {
     for (let i = 0; i < s.ports.length; i++) {
       const node: MasterNode = {
         index: i,
-        hostname: s.address,
+        hostname: advertisedHostname(s.address),
         port: 0,
         server: null,
         masterId: crypto.randomUUID(),
@@ -445,7 +447,9 @@ export class Cluster {
     const s = this.settings;
     const agent = new Agent({
       id: `${this.#agentIdPrefix}-S${this.#agentCounter++}`,
-      hostname: s.address,
+      hostname: advertisedHostname(s.address),
+      listen: s.address,
+      ip: advertisedIp(s.address),
       resources: spec.resources,
       attributes: spec.attributes,
       workDir: s.workDir,

@@ -156,9 +156,24 @@ export function ipToUint32(ip: string): number {
   return (parts[0] | (parts[1] << 8) | (parts[2] << 16) | (parts[3] << 24)) >>> 0;
 }
 
+/** The IPv4 address to advertise for a listen address or hostname (127.0.0.1 unless a literal). */
+export function advertisedIp(address: string): string {
+  return /^\d+\.\d+\.\d+\.\d+$/.test(address) && address !== "0.0.0.0" ? address : "127.0.0.1";
+}
+
+/** The hostname to advertise for a listen address (the machine's name for a wildcard). */
+export function advertisedHostname(address: string): string {
+  if (address !== "0.0.0.0" && address !== "::") return address;
+  try {
+    return Deno.hostname();
+  } catch {
+    return "127.0.0.1";
+  }
+}
+
 /** The MasterInfo of a master with this id and address. */
 export function makeMasterInfo(id: string, hostname: string, port: number): MasterInfo {
-  const ip = /^\d+\.\d+\.\d+\.\d+$/.test(hostname) ? hostname : "127.0.0.1";
+  const ip = advertisedIp(hostname);
   return {
     id,
     ip: ipToUint32(ip),
@@ -854,7 +869,7 @@ export class Master implements MasterLink {
       hostname: agent.hostname,
       url: {
         scheme: "http",
-        address: { hostname: agent.hostname, ip: agent.hostname, port: agent.port },
+        address: { hostname: agent.hostname, ip: agent.ip, port: agent.port },
         path: "/slave(1)",
       },
       resources: resources.toJson(multi ? role : undefined),
