@@ -4,7 +4,7 @@
  * @module
  */
 import { createApp } from "../app.ts";
-import { type Config, ConfigError, flagsHelp, loadConfig } from "../config/mod.ts";
+import { type Config, ConfigError, flagsHelp, loadConfig, redactConfig } from "../config/mod.ts";
 import { consoleLogger, type Logger } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 
@@ -89,10 +89,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     logger.error("Cannot start", { error: (e as Error).message });
     return 1;
   }
+  const safe = redactConfig(config) as { database: string; master: string };
   logger.info(`Eremetic ${VERSION} listening on ${server.url}`, {
     config: path ?? "(none)",
-    database: `${config.database_driver}:${config.database}`,
-    master: config.master || "(none)",
+    database: `${config.database_driver}:${safe.database}`,
+    master: safe.master || "(none)",
   });
   const stop = (signal: string) => {
     logger.info(`Received ${signal}: stopping (running tasks keep running)`);
