@@ -283,7 +283,8 @@ export async function machineLine(): Promise<string> {
     `${navigator.hardwareConcurrency} cores (${cpu}), ${
       Math.round(mem.total / 2 ** 30)
     } GiB RAM; ` +
-    `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}); ${Deno.build.os}/${Deno.build.arch}`;
+    `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}); ${Deno.build.os}/${Deno.build.arch}; ` +
+    `load average at start ${Deno.loadavg()[0].toFixed(1)}`;
 }
 
 /**
