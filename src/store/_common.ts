@@ -46,8 +46,13 @@ export function encodeCursor(seq: number): string {
 export function decodeCursor(cursor: string | null | undefined): number {
   if (!cursor) return 0;
   const m = /^s([0-9a-z]{1,11})$/.exec(cursor);
-  if (!m) throw new RangeError(`Cannot use cursor "${cursor}": it was not returned by this server`);
-  return parseInt(m[1], 36);
+  const seq = m ? parseInt(m[1], 36) : NaN;
+  // Eleven base-36 digits reach past 2^53; no stored seq is that large, and a KV range
+  // starting beyond its end throws.
+  if (!(seq < Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError(`Cannot use cursor "${cursor}": it was not returned by this server`);
+  }
+  return seq;
 }
 
 const encoder = new TextEncoder();

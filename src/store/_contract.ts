@@ -111,6 +111,12 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
     await t.step("listTasks() rejects a cursor it did not make", async () => {
       await using store = await open();
       await assertRejects(() => store.listTasks({ cursor: "garbage" }), RangeError);
+      // Well-formed but beyond any seq (past 2^53).
+      await assertRejects(() => store.listTasks({ cursor: "szzzzzzzzzzz" }), RangeError);
+      await assertRejects(
+        () => store.listTasks({ cursor: "szzzzzzzzzzz", name: "n" }),
+        RangeError,
+      );
     });
 
     await t.step("updateTask() of a deleted task throws NotFoundError", async () => {
