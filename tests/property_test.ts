@@ -197,6 +197,7 @@ function expected(path: string, bytes: Uint8Array): ParseResult | "malformed" {
 
 /** The property: 202 iff the validator accepts; otherwise a 4xx JSON error document. */
 async function check(app: App, logs: LogEntry[], path: string, bytes: Uint8Array) {
+  const logged = logs.length;
   const out = await post(app, path, bytes as Uint8Array<ArrayBuffer>);
   const want = expected(path, bytes);
   const shown = new TextDecoder().decode(bytes.slice(0, 200));
@@ -225,7 +226,7 @@ async function check(app: App, logs: LogEntry[], path: string, bytes: Uint8Array
     assertEquals(typeof doc.message, "string", out.text);
     assert(!out.text.includes(SECRET), `the error shows the secret: ${out.text}`);
   }
-  const errors = logs.filter((e) => e.level === "error");
+  const errors = logs.slice(logged).filter((e) => e.level === "error");
   assertEquals(errors, [], "no request failed on the server");
 }
 
@@ -296,4 +297,56 @@ Deno.test("POST on a Deno KV store: mutated bodies are a 202 or a 4xx, never a 5
       { numRuns: 800 },
     );
   });
+});
+
+/** Query values: what clients send, and what they should not. */
+const queryValue: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ unit: "binary", maxLength: 20 }),
+  fc.constantFrom("", "queued", "active,queued", "terminated", "active,,", "0", "-1", "1e3"),
+  fc.constantFrom("s0", "s1", "szzzzzzzzzzz", "s", "s-1", "t=1", "=", "team=a"),
+  fc.nat().map(String),
+  fc.nat().map((n) => `s${n.toString(36)}`),
+);
+
+Deno.test("GET /api/v1/task with random query strings is a 200 array or a 422", async () => {
+  for (const store of [undefined, await openKvStore(":memory:")]) {
+    await withApp(store, async (app, logs) => {
+      for (let i = 0; i < 30; i++) {
+        const res = await post(app, "/api/v1/task", json({ ...FULL_V1, name: `n${i % 3}` }));
+        assertEquals(res.status, 202);
+      }
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.tuple(
+              fc.oneof(
+                fc.constantFrom("state", "name", "label", "limit", "cursor"),
+                fc.string({ maxLength: 8 }),
+              ),
+              queryValue,
+            ),
+            { maxLength: 5 },
+          ),
+          fc.constantFrom("/api/v1/task", "/task"),
+          async (params, path) => {
+            const logged = logs.length;
+            const query = new URLSearchParams(params).toString();
+            const res = await app.fetch(new Request(`http://127.0.0.1${path}?${query}`));
+            const text = await res.text();
+            assert(
+              res.status === 200 || res.status === 422,
+              `${path}?${query} → ${res.status} ${text}`,
+            );
+            assertEquals(res.headers.get("content-type"), "application/json; charset=UTF-8");
+            const body = JSON.parse(text);
+            if (res.status === 200) assert(Array.isArray(body), text);
+            else assertEquals(typeof body.message, "string");
+            assert(!text.includes(SECRET));
+            assertEquals(logs.slice(logged).filter((e) => e.level === "error"), []);
+          },
+        ),
+        { numRuns: 500 },
+      );
+    });
+  }
 });
