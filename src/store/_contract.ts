@@ -119,6 +119,14 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
       );
     });
 
+    await t.step("an over-long id finds nothing, without an error", async () => {
+      await using store = await open();
+      const id = "x".repeat(3000);
+      assertEquals(await store.getTask(id), null);
+      assertEquals(await store.deleteTask(id), false);
+      await assertRejects(() => store.updateTask({ ...sampleTask(), id }), NotFoundError);
+    });
+
     await t.step("updateTask() of a deleted task throws NotFoundError", async () => {
       await using store = await open();
       const { task } = await store.createTask(sampleTask());

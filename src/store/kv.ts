@@ -56,6 +56,8 @@ import {
 /** Deno KV allows 1,000 mutations and 819,200 bytes per atomic operation; keep a margin. */
 export const DEFAULT_MAX_BATCH_MUTATIONS = 900;
 export const DEFAULT_MAX_BATCH_BYTES = 700_000;
+/** Longer ids are never stored (ids are 50 characters); reads of them find nothing. */
+const MAX_ID_LENGTH = 512;
 /** How many index entries a filtered list may scan before returning a short page. */
 export const LIST_SCAN_LIMIT = 20_000;
 /** Bytes of encoded records the read cache keeps (local databases). */
@@ -352,6 +354,8 @@ class KvTaskStore implements TaskStore {
   }
 
   async #readBytes(id: string): Promise<Uint8Array | null> {
+    // No stored id is this long, and KV refuses keys over 2 KiB with an error.
+    if (id.length > MAX_ID_LENGTH) return null;
     if (this.#overlay.has(id)) return this.#overlay.get(id)!;
     const cached = this.#cache.get(id);
     if (cached) return cached;
