@@ -913,6 +913,22 @@ Deno.test("API with basic authentication and a url_prefix", async (t) => {
     );
   });
 
+  await t.step("an over-long task id is not found, never a 500", async () => {
+    const id = "a".repeat(3000);
+    for (
+      const [method, path, status] of [
+        ["GET", `/api/v1/task/${id}`, 404],
+        ["DELETE", `/api/v1/task/${id}`, 404],
+        ["POST", `/api/v1/task/${id}/kill`, 404],
+        ["GET", `/api/v1/task/${id}/stdout`, 204],
+        ["GET", `/task/${id}`, 404],
+      ] as const
+    ) {
+      const res = await request(`${base}${path}`, { method, headers: auth });
+      assertEquals(res.status, status, `${method} ${path.slice(0, 20)}: ${res.text}`);
+    }
+  });
+
   await t.step("the credentials appear in no log line", () => {
     assert(!JSON.stringify(server.logs).includes(password));
   });

@@ -105,6 +105,16 @@ export function taskLocation(req: Request, prefix: string, path: string): string
 const MAX_IDEMPOTENCY_KEY = 255;
 
 /**
+ * Ids are `eremetic-task.<uuid>` (50 characters); anything much longer names no task,
+ * and is not sent to the store (a Deno KV key holds at most 2 KiB).
+ */
+export const MAX_TASK_ID_LENGTH = 256;
+
+function isPlausibleId(id: string): boolean {
+  return id.length <= MAX_TASK_ID_LENGTH;
+}
+
+/**
  * The `Warning: 299` value naming ignored keys. Keys are the client's arbitrary strings,
  * so they are escaped into a valid quoted-string of printable ASCII (a raw newline or a
  * non-Latin-1 character would make the header invalid) and the list is cut short.
@@ -227,7 +237,8 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
 
   app.get("/:id", async (c) => {
     c.set("handler", "Status");
-    const task = await store.getTask(c.req.param("id"));
+    const id = c.req.param("id");
+    const task = isPlausibleId(id) ? await store.getTask(id) : null;
     if (legacy && deps.renderTaskPage && (c.req.header("accept") ?? "").includes("text/html")) {
       return await deps.renderTaskPage(task);
     }
@@ -237,7 +248,8 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
   for (const file of ["stdout", "stderr"] as const) {
     app.get(`/:id/${file}`, async (c) => {
       c.set("handler", file.toUpperCase());
-      const task = await store.getTask(c.req.param("id"));
+      const id = c.req.param("id");
+      const task = isPlausibleId(id) ? await store.getTask(id) : null;
       if (!task || !task.agent_id || !deps.sandbox) {
         return new Response(null, {
           status: 204,
@@ -268,6 +280,7 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
   app.post("/:id/kill", async (c) => {
     c.set("handler", "Kill");
     const id = c.req.param("id");
+    if (!isPlausibleId(id)) return json(null, 404);
     const outcome = await control.killTask(id);
     switch (outcome) {
       case "not_found":
@@ -285,7 +298,7 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
   app.delete("/:id", async (c) => {
     c.set("handler", "Delete");
     const id = c.req.param("id");
-    const task = await store.getTask(id);
+    const task = isPlausibleId(id) ? await store.getTask(id) : null;
     if (!task) return json(null, 404);
     const state = stateOf(task);
     if (!isTerminal(state)) {
