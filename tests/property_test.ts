@@ -350,3 +350,50 @@ Deno.test("GET /api/v1/task with random query strings is a 200 array or a 422", 
     });
   }
 });
+
+Deno.test("task routes with random ids and methods are never a 5xx", async () => {
+  for (const store of [undefined, await openKvStore(":memory:")]) {
+    await withApp(store, async (app, logs) => {
+      const made = await post(app, "/api/v1/task", json(FULL_V1));
+      const real = JSON.parse(made.text) as string;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.string({ unit: "binary", maxLength: 30 }),
+            fc.string({ minLength: 200, maxLength: 3000 }),
+            fc.constantFrom(real, `${real}x`, "eremetic-task.", "..", "%", "%00", "%E0%A4%A"),
+          ),
+          fc.constantFrom(
+            ["GET", ""],
+            ["DELETE", ""],
+            ["POST", "/kill"],
+            ["GET", "/stdout"],
+            ["GET", "/stderr"],
+            ["PUT", ""],
+          ),
+          fc.constantFrom("/api/v1/task/", "/task/"),
+          async (id, [method, suffix], prefix) => {
+            let encoded: string;
+            try {
+              encoded = /^%/.test(id) ? id : encodeURIComponent(id);
+            } catch {
+              return; // a lone surrogate has no URL form
+            }
+            if (encoded === "") return;
+            const logged = logs.length;
+            const res = await app.fetch(
+              new Request(`http://127.0.0.1${prefix}${encoded}${suffix}`, { method }),
+            );
+            const text = await res.text();
+            assert(
+              res.status < 500,
+              `${method} ${prefix}${encoded}${suffix} → ${res.status} ${text}`,
+            );
+            assertEquals(logs.slice(logged).filter((e) => e.level === "error"), []);
+          },
+        ),
+        { numRuns: 400 },
+      );
+    });
+  }
+});
