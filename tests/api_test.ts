@@ -773,6 +773,19 @@ for (const driver of ["memory", "kv"] as const) {
       assertEquals(await ids("?name="), queued, "an empty name is no filter");
     });
 
+    await t.step("name finds generated names too", async () => {
+      const id = await submit(base);
+      const name = (await getTask(base, id)).name as string;
+      assertEquals(await ids(`?name=${encodeURIComponent(name)}`), [id]);
+      const look = await submit(base, { ...SEED_BODY, name: "Eremetic task bbbbbbbb" });
+      assertEquals(await ids("?name=Eremetic%20task%20bbbbbbbb"), [look]);
+      for (const x of [id, look]) {
+        await request(`${base}/api/v1/task/${x}/kill`, { method: "POST" });
+        await request(`${base}/api/v1/task/${x}`, { method: "DELETE" });
+      }
+      assertEquals(await ids(`?name=${encodeURIComponent(name)}&state=`), []);
+    });
+
     await t.step("label filter: key=value and key alone", async () => {
       assertEquals(await ids("?label=team%3Da"), [queued[0]]);
       assertEquals(await ids("?label=team%3Da&state="), [queued[0], killed]);
