@@ -121,7 +121,21 @@ export interface SpawnedServer extends AsyncDisposable {
  * waits until `/api/v1/health` answers, and returns a handle that can SIGKILL it.
  */
 export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedServer> {
-  const port = options.port ?? freePort();
+  // A free port can be taken by someone else before the child binds it: try another.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await spawnOnce(options, options.port ?? freePort());
+    } catch (e) {
+      if (options.port !== undefined || attempt === 3 || !(e instanceof SpawnExitError)) throw e;
+    }
+  }
+}
+
+class SpawnExitError extends Error {
+  override name = "SpawnExitError";
+}
+
+async function spawnOnce(options: SpawnServerOptions, port: number): Promise<SpawnedServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -172,7 +186,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedS
   while (true) {
     if (exited !== null) {
       await kill();
-      throw new Error(
+      throw new SpawnExitError(
         `Cannot start the server: it exited with code ${
           (exited as Deno.CommandStatus).code
         }\n${log}`,
