@@ -395,6 +395,17 @@ Deno.test("API without authentication, in memory", async (t) => {
     assertErrorDocument(streamed, 413, "streamed");
   });
 
+  await t.step("the limit is exactly 1 MiB", async () => {
+    const sized = (bytes: number) => {
+      const head = JSON.stringify({ ...SEED_BODY, padding: "" }).slice(0, -2);
+      return head + "x".repeat(bytes - head.length - 2) + '"}';
+    };
+    const at = await postJson(base, "/api/v1/task", sized(1_048_576));
+    assertJson(at, 202, "1 MiB");
+    const over = await postJson(base, "/api/v1/task", sized(1_048_577));
+    assertErrorDocument(over, 413, "1 MiB + 1");
+  });
+
   await t.step("a body under 1 MiB whose task is too large to store → 413", async () => {
     const res = await postJson(base, "/api/v1/task", {
       ...SEED_BODY,
