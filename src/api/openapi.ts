@@ -36,9 +36,26 @@ const idParam = {
   description: "Task id, `eremetic-task.<uuid>`",
 };
 
+type Operation = Record<string, unknown>;
+
+/** The legacy twin of a v1 path: v0 bodies, `deprecated`, the `Warning: 299` header. */
+function legacyOf(ops: Record<string, Operation>): Record<string, Operation> {
+  return Object.fromEntries(
+    Object.entries(ops).map(([method, op]) => [method, {
+      ...op,
+      deprecated: true,
+      ...(op.requestBody
+        ? { requestBody: { required: true, content: jsonContent("TaskRequestV0") } }
+        : {}),
+      description: "Legacy route: v0 field names; every response carries " +
+        "`Warning: 299 - 'Deprecated API'`.",
+    }]),
+  );
+}
+
 /** Builds the OpenAPI document (cached by the caller). */
 export function openApiDocument(version: string) {
-  return {
+  const document = {
     openapi: "3.1.0",
     info: {
       title: "Eremetic",
@@ -171,13 +188,19 @@ export function openApiDocument(version: string) {
           },
         },
       },
+      "/api/v1/openapi.json": {
+        get: {
+          summary: "This document (never behind auth)",
+          responses: { "200": { description: "OpenAPI 3.1 JSON" } },
+        },
+      },
       "/metrics": {
         get: {
           summary: "Prometheus metrics",
           responses: { "200": { description: "text format 0.0.4" } },
         },
       },
-    },
+    } as Record<string, Record<string, Operation>>,
     components: {
       schemas: {
         TaskRequestV1: schema(TaskRequestV1Schema),
@@ -187,4 +210,10 @@ export function openApiDocument(version: string) {
       securitySchemes: { basic: { type: "http", scheme: "basic" } },
     },
   };
+  for (const [path, ops] of Object.entries(document.paths)) {
+    if (path.startsWith("/api/v1/task") || path === "/api/v1/version") {
+      document.paths[path.slice("/api/v1".length)] = legacyOf(ops);
+    }
+  }
+  return document;
 }
