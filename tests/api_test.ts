@@ -740,7 +740,29 @@ Deno.test("API without authentication, in memory", async (t) => {
     for (const key of ["image", "cpu", "mem", "masked_env", "max_retries"]) {
       assert(key in schema.properties!, `TaskRequestV1 has ${key}`);
     }
-    assert("/api/v1/task" in doc.paths);
+    for (
+      const path of [
+        "/api/v1/task",
+        "/api/v1/task/{taskId}",
+        "/api/v1/task/{taskId}/kill",
+        "/api/v1/task/{taskId}/stdout",
+        "/api/v1/task/{taskId}/stderr",
+        "/api/v1/version",
+        "/api/v1/health",
+        "/metrics",
+        "/task",
+        "/task/{taskId}",
+        "/task/{taskId}/kill",
+        "/version",
+      ]
+    ) assert(path in doc.paths, `openapi.json documents ${path}`);
+    const legacyPost = (doc.paths["/task"] as Record<string, Record<string, unknown>>).post;
+    assertEquals(legacyPost.deprecated, true);
+    assertStringIncludes(JSON.stringify(legacyPost.requestBody), "TaskRequestV0");
+    // Every reference resolves.
+    for (const [, name] of res.text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
+      assert(name in doc.components.schemas, `$ref ${name} resolves`);
+    }
   });
 });
 
