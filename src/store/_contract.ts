@@ -127,6 +127,20 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
       await assertRejects(() => store.updateTask({ ...sampleTask(), id }), NotFoundError);
     });
 
+    await t.step("updateTask() keeps the seq and name given at creation", async () => {
+      await using store = await open();
+      const { task } = await store.createTask(sampleTask({ name: "fixed" }));
+      await store.updateTask({ ...withState(task, "TASK_STAGING"), seq: 999, name: "renamed" });
+      const got = (await store.getTask(task.id))!;
+      assertEquals([got.seq, got.name, got.status.at(-1)!.status], [
+        task.seq,
+        "fixed",
+        "TASK_STAGING",
+      ]);
+      assertEquals((await store.listTasks({ name: "fixed" })).tasks.map((t) => t.id), [task.id]);
+      assertEquals((await store.listTasks({ name: "renamed" })).tasks, []);
+    });
+
     await t.step("updateTask() of a deleted task throws NotFoundError", async () => {
       await using store = await open();
       const { task } = await store.createTask(sampleTask());

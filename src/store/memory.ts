@@ -93,7 +93,8 @@ export function memoryStore(): TaskStore {
           new NotFoundError(`Cannot update task "${task.id}": it does not exist`),
         );
       }
-      records.set(task.id, encodeRecord({ ...task, seq: prior.seq }));
+      // Name and seq are fixed at creation (the KV store indexes both).
+      records.set(task.id, encodeRecord({ ...task, seq: prior.seq, name: prior.name }));
       return Promise.resolve();
     },
     deleteTask(id: string) {
