@@ -6,7 +6,7 @@ import { createApp } from "../src/app.ts";
 import { checkBasicAuth, timingSafeEqual } from "../src/api/mod.ts";
 import { ConfigError, resolveConfig } from "../src/config/mod.ts";
 import { collectingLogger } from "../src/runtime.ts";
-import { memoryStore } from "../src/store/mod.ts";
+import { memoryStore, StoreUnavailableError } from "../src/store/mod.ts";
 import {
   assert,
   assertEquals,
@@ -1124,4 +1124,44 @@ Deno.test("queue_size bounds the queued tasks: beyond it POST → 503", async ()
   const metrics = await request(`${base}/metrics`);
   assertMatch(metrics.text, /^scheduler_queue_size 2$/m);
   assertMatch(metrics.text, /^scheduler_tasks_created 3$/m);
+});
+
+Deno.test("a failing store: health 503, POST 503 or 500 without internals", async () => {
+  const { config } = resolveConfig({ env: {}, flags: ["--database-driver", "memory"] });
+  const inner = memoryStore();
+  let failure: Error | null = null;
+  const store = Object.assign(Object.create(null), inner, {
+    description: inner.description,
+    ping: () => failure ? Promise.reject(failure) : inner.ping(),
+    createTask: (...args: Parameters<typeof inner.createTask>) =>
+      failure ? Promise.reject(failure) : inner.createTask(...args),
+  });
+  const logger = collectingLogger();
+  await using app = await createApp(config, { logger, store });
+  const call = async (path: string, init?: RequestInit) => {
+    const res = await app.fetch(new Request(`http://x${path}`, init));
+    return { status: res.status, type: res.headers.get("content-type"), body: await res.json() };
+  };
+  const post = {
+    method: "POST",
+    body: JSON.stringify({ ...SEED_BODY, masked_env: { P: SECRET } }),
+  };
+
+  assertEquals((await call("/api/v1/task", post)).status, 202);
+  failure = new StoreUnavailableError("Cannot write to Deno KV: disk full");
+  const health = await call("/api/v1/health");
+  assertEquals(health.status, 503);
+  assertEquals(health.body.status, "unavailable");
+  assertEquals(health.body.store.ok, false);
+  const unavailable = await call("/api/v1/task", post);
+  assertEquals(unavailable.status, 503);
+  assertEquals(unavailable.type, JSON_TYPE);
+  assertEquals(typeof unavailable.body.message, "string");
+
+  failure = new Error(`internal detail /var/lib/secret-path ${SECRET}`);
+  const broken = await call("/api/v1/task", post);
+  assertEquals(broken.status, 500);
+  assertEquals(broken.body, { error: "internal error", message: "Internal server error" });
+  const errors = logger.entries.filter((e) => e.level === "error");
+  assertEquals(errors.length, 2, "each 5xx is logged once");
 });
