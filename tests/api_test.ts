@@ -720,7 +720,20 @@ Deno.test("API without authentication, in memory", async (t) => {
     assertStringIncludes(res.contentType, "text/plain");
     assertStringIncludes(res.text, "scheduler_tasks_created");
     assertStringIncludes(res.text, "http_requests_total");
-    assertStringIncludes(res.text, "scheduler_queue_size");
+    for (
+      const name of [
+        "scheduler_tasks_created",
+        "scheduler_tasks_launched",
+        "scheduler_tasks_terminated",
+        "scheduler_tasks_delayed",
+        "scheduler_tasks_running",
+        "scheduler_queue_size",
+        "http_requests_total",
+        "http_request_duration_microseconds",
+        "http_request_size_bytes",
+        "http_response_size_bytes",
+      ]
+    ) assertMatch(res.text, new RegExp(`^# TYPE ${name} `, "m"));
     const created = /^scheduler_tasks_created(?:\{\})? (\d+)/m.exec(res.text);
     assert(created && Number(created[1]) > 0, "scheduler_tasks_created counts POSTs");
     assertMatch(res.text, /http_requests_total\{[^}]*handler="AddTask"[^}]*\} \d+/);
