@@ -134,6 +134,12 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   let periodicTimer: Timer | undefined;
   let wakeTimer: Timer | undefined;
   let closed = false;
+  /**
+   * Per public id, the staging (until its ACCEPT is sent) or stored status change still in
+   * flight. Writes of different tasks share group commits instead of waiting for each other;
+   * a task's next update or kill waits for its own.
+   */
+  const updating = new Map<string, Promise<void>>();
 
   // One thing at a time: events, kills and timers run through this chain.
   let chain: Promise<unknown> = Promise.resolve();
@@ -145,10 +151,11 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
 
   const nowSec = () => Math.floor(clock.now() / 1000);
 
-  const send = async (call: Call, what: string) => {
+  /** Sends a call; `ordered: false` for calls whose order does not matter (ACKNOWLEDGE). */
+  const send = async (call: Call, what: string, ordered = true) => {
     if (!driver) return false;
     try {
-      await driver.call(call);
+      await driver.call(call, { ordered });
       return true;
     } catch (e) {
       logger.warn(`Cannot send ${what} to Mesos`, { error: (e as Error).message });
@@ -331,15 +338,29 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     }
   };
 
-  const onOffers = async (offers: Offer[]) => {
+  const onOffers = (offers: Offer[]) => {
     const now = clock.now();
     const eligible = queue.filter((t) => t.not_before <= now);
     const result = matchOffers(offers, eligible, { defaultRole: role, now });
     const frameworkId = status.frameworkId ?? "";
+    const byOffer = new Map<Offer, Placement[]>();
+    for (const p of result.placements) {
+      let list = byOffer.get(p.offer);
+      if (!list) byOffer.set(p.offer, list = []);
+      list.push(p);
+    }
+    // Placed tasks leave the queue now (one pass: a filter per task is quadratic), so no
+    // later offer takes them; a task whose staging fails goes back.
+    if (result.placements.length > 0) {
+      const placed = new Set(result.placements.map((p) => p.task.id));
+      queue = queue.filter((t) => !placed.has(t.id));
+      setQueueGauge();
+    }
     // Mark TASK_STAGING durably before the ACCEPT leaves, so a crash in between is
-    // settled by reconciliation, never by a second launch.
-    const staged: Placement[] = [];
-    await Promise.all(result.placements.map(async (p) => {
+    // settled by reconciliation, never by a second launch. The writes share group commits;
+    // each offer's ACCEPT leaves as soon as its own tasks are staged, and events go on
+    // meanwhile (a staged task's later events wait for its offer, see `updating`).
+    const stage = async (p: Placement): Promise<Placement | null> => {
       const { ip, port } = agentAddress(p.offer);
       const staging: TaskRecord = {
         ...p.task,
@@ -354,44 +375,44 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       };
       try {
         await store.updateTask(staging);
-        staged.push({ ...p, task: staging });
+        return { ...p, task: staging };
       } catch (e) {
         logger.warn("Cannot stage task: leaving it queued", {
           task_id: p.task.id,
           error: (e as Error).message,
         });
+        enqueue(p.task);
+        return null;
       }
-    }));
-    const byOffer = new Map<Offer, Placement[]>();
-    for (const p of staged) {
-      dequeue(p.task.id);
-      byOffer.set(p.offer, [...(byOffer.get(p.offer) ?? []), p]);
-      metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
-    }
-    const unused = offers.filter((o) => !byOffer.has(o));
-    const calls: Promise<unknown>[] = [];
-    for (const [offer, placements] of byOffer) {
-      const infos = placements.map((p) => buildTaskInfo(p));
-      calls.push(
-        send(accept([offer.id], [launch(infos)], { refuse_seconds: refuseSeconds }), "ACCEPT")
-          .then((ok) => {
-            if (ok) return metrics.tasksLaunched.inc({}, infos.length);
-            // Whether the master got it is unknown: ask it, never launch twice.
-            for (const p of placements) {
-              unreconciled.set(p.task.mesos_task_id, {
-                taskId: p.task.mesos_task_id,
-                agentId: p.task.agent_id,
-              });
-            }
-            if (reconcileTimer === undefined) {
-              reconcileTimer = setTimeout(() => {
-                reconcileTimer = undefined;
-                void exclusive(() => reconcileRound(RECONCILE_INITIAL_MS));
-              }, RECONCILE_INITIAL_MS);
-            }
-          }),
-      );
-      for (const p of placements) {
+    };
+    const launchOffer = async (offer: Offer, placements: Placement[]) => {
+      const staged = (await Promise.all(placements.map(stage))).filter((p) => p !== null);
+      if (staged.length === 0) {
+        void send(decline([offer.id], { refuse_seconds: refuseSeconds }), "DECLINE");
+        return;
+      }
+      const infos = staged.map((p) => buildTaskInfo(p));
+      // Not awaited: ordered calls leave in order anyway, and a kill of one of these
+      // tasks (which waits for this function) is sent after this ACCEPT.
+      void send(accept([offer.id], [launch(infos)], { refuse_seconds: refuseSeconds }), "ACCEPT")
+        .then((ok) => {
+          if (ok) return metrics.tasksLaunched.inc({}, infos.length);
+          // Whether the master got it is unknown: ask it, never launch twice.
+          for (const p of staged) {
+            unreconciled.set(p.task.mesos_task_id, {
+              taskId: p.task.mesos_task_id,
+              agentId: p.task.agent_id,
+            });
+          }
+          if (reconcileTimer === undefined && !closed) {
+            reconcileTimer = setTimeout(() => {
+              reconcileTimer = undefined;
+              void exclusive(() => reconcileRound(RECONCILE_INITIAL_MS));
+            }, RECONCILE_INITIAL_MS);
+          }
+        });
+      for (const p of staged) {
+        metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
         logger.info("Launching task", {
           task_id: p.task.id,
           agent: p.offer.hostname,
@@ -399,19 +420,30 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         });
         notify(p.task, Math.floor(now / 1000), false);
       }
-    }
-    if (unused.length > 0) {
-      calls.push(
-        send(decline(unused.map((o) => o.id), { refuse_seconds: refuseSeconds }), "DECLINE"),
+    };
+    for (const [offer, placements] of byOffer) {
+      const launching = launchOffer(offer, placements).catch((e) =>
+        logger.error("Cannot launch on an offer", { error: (e as Error).message })
       );
+      for (const p of placements) {
+        const id = p.task.id;
+        const tracked = launching.finally(() => {
+          if (updating.get(id) === tracked) updating.delete(id);
+        });
+        updating.set(id, tracked);
+      }
+    }
+    const unused = offers.filter((o) => !byOffer.has(o));
+    if (unused.length > 0) {
+      void send(decline(unused.map((o) => o.id), { refuse_seconds: refuseSeconds }), "DECLINE");
     }
     if (result.unplaced.length > 0) metrics.tasksDelayed.inc({}, result.unplaced.length);
-    await Promise.all(calls);
     if (queue.length === 0 && !suppressed) {
       suppressed = true;
-      await send(suppress([role]), "SUPPRESS");
+      void send(suppress([role]), "SUPPRESS");
     } else if (queue.length > 0) {
-      const next = Math.min(...queue.map((t) => t.not_before));
+      let next = Infinity;
+      for (const t of queue) next = Math.min(next, t.not_before);
       scheduleWake(next);
     }
   };
@@ -424,11 +456,13 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const onUpdate = async (st: TaskStatus) => {
     const mesosId = st.task_id.value;
     const ack = acknowledgeStatus(st);
-    const acknowledge = async () => {
-      if (ack) await send(ack, `ACKNOWLEDGE of "${mesosId}"`);
+    // Not awaited: the next event need not wait for the master's answer (send logs failures).
+    const acknowledge = () => {
+      if (ack) void send(ack, `ACKNOWLEDGE of "${mesosId}"`, false);
     };
     unreconciled.delete(mesosId);
     const id = publicIdOf(mesosId);
+    await updating.get(id);
     const task = await store.getTask(id);
     if (!task) {
       // Never turn an update for an unknown task into a stub record (D3).
@@ -436,7 +470,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         task_id: mesosId,
         state: st.state,
       });
-      return await acknowledge();
+      return acknowledge();
     }
     if (task.mesos_task_id !== mesosId) {
       logger.info("Status update for an earlier attempt: acknowledged and ignored", {
@@ -444,11 +478,11 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         mesos_task_id: mesosId,
         state: st.state,
       });
-      return await acknowledge();
+      return acknowledge();
     }
     if (!isTaskState(st.state)) {
       logger.warn("Unknown Mesos task state", { task_id: id, state: st.state });
-      return await acknowledge();
+      return acknowledge();
     }
     const timeSec = nowSec();
     const ranBefore = currentState(task) === "TASK_RUNNING";
@@ -463,11 +497,26 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
           not_before: clock.now() + retryDelayMs(next.retry),
         };
       }
-      await store.updateTask(next);
-      logStateChange(next, st);
-      afterChange(task, next, st.state, timeSec, t.terminal, t.retried, ranBefore);
+      // Not awaited here: the write joins a group commit with other tasks' updates, and the
+      // acknowledgement and everything else that follows a stored change wait for it.
+      const stored: Promise<void> = store.updateTask(next).then(() => {
+        logStateChange(next, st);
+        afterChange(task, next, st.state, timeSec, t.terminal, t.retried, ranBefore);
+        acknowledge();
+      }, (e) => {
+        // Unacknowledged, the update is sent again by the master.
+        logger.error("Cannot store a status update", {
+          task_id: id,
+          state: st.state,
+          error: (e as Error).message,
+        });
+      }).finally(() => {
+        if (updating.get(id) === stored) updating.delete(id);
+      });
+      updating.set(id, stored);
+      return;
     }
-    await acknowledge();
+    acknowledge();
   };
 
   const logStateChange = (task: TaskRecord, st: TaskStatus) => {
@@ -522,7 +571,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       case "SUBSCRIBED":
         return await onSubscribed(event.subscribed.framework_id.value);
       case "OFFERS":
-        return await onOffers(event.offers.offers ?? []);
+        return onOffers(event.offers.offers ?? []);
       case "UPDATE":
         return await onUpdate(event.update.status);
       case "RESCIND":
@@ -607,6 +656,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
 
   const killTask = (id: string): Promise<KillOutcome> =>
     exclusive(async () => {
+      await updating.get(id);
       const { outcome, task } = await recordKillRequest(id, { store, clock, metrics });
       if (!task) return outcome;
       if (outcome === "killed") {
@@ -632,6 +682,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     await driver?.close();
     await loop;
     await chain;
+    await Promise.all(updating.values());
   };
 
   return {
