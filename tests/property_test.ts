@@ -397,3 +397,44 @@ Deno.test("task routes with random ids and methods are never a 5xx", async () =>
     });
   }
 });
+
+Deno.test("Idempotency-Key under concurrency: one task per key, other bodies refused", async () => {
+  for (const store of [undefined, await openKvStore(":memory:")]) {
+    await withApp(store, async (app, logs) => {
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.nat(2), fc.nat(1)), { minLength: 1, maxLength: 16 }),
+          async (requests) => {
+            round++;
+            const logged = logs.length;
+            const results = await Promise.all(requests.map(async ([key, variant]) => {
+              const res = await app.fetch(
+                new Request("http://127.0.0.1/api/v1/task", {
+                  method: "POST",
+                  headers: { "idempotency-key": `r${round}-k${key}` },
+                  body: JSON.stringify({ ...FULL_V1, cpu: variant + 1 }),
+                }),
+              );
+              return { key, variant, status: res.status, body: await res.json() };
+            }));
+            for (const key of new Set(results.map((r) => r.key))) {
+              const mine = results.filter((r) => r.key === key);
+              const accepted = mine.filter((r) => r.status === 202);
+              assert(accepted.length > 0, `key ${key}: some request wins`);
+              assertEquals(new Set(accepted.map((r) => r.body)).size, 1, "one task per key");
+              assertEquals(new Set(accepted.map((r) => r.variant)).size, 1, "one body per key");
+              for (const r of mine) {
+                if (r.status === 202) continue;
+                assertEquals(r.status, 422);
+                assert(r.variant !== accepted[0].variant, "only another body is refused");
+              }
+            }
+            assertEquals(logs.slice(logged).filter((e) => e.level === "error"), []);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  }
+});
