@@ -972,6 +972,12 @@ Deno.test("API with basic authentication and a url_prefix", async (t) => {
     );
   });
 
+  await t.step("the strict-slash redirect carries the url_prefix", async () => {
+    const res = await request(`${base}/api/v1/task/?state=`);
+    assertEquals(res.status, 301);
+    assertEquals(res.headers.get("location"), "/service/eremetic/api/v1/task?state=");
+  });
+
   await t.step("an over-long task id is not found, never a 500", async () => {
     const id = "a".repeat(3000);
     for (
