@@ -24,6 +24,13 @@ Deno.test("e2e: the seed example reaches TASK_FINISHED and its stdout shows the 
   const err = await fetch(`${stack.url}/api/v1/task/${id}/stderr`);
   assertEquals(err.status, 200);
   await err.body?.cancel();
+  // The executor directory is stored too, as the agent's /state reports it.
+  const withSandbox = await waitFor("the sandbox path", async () => {
+    const t = await getTask(stack.url, id);
+    return t.sandbox_path ? t : null;
+  });
+  assertStringIncludes(withSandbox.sandbox_path, withSandbox.agent_id);
+  assertEquals(withSandbox.status.at(-1)?.status, "TASK_FINISHED");
 });
 
 Deno.test("e2e: PORT0 and masked_env reach the task while GET shows *******", async () => {

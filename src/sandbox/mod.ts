@@ -31,3 +31,4 @@ export {
   type SandboxReader,
   type SandboxReaderOptions,
 } from "./reader.ts";
+export { sandboxFromStatusData } from "./inspect.ts";

@@ -25,6 +25,7 @@ import {
   type TaskStatus,
 } from "../mesos/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
+import { agentUrlOf, findSandboxDirectory, sandboxFromStatusData } from "../sandbox/mod.ts";
 import type { Clock, Logger } from "../runtime.ts";
 import type { TaskStore } from "../store/mod.ts";
 import {
@@ -52,6 +53,9 @@ export const KILL_RESEND_MS = 5_000;
 /** First wait before re-sending an unanswered explicit reconciliation; doubles up to the cap. */
 export const RECONCILE_INITIAL_MS = 1_000;
 export const RECONCILE_MAX_MS = 60_000;
+/** Sandbox directory lookups in flight at most, and how long each may take. */
+export const MAX_SANDBOX_LOOKUPS = 8;
+export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
 /** Back-off before a retried task may launch again: base × 2^(retry-1), capped. */
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
@@ -490,6 +494,10 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     if (t.changed) {
       let next = t.task;
       if (st.agent_id?.value && !next.agent_id) next = { ...next, agent_id: st.agent_id.value };
+      if (st.state === "TASK_RUNNING" && !next.sandbox_path) {
+        const path = sandboxFromStatusData(st.data);
+        if (path) next = { ...next, sandbox_path: path };
+      }
       if (t.retried) {
         next = {
           ...next,
@@ -503,6 +511,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         logStateChange(next, st);
         afterChange(task, next, st.state, timeSec, t.terminal, t.retried, ranBefore);
         acknowledge();
+        if (st.state === "TASK_RUNNING" && !next.sandbox_path) lookUpSandbox(next);
       }, (e) => {
         // Unacknowledged, the update is sent again by the master.
         logger.error("Cannot store a status update", {
@@ -517,6 +526,43 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       return;
     }
     acknowledge();
+  };
+
+  /**
+   * Stores the executor directory from the agent's `/state` (a command task's status
+   * carries none), in the background and a few at a time: the sandbox reader finds it
+   * on its own when this is skipped.
+   */
+  let sandboxLookups = 0;
+  const lookUpSandbox = (task: TaskRecord) => {
+    const agentUrl = agentUrlOf(task);
+    if (!agentUrl || sandboxLookups >= MAX_SANDBOX_LOOKUPS || closed) return;
+    sandboxLookups++;
+    findSandboxDirectory(agentUrl, task.framework_id, task.mesos_task_id, {
+      fetch: options.fetch,
+      timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
+    }).then((dir) => {
+      if (!dir || closed) return;
+      // Like every other change of a task: in the event loop, after its pending write.
+      return exclusive(async () => {
+        await updating.get(task.id);
+        const current = await store.getTask(task.id);
+        if (!current || current.mesos_task_id !== task.mesos_task_id || current.sandbox_path) {
+          return;
+        }
+        const written: Promise<void> = store.updateTask({ ...current, sandbox_path: dir })
+          .finally(() => {
+            if (updating.get(task.id) === written) updating.delete(task.id);
+          });
+        updating.set(task.id, written);
+        await written;
+      });
+    }).catch((e) =>
+      logger.debug("Cannot find the sandbox directory", {
+        task_id: task.id,
+        error: (e as Error).message,
+      })
+    ).finally(() => sandboxLookups--);
   };
 
   const logStateChange = (task: TaskRecord, st: TaskStatus) => {
