@@ -65,10 +65,14 @@ export async function recordKillRequest(
 
 /** A `TaskControl` for running without a Mesos master: tasks wait in the queue. */
 export function queueOnlyControl(options: QueueOnlyOptions): TaskControl {
+  // One kill at a time, so concurrent kills of one task are applied once.
+  let chain: Promise<unknown> = Promise.resolve();
   return {
     taskCreated() {},
-    async killTask(id) {
-      return (await recordKillRequest(id, options)).outcome;
+    killTask(id) {
+      const next = chain.then(async () => (await recordKillRequest(id, options)).outcome);
+      chain = next.catch(() => {});
+      return next;
     },
     status: () => ({ master: null, state: "no-master", frameworkId: null }),
   };
