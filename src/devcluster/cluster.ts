@@ -18,6 +18,7 @@ import {
   textResponse,
 } from "./master.ts";
 import type { Recorder } from "./record.ts";
+import { type Http1Server, serveHttp1 } from "./http1.ts";
 import type { MasterRegistry, Membership } from "./registry.ts";
 import { Timers } from "./timers.ts";
 import type { Attribute, MasterInfo, Resource } from "./types.ts";
@@ -70,7 +71,7 @@ interface MasterNode {
   index: number;
   hostname: string;
   port: number;
-  server: Deno.HttpServer | null;
+  server: Http1Server | null;
   masterId: string;
   master: Master | null;
   timers: Timers | null;
@@ -136,11 +137,11 @@ export class Cluster {
         membership: null,
         recoveringUntil: 0,
       };
-      node.server = Deno.serve(
-        { port: s.ports[i], hostname: s.address, onListen: () => {} },
+      node.server = serveHttp1(
+        { port: s.ports[i], hostname: s.address },
         (req) => this.#handle(node, req),
       );
-      node.port = (node.server.addr as Deno.NetAddr).port;
+      node.port = node.server.port;
       this.#nodes.push(node);
     }
     const first = this.#nodes[0];

@@ -284,3 +284,46 @@ Deno.test("/health, /version, /master/redirect and /master/state", async () => {
   const raw = await (await fetch(`${c.url}/state`)).text();
   assert.match(raw, /"cpus":4\.0/);
 });
+
+Deno.test("each RecordIO record travels as exactly one HTTP chunk, as a real master sends it", async () => {
+  await using c = await startDevCluster({ agents: 2, allocationIntervalMs: 20 });
+  const { hostname, port } = new URL(c.url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const body = JSON.stringify(SUBSCRIBE);
+  await conn.write(new TextEncoder().encode(
+    `POST /api/v1/scheduler HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n${body}`,
+  ));
+  let raw = "";
+  const buf = new Uint8Array(65536);
+  const decoder = new TextDecoder();
+  // Read until the chunked body holds SUBSCRIBED, HEARTBEAT and OFFERS.
+  while (!raw.includes('{"type":"OFFERS"')) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    raw += decoder.decode(buf.subarray(0, n), { stream: true });
+  }
+  conn.close();
+  const [head, chunked] = raw.split("\r\n\r\n", 2);
+  assert.match(head, /^HTTP\/1\.1 200 OK/);
+  assert.match(head.toLowerCase(), /transfer-encoding: chunked/);
+  let rest = chunked;
+  const chunks: string[] = [];
+  while (rest.length) {
+    const nl = rest.indexOf("\r\n");
+    const size = parseInt(rest.slice(0, nl), 16);
+    if (Number.isNaN(size) || rest.length < nl + 2 + size) break;
+    chunks.push(rest.slice(nl + 2, nl + 2 + size));
+    rest = rest.slice(nl + 2 + size + 2);
+  }
+  assert.ok(chunks.length >= 3, JSON.stringify(raw.slice(0, 600)));
+  for (const chunk of chunks) {
+    const nl = chunk.indexOf("\n");
+    assert.equal(Number(chunk.slice(0, nl)), new TextEncoder().encode(chunk.slice(nl + 1)).length);
+    JSON.parse(chunk.slice(nl + 1));
+  }
+  assert.deepEqual(
+    chunks.slice(0, 3).map((c) => JSON.parse(c.slice(c.indexOf("\n") + 1)).type),
+    ["SUBSCRIBED", "HEARTBEAT", "OFFERS"],
+  );
+});
