@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { markStreaming, serveHttp1 } from "./http1.ts";
+
+async function exchange(
+  port: number,
+  raw: string,
+  until: (text: string) => boolean,
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(raw));
+  let text = "";
+  const buf = new Uint8Array(65536);
+  while (!until(text)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  conn.close();
+  return text;
+}
+
+Deno.test("serveHttp1() handles keep-alive, chunked bodies, Expect: 100-continue and bad requests", async () => {
+  const server = serveHttp1({ hostname: "127.0.0.1", port: 0 }, async (req) => {
+    const body = await req.text();
+    return new Response(`${req.method} ${new URL(req.url).pathname} ${body}`, {
+      headers: { "content-type": "text/plain" },
+    });
+  });
+  try {
+    const two = await exchange(
+      server.port,
+      "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi" +
+        "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+      (t) => t.includes("POST /b abcde"),
+    );
+    assert.match(two, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(two, /content-length: 10\r\n[\s\S]*\r\n\r\nPOST \/a hi/);
+    assert.ok(two.includes("POST /b abcde"));
+    const cont = await exchange(
+      server.port,
+      "POST /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nz",
+      (t) => t.includes("POST /c z"),
+    );
+    assert.match(cont, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/);
+    const bad = await exchange(server.port, "NONSENSE\r\n\r\n", (t) => t.includes("\r\n\r\n"));
+    assert.match(bad, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    const res = await fetch(`http://127.0.0.1:${server.port}/d`, { method: "POST", body: "x" });
+    assert.equal(await res.text(), "POST /d x");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp1() sends one chunk per stream read and cancels the stream when the client leaves", async () => {
+  let cancelled: () => void;
+  const gone = new Promise<void>((r) => cancelled = r);
+  const server = serveHttp1({ hostname: "127.0.0.1", port: 0 }, () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const s of ["one", "two", "three"]) c.enqueue(new TextEncoder().encode(s));
+      },
+      cancel() {
+        cancelled();
+      },
+    });
+    return markStreaming(new Response(body));
+  });
+  try {
+    const text = await exchange(
+      server.port,
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+      (t) => t.includes("three"),
+    );
+    assert.match(text, /transfer-encoding: chunked\r\n/);
+    assert.ok(text.endsWith("\r\n\r\n3\r\none\r\n3\r\ntwo\r\n5\r\nthree\r\n"));
+    await gone;
+  } finally {
+    await server.shutdown();
+  }
+});
