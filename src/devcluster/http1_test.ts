@@ -34,7 +34,7 @@ Deno.test("serveHttp1() handles keep-alive, chunked bodies, Expect: 100-continue
       (t) => t.includes("POST /b abcde"),
     );
     assert.match(two, /^HTTP\/1\.1 200 OK\r\n/);
-    assert.match(two, /content-length: 10\r\n[\s\S]*\r\n\r\nPOST \/a hi/);
+    assert.match(two, /content-length: 10\r\n\r\nPOST \/a hi/);
     assert.ok(two.includes("POST /b abcde"));
     const cont = await exchange(
       server.port,
