@@ -104,3 +104,24 @@ Deno.test("openKvStore() finds tasks by a generated name (not indexed) and by a 
   assertEquals((await store.listTasks({ name: given.name })).tasks.map((t) => t.id), [given.id]);
   assertEquals((await store.listTasks({ name: generated.name, states: ["active"] })).tasks, []);
 });
+
+Deno.test("openKvStore() keeps long records (stored as bytes) and short ones (strings) alike", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/long.kv`;
+    const long = sampleTask({ env: { BIG: "x".repeat(40_000) + "é€😀" } });
+    const short = sampleTask({ env: { SMALL: "é€😀" } });
+    {
+      await using store = await openKvStore(path);
+      await store.createTask(long);
+      await store.createTask(short);
+    }
+    await using store = await openKvStore(path, { cacheBytes: 0 });
+    assertEquals((await store.getTask(long.id))?.env, long.env);
+    assertEquals((await store.getTask(short.id))?.env, short.env);
+    const page = await store.listTasks({ states: ["queued"] });
+    assertEquals(page.tasks.map((t) => t.env), [long.env, short.env]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
