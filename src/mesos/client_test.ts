@@ -112,9 +112,17 @@ Deno.test("MesosClient.call() sends Mesos-Stream-Id and framework_id, in order",
     client.call(suppress()),
     ...Array.from({ length: 20 }, (_, i) => client.call(kill(`t-${i}`))),
   ];
-  await new Promise((r) => setTimeout(r, 20));
-  assertEquals(master.calls().length, 1, "later calls wait for the first");
-  gate.resolve();
+  try {
+    // Under load the first call may take a while to arrive; then the others must still wait.
+    for (let i = 0; i < 500 && master.calls().length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    assertEquals(master.calls().length, 1, "later calls wait for the first");
+  } finally {
+    // Never leave the fake master's handler waiting, or disposing it hangs.
+    gate.resolve();
+  }
   await Promise.all(sent);
   const calls = master.calls();
   assertEquals(calls.map((c) => c.body.type), ["SUPPRESS", ...Array(20).fill("KILL")]);
@@ -325,11 +333,14 @@ Deno.test("MesosClient.call() times out a call the master never answers", async 
     if (req.body.type === "KILL") await hang.promise;
     return undefined;
   };
-  const pending = client.call(kill("t"));
-  while (master.calls().length === 0) await new Promise((r) => setTimeout(r, 1));
-  await clock.tick(1000);
-  await assertRejects(() => pending, MesosConnectionError, "no answer within 1000 ms");
-  hang.resolve();
+  try {
+    const pending = client.call(kill("t"));
+    while (master.calls().length === 0) await new Promise((r) => setTimeout(r, 1));
+    await clock.tick(1000);
+    await assertRejects(() => pending, MesosConnectionError, "no answer within 1000 ms");
+  } finally {
+    hang.resolve();
+  }
 });
 
 Deno.test("MesosClient.call() rejects at once when its signal aborts while queued", async () => {
@@ -382,24 +393,32 @@ Deno.test("MesosClient.call({ ordered: false }) overtakes ordered calls, within 
     inFlight--;
     return undefined;
   };
+  // A failed assertion must not leave the fake master's handlers waiting (dispose would hang).
+  const releaseAll = () => {
+    for (const g of gates.values()) g.resolve();
+  };
   const ordered = client.call(suppress());
   const unordered = ["a", "b", "c", "d"].map((t) => client.call(kill(t), { ordered: false }));
-  const until = async (n: number) => {
-    while (master.calls().length < n) await new Promise((r) => setTimeout(r, 1));
-  };
-  await until(3); // SUPPRESS, plus two unordered ones
-  await new Promise((r) => setTimeout(r, 10));
-  assertEquals(master.calls().length, 3, "only two unordered calls in flight");
-  gates.get("a")!.resolve();
-  await unordered[0];
-  await until(4);
-  for (const t of ["b", "c"]) gates.get(t)!.resolve();
-  await until(5);
-  gates.get("d")!.resolve();
-  await Promise.all(unordered);
-  gates.get("SUPPRESS")!.resolve();
-  await ordered;
-  assertEquals(maxInFlight, 3); // the ordered SUPPRESS plus two unordered calls
+  try {
+    const until = async (n: number) => {
+      while (master.calls().length < n) await new Promise((r) => setTimeout(r, 1));
+    };
+    await until(3); // SUPPRESS, plus two unordered ones
+    await new Promise((r) => setTimeout(r, 10));
+    assertEquals(master.calls().length, 3, "only two unordered calls in flight");
+    gates.get("a")!.resolve();
+    await unordered[0];
+    await until(4);
+    for (const t of ["b", "c"]) gates.get(t)!.resolve();
+    await until(5);
+    gates.get("d")!.resolve();
+    await Promise.all(unordered);
+    gates.get("SUPPRESS")!.resolve();
+    await ordered;
+    assertEquals(maxInFlight, 3); // the ordered SUPPRESS plus two unordered calls
+  } finally {
+    releaseAll();
+  }
 });
 
 Deno.test("Subscription ends with protocol_error on a corrupt stream", async () => {
