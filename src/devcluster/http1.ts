@@ -13,12 +13,37 @@
  * @module
  */
 
-const STREAMING = new WeakSet<Response>();
+/** Where a direct body writes: each text or byte array becomes one HTTP chunk. */
+export interface DirectSink {
+  writeTexts(texts: string[]): void;
+  writeBytes(bytes: Uint8Array): void;
+  /** Writes the last chunk and closes the connection. */
+  end(): void;
+}
 
-/** Marks a response whose body must go out chunk by chunk, unbuffered. */
-export function markStreaming(res: Response): Response {
-  STREAMING.add(res);
+/** A streaming body that writes into the connection itself, skipping `ReadableStream`. */
+export interface DirectBody {
+  attach(sink: DirectSink): void;
+  /** The client went away. */
+  cancel(): void;
+}
+
+const STREAMING = new WeakMap<Response, DirectBody | null>();
+
+/**
+ * Marks a response whose body must go out chunk by chunk, unbuffered: through
+ * `direct` when given (other servers read `res.body`), else one chunk per read.
+ */
+export function markStreaming(res: Response, direct?: DirectBody): Response {
+  STREAMING.set(res, direct ?? null);
   return res;
+}
+
+const NON_ASCII_RE = /[\u0080-\uffff]/;
+
+/** UTF-8 byte length of `text` (its length when ASCII, the common case). */
+export function utf8Length(text: string): number {
+  return NON_ASCII_RE.test(text) ? encoder.encode(text).length : text.length;
 }
 
 /** A running server. */
@@ -221,6 +246,82 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }
 
+async function streamDirect(
+  conn: Deno.Conn,
+  reader: ConnReader,
+  res: Response,
+  direct: DirectBody,
+): Promise<void> {
+  await writeAll(conn, encoder.encode(headerBlock(res, "transfer-encoding: chunked\r\n")));
+  let gone = false;
+  let endRequested = false;
+  let finished = false;
+  let done!: () => void;
+  const over = new Promise<void>((r) => done = r);
+  let queued: Uint8Array[] = [];
+  let writing = false;
+  const finish = async () => {
+    if (finished) return;
+    finished = true;
+    if (!gone) {
+      try {
+        await writeAll(conn, encoder.encode("0\r\n\r\n"));
+      } catch { /* the client went away */ }
+    }
+    done();
+  };
+  // Frames accumulate while a write is in flight: one write may carry several chunks,
+  // but every record keeps its own chunk header.
+  const pump = async () => {
+    writing = true;
+    try {
+      while (queued.length && !gone) {
+        const batch = queued.length === 1 ? queued[0] : concat(queued);
+        queued = [];
+        await writeAll(conn, batch);
+      }
+    } catch {
+      gone = true;
+      direct.cancel();
+    }
+    writing = false;
+    if (gone || endRequested) await finish();
+  };
+  const sink: DirectSink = {
+    writeTexts(texts) {
+      if (gone || endRequested) return;
+      let framed = "";
+      for (const t of texts) framed += `${utf8Length(t).toString(16)}\r\n${t}\r\n`;
+      queued.push(encoder.encode(framed));
+      if (!writing) pump();
+    },
+    writeBytes(bytes) {
+      if (gone || endRequested || !bytes.length) return;
+      queued.push(
+        concat([encoder.encode(`${bytes.length.toString(16)}\r\n`), bytes, encoder.encode("\r\n")]),
+      );
+      if (!writing) pump();
+    },
+    end() {
+      endRequested = true;
+      if (!writing) finish();
+    },
+  };
+  // The client leaving is noticed by reading its side of the socket, as libprocess does.
+  const watch = reader.untilEof().then(() => {
+    if (finished) return;
+    gone = true;
+    direct.cancel();
+    if (!writing) finish();
+  });
+  direct.attach(sink);
+  await over;
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+  await watch;
+}
+
 async function streamBody(conn: Deno.Conn, reader: ConnReader, res: Response): Promise<void> {
   await writeAll(conn, encoder.encode(headerBlock(res, "transfer-encoding: chunked\r\n")));
   const body = res.body!.getReader();
@@ -314,8 +415,10 @@ export function serveHttp1(
           res = new Response(err.message, { status: err.status });
           keepAlive = false;
         }
-        if (res.body && STREAMING.has(res)) {
-          await streamBody(conn, reader, res);
+        if (STREAMING.has(res)) {
+          const direct = STREAMING.get(res);
+          if (direct) await streamDirect(conn, reader, res, direct);
+          else await streamBody(conn, reader, res);
           return;
         }
         const bytes = res.body ? new Uint8Array(await res.arrayBuffer()) : new Uint8Array(0);

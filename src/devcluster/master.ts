@@ -10,7 +10,7 @@
 import { type Logger, silentLogger } from "../runtime.ts";
 import type { Agent, MasterLink } from "./agent.ts";
 import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
-import { markStreaming } from "./http1.ts";
+import { type DirectBody, type DirectSink, markStreaming, utf8Length } from "./http1.ts";
 import { encodeJson, encodeRecord } from "./json.ts";
 import type { Recorder } from "./record.ts";
 import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
@@ -224,25 +224,31 @@ function validateId(id: string): string | null {
 }
 
 const textEncoder = new TextEncoder();
-const NON_ASCII_RE = /[\u0080-\uffff]/;
 
-/** One subscription: a RecordIO response stream. */
-class Subscription {
+/**
+ * One subscription: a RecordIO event stream. Events wait until the HTTP layer
+ * takes them, either as a `DirectSink` (the masters' own HTTP/1.1 server: one
+ * chunk per record, written without stream machinery) or by reading `body`.
+ */
+class Subscription implements DirectBody {
   readonly streamId = crypto.randomUUID();
   /** Set once the framework is known; used by failure injection. */
   frameworkId = "";
   readonly body: ReadableStream<Uint8Array>;
   closed = false;
   heartbeat: Timer | null = null;
+  #mode: "pending" | "stream" | "sink" = "pending";
+  #sink: DirectSink | null = null;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #onCancel: () => void;
   #recorder?: Recorder;
   #faults: Faults;
-  #pending: Uint8Array[] = [];
   #batch: string[] = [];
   #batchScheduled = false;
+  #pending: Uint8Array[] = [];
   #draining = false;
-  #closeAfterDrain = false;
+  #endRequested = false;
+  #ended = false;
 
   constructor(onCancel: () => void, faults: Faults, recorder?: Recorder) {
     this.#onCancel = onCancel;
@@ -252,17 +258,38 @@ class Subscription {
       start: (c) => {
         this.#controller = c;
       },
-      cancel: () => {
-        if (this.closed) return;
-        this.closed = true;
-        this.heartbeat?.cancel();
-        this.#onCancel();
+      pull: () => {
+        if (this.#mode !== "pending") return;
+        this.#mode = "stream";
+        this.#flushBatch();
+        if (this.#endRequested) this.#end();
       },
-    }, { highWaterMark: Number.MAX_SAFE_INTEGER });
+      cancel: () => this.cancel(),
+    }, { highWaterMark: 0 });
+  }
+
+  /** The HTTP layer takes the stream (DirectBody). */
+  attach(sink: DirectSink): void {
+    if (this.#mode !== "pending") return;
+    this.#mode = "sink";
+    this.#sink = sink;
+    this.#flushBatch();
+    if (this.#endRequested && !this.#draining) this.#end();
+  }
+
+  /** The client went away (DirectBody, and the stream's cancel). */
+  cancel(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.heartbeat?.cancel();
+    this.#onCancel();
   }
 
   send(event: Event): void {
-    if (this.closed || (this.frameworkId && this.#faults.stalled.has(this.frameworkId))) return;
+    if (
+      this.closed || this.#endRequested ||
+      (this.frameworkId && this.#faults.stalled.has(this.frameworkId))
+    ) return;
     const json = encodeJson(event);
     this.#recorder?.event(json);
     const split = this.#faults.splitChunksBytes;
@@ -274,35 +301,34 @@ class Subscription {
       }
       return;
     }
+    // Failure injection: pieces go out one per timer tick so the client reads them apart.
     this.#flushBatch();
     const record = encodeRecord(json);
-    {
-      // Failure injection: pieces go out one per timer tick so the client reads them apart.
-      for (let i = 0; i < record.length; i += Math.max(split, 1) || record.length) {
-        this.#pending.push(record.slice(i, split > 0 ? i + split : record.length));
-      }
-      if (!this.#draining) this.#drain();
-    }
+    const step = split > 0 ? split : record.length;
+    for (let i = 0; i < record.length; i += step) this.#pending.push(record.slice(i, i + step));
+    if (!this.#draining) this.#drain();
   }
 
   /**
-   * Writes the events of this tick: one TextEncoder call for all of them (the
-   * cost that dominates at scale), yet each record is still its own HTTP chunk,
-   * as a real master sends it.
+   * Writes the events of this tick with one encoding pass; each record is still
+   * its own HTTP chunk, as a real master sends it.
    */
   #flushBatch(): void {
     this.#batchScheduled = false;
+    if (this.#mode === "pending" || !this.#batch.length) return;
     const batch = this.#batch;
-    if (!batch.length) return;
     this.#batch = [];
-    if (this.closed) return;
+    if (this.#ended) return;
+    if (this.#mode === "sink") {
+      this.#sink!.writeTexts(batch.map((json) => `${utf8Length(json)}\n${json}`));
+      return;
+    }
     const parts: string[] = [];
     const sizes: number[] = [];
     for (const json of batch) {
-      const n = NON_ASCII_RE.test(json) ? textEncoder.encode(json).length : json.length;
-      const prefix = `${n}\n`;
+      const prefix = `${utf8Length(json)}\n`;
       parts.push(prefix, json);
-      sizes.push(prefix.length + n);
+      sizes.push(prefix.length + utf8Length(json));
     }
     const bytes = textEncoder.encode(parts.join(""));
     let offset = 0;
@@ -314,48 +340,59 @@ class Subscription {
     } catch { /* the client went away */ }
   }
 
+  #emit(bytes: Uint8Array): void {
+    if (this.#ended) return;
+    if (this.#mode === "sink") this.#sink!.writeBytes(bytes);
+    else {
+      try {
+        this.#controller.enqueue(bytes);
+      } catch { /* the client went away */ }
+    }
+  }
+
   async #drain(): Promise<void> {
     this.#draining = true;
     while (this.#pending.length && !this.closed) {
-      try {
-        this.#controller.enqueue(this.#pending.shift()!);
-      } catch {
-        break;
+      if (this.#mode === "pending") {
+        await new Promise((r) => setTimeout(r, 1));
+        continue;
       }
+      this.#emit(this.#pending.shift()!);
       await new Promise((r) => setTimeout(r, 1));
     }
     this.#pending = [];
     this.#draining = false;
-    if (this.#closeAfterDrain) this.#finish();
+    if (this.#endRequested) this.#end();
   }
 
-  /** Writes raw bytes (failure injection: a corrupt stream). */
+  /** Writes raw bytes as one chunk (failure injection: a corrupt stream). */
   writeRaw(bytes: Uint8Array): void {
     this.#flushBatch();
-    if (this.closed) return;
-    try {
-      this.#controller.enqueue(bytes);
-    } catch { /* the client went away */ }
+    if (this.closed || this.#mode === "pending") return;
+    this.#emit(bytes);
   }
 
-  /** Ends the stream from the master's side. */
+  /** Ends the stream from the master's side (after what is already sent). */
   close(): void {
     this.#flushBatch();
-    if (this.closed || this.#closeAfterDrain) return;
+    if (this.closed || this.#endRequested) return;
+    this.#endRequested = true;
     this.heartbeat?.cancel();
-    if (this.#draining) {
-      this.#closeAfterDrain = true;
-      return;
-    }
-    this.#finish();
+    if (!this.#draining && this.#mode !== "pending") this.#end();
   }
 
-  #finish(): void {
+  #end(): void {
+    if (this.#ended) return;
+    this.#flushBatch();
+    this.#ended = true;
     this.closed = true;
     this.heartbeat?.cancel();
-    try {
-      this.#controller.close();
-    } catch { /* already errored */ }
+    if (this.#mode === "sink") this.#sink!.end();
+    else {
+      try {
+        this.#controller.close();
+      } catch { /* already errored */ }
+    }
   }
 }
 
@@ -598,7 +635,7 @@ export class Master implements MasterLink {
       status: 200,
       headers: { "content-type": "application/json", "mesos-stream-id": sub.streamId },
     });
-    markStreaming(response);
+    markStreaming(response, sub);
     if (refusal) {
       sub.send({ type: "ERROR", error: { message: refusal } });
       sub.close();
