@@ -402,7 +402,12 @@ export function serveHttp1(
           }
           const body = await readBody(reader, headers, maxBodyBytes);
           const host = headers.get("host") ?? `${hostname}:${port}`;
-          const target = m[2].startsWith("/") ? m[2] : new URL(m[2]).pathname;
+          let target = m[2];
+          if (!target.startsWith("/")) {
+            const abs = URL.parse(target);
+            if (!abs) throw new BadRequest("Malformed request target");
+            target = abs.pathname + abs.search;
+          }
           const hasBody = body !== null && m[1] !== "GET" && m[1] !== "HEAD";
           const req = new Request(`http://${host}${target}`, {
             method: m[1],
