@@ -40,3 +40,39 @@ Deno.test("parseDevclusterFlags() maps flags to startDevCluster options with the
   assert.throws(() => parseDevclusterFlags(["--agents"]), FlagError);
   assert.equal(parseDevclusterFlags(["--zk", "zk://h:2181/mesos"]).zk, "zk://h:2181/mesos");
 });
+
+Deno.test("eremetic devcluster prints the master URL, serves, and stops cleanly on SIGTERM", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../main.ts", import.meta.url).pathname,
+      "devcluster",
+      "--port",
+      "0",
+      "--agents",
+      "1",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let out = "";
+  while (!out.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+  }
+  const url = out.trim();
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const state = await (await fetch(`${url}/master/state`)).json();
+  assert.equal(state.slaves.length, 1);
+  const stderr = new Response(child.stderr).text();
+  child.kill("SIGTERM");
+  const rest = (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  const [status, log] = await Promise.all([child.status, stderr, rest]);
+  assert.equal(status.code, 0);
+  assert.match(log, /Stopping the development cluster/);
+});
