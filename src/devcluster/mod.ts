@@ -31,7 +31,8 @@ import { type MasterRegistry, memoryRegistry } from "./registry.ts";
 import { parseAttributeText, parseResourceText } from "./resources.ts";
 import type { Attribute, Resource } from "./types.ts";
 
-export { type ExecutorMode, parseDurationMs } from "./agent.ts";
+export { type Agent, type ExecutorMode, parseDurationMs } from "./agent.ts";
+export { FILES_READ_CAP_BYTES, FilesService } from "./files.ts";
 export { authenticateBasic, type InjectedResponse } from "./cluster.ts";
 export { encodeJson, encodeRecord, RecordIoDecoder, RecordIoError } from "./json.ts";
 export { acceptsJson, DEFAULT_REFUSE_SECONDS, ipToUint32, type Master } from "./master.ts";
