@@ -56,6 +56,8 @@ export const RECONCILE_MAX_MS = 60_000;
 /** Sandbox directory lookups in flight at most, and how long each may take. */
 export const MAX_SANDBOX_LOOKUPS = 8;
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
+/** Offers whose tasks are staged (then accepted) at the same time. */
+export const OFFERS_STAGING_AT_ONCE = 8;
 /** Back-off before a retried task may launch again: base × 2^(retry-1), capped. */
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
@@ -425,18 +427,31 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         notify(p.task, Math.floor(now / 1000), false);
       }
     };
-    for (const [offer, placements] of byOffer) {
-      const launching = launchOffer(offer, placements).catch((e) =>
-        logger.error("Cannot launch on an offer", { error: (e as Error).message })
-      );
+    // A few offers at a time: staging a whole round at once (80,000 tasks in
+    // bench/launch.ts) would queue every status update's write behind all of it.
+    const pending = [...byOffer].map(([offer, placements]) => {
+      const done = Promise.withResolvers<void>();
       for (const p of placements) {
         const id = p.task.id;
-        const tracked = launching.finally(() => {
+        const tracked = done.promise.finally(() => {
           if (updating.get(id) === tracked) updating.delete(id);
         });
         updating.set(id, tracked);
       }
-    }
+      return { offer, placements, done };
+    });
+    const launchNext = async (): Promise<void> => {
+      for (let next = pending.shift(); next; next = pending.shift()) {
+        // After close, the rest stay queued in the store for the next start.
+        if (!closed) {
+          await launchOffer(next.offer, next.placements).catch((e) =>
+            logger.error("Cannot launch on an offer", { error: (e as Error).message })
+          );
+        }
+        next.done.resolve();
+      }
+    };
+    for (let i = 0; i < Math.min(OFFERS_STAGING_AT_ONCE, pending.length); i++) void launchNext();
     const unused = offers.filter((o) => !byOffer.has(o));
     if (unused.length > 0) {
       void send(decline(unused.map((o) => o.id), { refuse_seconds: refuseSeconds }), "DECLINE");
