@@ -1,0 +1,601 @@
+// deno-lint-ignore-file no-console
+/**
+ * The launch benchmark (issue 5): Eremetic's scheduler against the development
+ * cluster with 1,000 simulated agents (8 cpus, 16 GiB each), both real
+ * processes on this machine (`main.ts devcluster`, `main.ts serve`):
+ *
+ * - (1) throughput: 100,000 queued tasks (0.1 cpu, 64 MiB) seeded into a fresh
+ *   KV database through `openKvStore` + `createTask`, then Eremetic started on
+ *   it; launches/s from the subscription until every task that fits the cluster
+ *   at once is `TASK_RUNNING` (counted by the `scheduler_tasks_running` gauge of
+ *   `/metrics`, polled every 100 ms);
+ * - (2) latency at low load: a fresh database and cluster (allocation interval
+ *   1 s, the default), one task submitted over HTTP every 200 ms for 20 s;
+ *   submit (202 received) to `TASK_RUNNING` seen by `GET /api/v1/task/{id}`
+ *   polled every 10 ms, p50/p99.
+ *
+ * Writes its results between `<!-- bench:launch:start -->` and
+ * `<!-- bench:launch:end -->` in docs/benchmarks.md and prints one JSON line.
+ *
+ * `deno run -A bench/launch.ts [--quick] [--agents N] [--tasks N] [--latency-seconds S]
+ *   [--timeout S] [--profile DIR] [--no-write]`
+ *
+ * @module
+ */
+import {
+  cpuMsOf,
+  fmt,
+  freePort,
+  machineBusyMs,
+  machineLine,
+  markdownTable,
+  memoryOf,
+  progress,
+  ROOT,
+  type RunningProcess,
+  startProcess,
+  writeSection,
+} from "./_lib.ts";
+import { openKvStore } from "../src/store/mod.ts";
+import { newTaskRecord, parseTaskRequestV1 } from "../src/task/mod.ts";
+
+/** The task of the issue: 0.1 cpu, 64 MiB. */
+const TASK_BODY = { cpu: 0.1, mem: 64, image: "busybox", command: "true" };
+const AGENT_CPUS = 8;
+const AGENT_MEM_MB = 16_384;
+const AGENT_RESOURCES = `cpus:${AGENT_CPUS};mem:${AGENT_MEM_MB};disk:20000;ports:[31000-32000]`;
+/** Allocation interval of the latency phase: the devcluster's (and Mesos') default. */
+const ALLOCATION_INTERVAL_MS = 1_000;
+const SUBMIT_EVERY_MS = 200;
+const POLL_MS = 10;
+const TARGET_LAUNCHES_PER_SECOND = 5_000;
+const LATENCY_MARGIN_MS = 50;
+
+function flag(name: string): string | undefined {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+}
+
+/** `--profile DIR`: V8 CPU profiles of both processes (`--cpu-prof`), written when they stop. */
+function profileArgs(name: string): string[] {
+  const dir = flag("--profile");
+  return dir
+    ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+    : [];
+}
+
+/** Stops a process; with `--profile`, waits up to 2 minutes so it can write its profile. */
+async function stopProcess(proc: RunningProcess): Promise<void> {
+  if (flag("--profile")) {
+    try {
+      proc.child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      proc.child.status,
+      new Promise((r) => timer = setTimeout(r, 120_000)),
+    ]);
+    clearTimeout(timer);
+  }
+  await proc.stop();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Values of un-labelled samples in a Prometheus text document. */
+function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const sp = line.lastIndexOf(" ");
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+
+async function metricsOf(base: string): Promise<Map<string, number>> {
+  return parseMetrics(await (await fetch(`${base}/metrics`)).text());
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Seeds `n` queued tasks through the real store, many creates in flight (group commit). */
+async function seed(path: string, n: number): Promise<{ seconds: number; commits: number }> {
+  const parsed = parseTaskRequestV1(TASK_BODY);
+  if (!parsed.ok) throw new Error("Cannot parse the benchmark task body");
+  const store = await openKvStore(path);
+  const started = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      await store.createTask(newTaskRecord(parsed.request, {
+        uuid: crypto.randomUUID(),
+        now: Date.now(),
+      }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4_000, n) }, worker));
+  const commits = (store as unknown as { commits?: number }).commits ?? 0;
+  await store.close();
+  return { seconds: (performance.now() - started) / 1000, commits };
+}
+
+interface CpuSnapshot {
+  at: number;
+  serverPid: number;
+  clusterPid: number;
+  server: number;
+  cluster: number;
+  self: number;
+  machine: number;
+}
+
+/** CPU times of Eremetic, the cluster, this driver and the whole machine, in ms. */
+async function cpuSnapshot(serverPid: number, clusterPid: number): Promise<CpuSnapshot> {
+  return {
+    at: performance.now(),
+    serverPid,
+    clusterPid,
+    server: await cpuMsOf(serverPid),
+    cluster: await cpuMsOf(clusterPid),
+    self: await cpuMsOf(Deno.pid),
+    machine: await machineBusyMs(),
+  };
+}
+
+/** CPU used since `s0`; `otherCores`: cores busy with other processes of the machine. */
+async function cpuSince(s0: CpuSnapshot) {
+  const s1 = await cpuSnapshot(s0.serverPid, s0.clusterPid);
+  const serverMs = s1.server - s0.server;
+  const clusterMs = s1.cluster - s0.cluster;
+  const selfMs = s1.self - s0.self;
+  const others = s1.machine - s0.machine - serverMs - clusterMs - selfMs;
+  return { serverMs, clusterMs, otherCores: Math.max(0, others / (s1.at - s0.at)) };
+}
+
+interface ClusterFlags {
+  agents: number;
+  simulateDuration: string;
+  allocationIntervalMs: number;
+}
+
+async function startCluster(f: ClusterFlags): Promise<{ proc: RunningProcess; url: string }> {
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = await startProcess({
+    args: [
+      "run",
+      "-A",
+      ...profileArgs("devcluster"),
+      "main.ts",
+      "devcluster",
+      "--port",
+      String(port),
+      "--agents",
+      String(f.agents),
+      "--agent-resources",
+      AGENT_RESOURCES,
+      "--executor",
+      "simulated",
+      "--simulate-duration",
+      f.simulateDuration,
+      "--allocation-interval",
+      `${f.allocationIntervalMs}ms`,
+    ],
+    healthUrl: `${url}/health`,
+    timeoutMs: 120_000,
+    quiet: true,
+  });
+  return { proc, url };
+}
+
+async function startEremetic(
+  database: string,
+  master: string,
+): Promise<{ proc: RunningProcess; url: string; startedAt: number }> {
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const startedAt = performance.now();
+  const proc = await startProcess({
+    args: [
+      "run",
+      "-A",
+      ...profileArgs("serve"),
+      "main.ts",
+      "serve",
+      "--address",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--database",
+      database,
+      "--master",
+      master,
+      "--loglevel",
+      "warn",
+    ],
+    healthUrl: `${url}/api/v1/health`,
+    timeoutMs: 120_000,
+    env: { HTTP_CREDENTIALS: "", EREMETIC_HTTP_CREDENTIALS: "" },
+  });
+  return { proc, url, startedAt };
+}
+
+/** Polls the health document until the scheduler is subscribed; returns that moment. */
+async function waitSubscribed(base: string, timeoutMs = 120_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const h = await (await fetch(`${base}/api/v1/health`)).json();
+    if (h.mesos?.state === "subscribed") return performance.now();
+    await sleep(20);
+  }
+  throw new Error("Eremetic did not subscribe to the development cluster");
+}
+
+interface ThroughputResult {
+  agents: number;
+  tasks: number;
+  capacity: number;
+  target: number;
+  seedSeconds: number;
+  seedCommits: number;
+  startupToSubscribedSeconds: number;
+  firstRunningSeconds: number;
+  acceptedAllSeconds: number;
+  runningAllSeconds: number;
+  running: number;
+  launchesPerSecond: number;
+  serverCpuSeconds: number;
+  clusterCpuSeconds: number;
+  serverPeakMb: number;
+  clusterPeakMb: number;
+  /** Cores kept busy by other processes of the machine meanwhile (0-nproc). */
+  otherCores: number;
+  timedOut: boolean;
+  samples: [number, number, number][];
+}
+
+async function throughput(
+  tmp: string,
+  agents: number,
+  tasks: number,
+  timeoutS: number,
+): Promise<ThroughputResult> {
+  const perAgent = Math.min(
+    Math.floor(AGENT_CPUS / TASK_BODY.cpu + 1e-9),
+    Math.floor(AGENT_MEM_MB / TASK_BODY.mem),
+  );
+  const capacity = agents * perAgent;
+  const target = Math.min(tasks, capacity);
+  const database = `${tmp}/launch.kv`;
+  progress(`1: seeding ${fmt(tasks)} queued tasks (0.1 cpu, 64 MiB)`);
+  const s = await seed(database, tasks);
+  progress(`1: seeded in ${s.seconds.toFixed(1)} s (${s.commits} commits)`);
+  progress(`1: starting the development cluster: ${agents} simulated agents (${AGENT_RESOURCES})`);
+  const cluster = await startCluster({
+    agents,
+    simulateDuration: "1h",
+    allocationIntervalMs: ALLOCATION_INTERVAL_MS,
+  });
+  try {
+    progress(`1: starting Eremetic on the seeded database`);
+    const srv = await startEremetic(database, cluster.url);
+    try {
+      const subscribed = await waitSubscribed(srv.url);
+      const cpu0 = await cpuSnapshot(srv.proc.pid, cluster.proc.pid);
+      progress(
+        `1: subscribed ${((subscribed - srv.startedAt) / 1000).toFixed(1)} s after start; ` +
+          `waiting for ${fmt(target)} tasks TASK_RUNNING (${fmt(capacity)} fit at once)`,
+      );
+      const samples: [number, number, number][] = [];
+      let firstRunning = NaN;
+      let acceptedAll = NaN;
+      let running = 0;
+      let lastReport = 0;
+      const deadline = subscribed + timeoutS * 1000;
+      while (performance.now() < deadline) {
+        await sleep(100);
+        const m = await metricsOf(srv.url);
+        const t = (performance.now() - subscribed) / 1000;
+        running = m.get("scheduler_tasks_running") ?? 0;
+        const launched = m.get("scheduler_tasks_launched") ?? 0;
+        samples.push([Number(t.toFixed(2)), launched, running]);
+        if (running > 0 && Number.isNaN(firstRunning)) firstRunning = t;
+        if (launched >= target && Number.isNaN(acceptedAll)) acceptedAll = t;
+        if (t - lastReport >= 5) {
+          lastReport = t;
+          progress(`1: ${t.toFixed(1)} s: launched ${fmt(launched)}, running ${fmt(running)}`);
+        }
+        if (running >= target) break;
+      }
+      const done = (performance.now() - subscribed) / 1000;
+      const cpu = await cpuSince(cpu0);
+      const serverMem = await memoryOf(srv.proc.pid);
+      const clusterMem = await memoryOf(cluster.proc.pid);
+      const result: ThroughputResult = {
+        agents,
+        tasks,
+        capacity,
+        target,
+        seedSeconds: s.seconds,
+        seedCommits: s.commits,
+        startupToSubscribedSeconds: (subscribed - srv.startedAt) / 1000,
+        firstRunningSeconds: firstRunning,
+        acceptedAllSeconds: acceptedAll,
+        runningAllSeconds: done,
+        running,
+        launchesPerSecond: running / done,
+        serverCpuSeconds: cpu.serverMs / 1000,
+        clusterCpuSeconds: cpu.clusterMs / 1000,
+        serverPeakMb: serverMem.peakMb,
+        clusterPeakMb: clusterMem.peakMb,
+        otherCores: cpu.otherCores,
+        timedOut: running < target,
+        samples,
+      };
+      progress(
+        `1: ${fmt(running)} running after ${done.toFixed(2)} s: ${
+          fmt(result.launchesPerSecond)
+        } launches/s ` +
+          `(server ${result.serverCpuSeconds.toFixed(1)} s CPU, cluster ${
+            result.clusterCpuSeconds.toFixed(1)
+          } s CPU)`,
+      );
+      return result;
+    } finally {
+      await stopProcess(srv.proc);
+    }
+  } finally {
+    await stopProcess(cluster.proc);
+  }
+}
+
+interface LatencyResult {
+  agents: number;
+  tasks: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  minMs: number;
+  /** Buckets of `scheduler_submit_to_running_seconds` (server side, from submission). */
+  histogram: [string, number][];
+  serverCpuSeconds: number;
+  clusterCpuSeconds: number;
+  otherCores: number;
+}
+
+async function latency(tmp: string, agents: number, seconds: number): Promise<LatencyResult> {
+  progress(`2: starting a fresh development cluster: ${agents} simulated agents`);
+  const cluster = await startCluster({
+    agents,
+    simulateDuration: "1s",
+    allocationIntervalMs: ALLOCATION_INTERVAL_MS,
+  });
+  try {
+    const srv = await startEremetic(`${tmp}/latency.kv`, cluster.url);
+    try {
+      await waitSubscribed(srv.url);
+      // Let the first offers arrive and be declined, so the scheduler suppresses.
+      await sleep(2 * ALLOCATION_INTERVAL_MS);
+      const cpu0 = await cpuSnapshot(srv.proc.pid, cluster.proc.pid);
+      const body = JSON.stringify(TASK_BODY);
+      const latencies: number[] = [];
+      const waits: Promise<void>[] = [];
+      const count = Math.round((seconds * 1000) / SUBMIT_EVERY_MS);
+      progress(`2: submitting ${count} tasks, one every ${SUBMIT_EVERY_MS} ms`);
+      const start = performance.now();
+      for (let i = 0; i < count; i++) {
+        const at = start + i * SUBMIT_EVERY_MS;
+        const now = performance.now();
+        if (at > now) await sleep(at - now);
+        const res = await fetch(`${srv.url}/api/v1/task`, { method: "POST", body });
+        const accepted = performance.now();
+        if (res.status !== 202) {
+          throw new Error(`Submit answered ${res.status}: ${await res.text()}`);
+        }
+        const id = await res.json() as string;
+        waits.push((async () => {
+          const deadline = accepted + 30_000;
+          while (performance.now() < deadline) {
+            const r = await fetch(`${srv.url}/api/v1/task/${id}`);
+            const task = await r.json() as { status: { status: string }[] };
+            if (task.status.some((s) => s.status === "TASK_RUNNING")) {
+              latencies.push(performance.now() - accepted);
+              return;
+            }
+            await sleep(POLL_MS);
+          }
+          throw new Error(`Task "${id}" did not reach TASK_RUNNING within 30 s`);
+        })());
+      }
+      await Promise.all(waits);
+      const m = await metricsOf(srv.url);
+      const histogram: [string, number][] = [];
+      for (const [k, v] of m) {
+        const b = /^scheduler_submit_to_running_seconds_bucket\{le="([^"]+)"\}$/.exec(k);
+        if (b) histogram.push([b[1], v]);
+      }
+      const cpu = await cpuSince(cpu0);
+      latencies.sort((a, b) => a - b);
+      const result: LatencyResult = {
+        agents,
+        tasks: latencies.length,
+        p50Ms: percentile(latencies, 50),
+        p90Ms: percentile(latencies, 90),
+        p99Ms: percentile(latencies, 99),
+        maxMs: latencies.at(-1) ?? NaN,
+        minMs: latencies[0] ?? NaN,
+        histogram,
+        serverCpuSeconds: cpu.serverMs / 1000,
+        clusterCpuSeconds: cpu.clusterMs / 1000,
+        otherCores: cpu.otherCores,
+      };
+      progress(
+        `2: submit → TASK_RUNNING p50 ${result.p50Ms.toFixed(1)} ms, p99 ${
+          result.p99Ms.toFixed(1)
+        } ms, max ${result.maxMs.toFixed(1)} ms over ${latencies.length} tasks`,
+      );
+      return result;
+    } finally {
+      await stopProcess(srv.proc);
+    }
+  } finally {
+    await stopProcess(cluster.proc);
+  }
+}
+
+/** `launched/running` every 10 s (20 s, 30 s… for long runs: at most 12 points). */
+function timeline(samples: [number, number, number][]): string {
+  const step = 10 * Math.max(1, Math.ceil((samples.at(-1)?.[0] ?? 0) / 120));
+  const out: string[] = [];
+  let next = step;
+  for (const [t, launched, running] of samples) {
+    if (t < next) continue;
+    out.push(`${next} s: ${fmt(launched)}/${fmt(running)}`);
+    next += step;
+  }
+  return out.join("; ") || `(under ${step} s)`;
+}
+
+function report(
+  machine: string,
+  args: string,
+  t: ThroughputResult,
+  l: LatencyResult,
+): string {
+  const latencyLimit = ALLOCATION_INTERVAL_MS + LATENCY_MARGIN_MS;
+  const ok = (b: boolean) => (b ? "met" : "**missed**");
+  const lines = [
+    "### Launch throughput and latency (`bench/launch.ts`)",
+    "",
+    `${machine}; \`deno run -A bench/launch.ts${args}\`. Three processes share the 2 cores: the ` +
+    "development cluster (`main.ts devcluster`, simulated executor), Eremetic (`main.ts serve`, " +
+    "KV store, log level warn) and the benchmark driver.",
+    "",
+    markdownTable(["measure", "result", "target", ""], [
+      [
+        `launches/s, queue → \`TASK_RUNNING\` (${fmt(t.target)} tasks)`,
+        fmt(t.launchesPerSecond),
+        `≥ ${fmt(TARGET_LAUNCHES_PER_SECOND)}`,
+        ok(!t.timedOut && t.launchesPerSecond >= TARGET_LAUNCHES_PER_SECOND),
+      ],
+      [
+        "submit → `TASK_RUNNING` p50 at low load",
+        `${fmt(l.p50Ms, 1)} ms`,
+        "",
+        "",
+      ],
+      [
+        "submit → `TASK_RUNNING` p99 at low load",
+        `${fmt(l.p99Ms, 1)} ms`,
+        `≤ ${fmt(latencyLimit)} ms`,
+        ok(l.p99Ms <= latencyLimit),
+      ],
+    ]),
+    "",
+    `**(1) Throughput.** ${fmt(t.agents)} agents × (${AGENT_RESOURCES}); ${fmt(t.tasks)} tasks ` +
+    `(${TASK_BODY.cpu} cpu, ${TASK_BODY.mem} MiB) seeded into a fresh KV database through ` +
+    `\`openKvStore\` + \`createTask\` (${t.seedSeconds.toFixed(1)} s, ${
+      fmt(t.seedCommits)
+    } group commits) ` +
+    `before Eremetic starts. ${fmt(t.agents)} agents hold ${fmt(t.capacity)} such tasks at once ` +
+    `(8 cpus / 0.1), so the simulated tasks run for an hour (nothing frees capacity during the ` +
+    `measurement) and the measurement ends when ${
+      fmt(t.target)
+    } tasks are \`TASK_RUNNING\` (gauge ` +
+    `\`scheduler_tasks_running\` of \`/metrics\`, polled every 100 ms); the other ${
+      fmt(Math.max(0, t.tasks - t.target))
+    } ` +
+    `stay queued. The clock starts when \`/api/v1/health\` first reports the subscription ` +
+    `(${t.startupToSubscribedSeconds.toFixed(1)} s after the process started, loading the queue ` +
+    `included).`,
+    "",
+    markdownTable(["", "value"], [
+      ["first task `TASK_RUNNING`", `${fmt(t.firstRunningSeconds, 2)} s`],
+      [
+        `all ${fmt(t.target)} sent in ACCEPTs (\`scheduler_tasks_launched\`)`,
+        `${fmt(t.acceptedAllSeconds, 2)} s`,
+      ],
+      [
+        `${fmt(t.running)} \`TASK_RUNNING\` (updates stored and acknowledged)`,
+        `${fmt(t.runningAllSeconds, 2)} s${t.timedOut ? " (timed out)" : ""}`,
+      ],
+      ["launches/s", fmt(t.launchesPerSecond)],
+      [
+        "CPU meanwhile: Eremetic / cluster (per task running)",
+        `${t.serverCpuSeconds.toFixed(1)} s / ${t.clusterCpuSeconds.toFixed(1)} s (${
+          fmt((t.serverCpuSeconds * 1e6) / Math.max(1, t.running))
+        } / ${fmt((t.clusterCpuSeconds * 1e6) / Math.max(1, t.running))} µs)`,
+      ],
+      ["cores busy with other processes of the machine meanwhile", fmt(t.otherCores, 2)],
+      ["peak RSS Eremetic / cluster", `${fmt(t.serverPeakMb)} / ${fmt(t.clusterPeakMb)} MB`],
+      ["launched / running over time", timeline(t.samples)],
+    ]),
+    "",
+    `**(2) Latency at low load.** A fresh cluster (${fmt(l.agents)} agents, allocation interval ` +
+    `${ALLOCATION_INTERVAL_MS} ms, simulated tasks of 1 s) and a fresh database; once the ` +
+    `scheduler has suppressed offers, one task every ${SUBMIT_EVERY_MS} ms over HTTP ` +
+    `(${l.tasks} tasks). Latency is from the 202 to the first \`GET /api/v1/task/{id}\` ` +
+    `showing \`TASK_RUNNING\` (each task polled every ${POLL_MS} ms, so up to ~${POLL_MS} ms ` +
+    `high): min ${fmt(l.minMs, 1)}, p50 ${fmt(l.p50Ms, 1)}, p90 ${fmt(l.p90Ms, 1)}, p99 ${
+      fmt(l.p99Ms, 1)
+    }, max ${fmt(l.maxMs, 1)} ms. Server side, ` +
+    "`scheduler_submit_to_running_seconds` counted " +
+    l.histogram.filter(([, n]) => n > 0).slice(0, 4).map(([le, n]) => `${n} ≤ ${le} s`).join(
+      ", ",
+    ) +
+    `. CPU meanwhile: Eremetic ${l.serverCpuSeconds.toFixed(1)} s, cluster ${
+      l.clusterCpuSeconds.toFixed(1)
+    } s; other processes kept ${fmt(l.otherCores, 2)} cores busy.`,
+  ];
+  return lines.join("\n");
+}
+
+/** The section as `deno fmt` would leave it (the rest of the file is formatted). */
+async function formatMarkdown(markdown: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext=md", "-"],
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(markdown));
+  await writer.close();
+  const out = await child.output();
+  return out.success ? new TextDecoder().decode(out.stdout) : markdown;
+}
+
+async function main(): Promise<number> {
+  const quick = Deno.args.includes("--quick");
+  const agents = Number(flag("--agents") ?? (quick ? 100 : 1_000));
+  const tasks = Number(flag("--tasks") ?? (quick ? 10_000 : 100_000));
+  const latencySeconds = Number(flag("--latency-seconds") ?? (quick ? 5 : 20));
+  const timeoutS = Number(flag("--timeout") ?? 300);
+  const write = !Deno.args.includes("--no-write");
+  const machine = await machineLine();
+  const tmp = await Deno.makeTempDir({ prefix: "eremetic-bench-launch-" });
+  try {
+    const t = await throughput(tmp, agents, tasks, timeoutS);
+    const l = await latency(tmp, agents, latencySeconds);
+    const passed = Deno.args.filter((a) => a !== "--no-write");
+    const args = passed.length ? ` ${passed.join(" ")}` : "";
+    if (write) {
+      await writeSection("launch", await formatMarkdown(report(machine, args, t, l)));
+      progress("wrote the launch section of docs/benchmarks.md");
+    }
+    const { samples: _samples, ...summary } = t;
+    console.log(JSON.stringify({ throughput: summary, latency: l }));
+    return 0;
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
