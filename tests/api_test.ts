@@ -28,7 +28,7 @@ import {
 
 const JSON_TYPE = "application/json; charset=UTF-8";
 const ID_RE =
-  /^eremetic-task\.[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  /^eremetic-task\.[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const SECRET = "s3cr3t-Value-Nobody-Sees";
 const DEPRECATED = "299 - 'Deprecated API'";
 
