@@ -31,6 +31,7 @@ Flags:
   --heartbeat-interval D    heartbeat interval (default 15s)
   --simulate-duration D     task duration of the simulated executor (default 1s)
   --offer-timeout D         rescind offers left unanswered this long (default never)
+  --status-update-retry D   first resend of an unacknowledged update (default 10s, doubling to 10m)
   --work-dir DIR            agents' work directory (default a temporary directory)
   --record FILE             write every call and event as JSON lines
   --credentials FILE        require HTTP basic auth (Mesos credentials file)
@@ -133,6 +134,9 @@ export function parseDevclusterFlags(args: string[]): DevclusterFlags {
         break;
       case "heartbeat-interval":
         options.heartbeatIntervalSeconds = duration(name, need()) / 1000;
+        break;
+      case "status-update-retry":
+        options.statusUpdateRetryMs = duration(name, need());
         break;
       case "offer-timeout":
         options.offerTimeoutMs = duration(name, need());

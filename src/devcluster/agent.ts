@@ -7,7 +7,6 @@
  * @module
  */
 import { type Logger, silentLogger } from "../runtime.ts";
-import { encodeBase64 } from "./call.ts";
 import { FetchError, fetchUris } from "./fetcher.ts";
 import { FilesService } from "./files.ts";
 import { encodeJson } from "./json.ts";
@@ -111,18 +110,29 @@ export function parseDurationMs(text: string): number {
 
 let pool = new Uint8Array(0);
 let poolAt = 0;
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/** 16 random bytes shaped as a v4 UUID; drawn from a pool to keep launches cheap. */
-function randomUuidBytes(): Uint8Array {
+/**
+ * A random v4 UUID's 16 bytes in base64 (the `TaskStatus.uuid` form), drawn from
+ * a pool of random bytes and encoded by hand: this runs twice per launched task.
+ */
+export function randomUuidBase64(): string {
   if (poolAt + 16 > pool.length) {
     pool = crypto.getRandomValues(new Uint8Array(65536));
     poolAt = 0;
   }
-  const b = pool.slice(poolAt, poolAt + 16);
+  const b = pool;
+  const o = poolAt;
   poolAt += 16;
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  return b;
+  b[o + 6] = (b[o + 6] & 0x0f) | 0x40;
+  b[o + 8] = (b[o + 8] & 0x3f) | 0x80;
+  let out = "";
+  for (let i = 0; i < 15; i += 3) {
+    const n = (b[o + i] << 16) | (b[o + i + 1] << 8) | b[o + i + 2];
+    out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+  }
+  const last = b[o + 15];
+  return out + B64[last >> 2] + B64[(last & 3) << 4] + "==";
 }
 
 function labelOf(task: TaskInfo, key: string): string | undefined {
@@ -510,7 +520,7 @@ export class Agent {
       agent_id: this.#idValue,
       executor_id: exec.ids.task,
       timestamp: this.#timers.clock.now() / 1000,
-      uuid: encodeBase64(randomUuidBytes()),
+      uuid: randomUuidBase64(),
       container_status: exec.child && state === "TASK_RUNNING"
         ? { container_id: exec.ids.container.container_id, executor_pid: exec.child.pid }
         : exec.ids.container,

@@ -312,6 +312,12 @@ function convertScalar(v: unknown, kind: Kind, name: string): unknown {
   return v;
 }
 
+/**
+ * Applies the schema to `json` in place (coerced values written back, `null` and
+ * dropped enums unset, empty repeated fields unset) and returns it. Unknown keys
+ * are left alone: nothing reads them, as the master ignores them. In place,
+ * because a launch of a hundred thousand tasks should not copy each TaskInfo.
+ */
 function convertMessage(
   json: unknown,
   schema: Schema,
@@ -322,36 +328,47 @@ function convertMessage(
     throw new CallParseError(`Expecting a JSON object for field '${path || "Call"}'`);
   }
   const obj = json as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
   let fields = ENTRIES.get(schema);
   if (!fields) ENTRIES.set(schema, fields = Object.entries(schema));
   for (const [name, field] of fields) {
     const v = obj[name];
     if (v === undefined || v === null) {
+      if (v === null) obj[name] = undefined;
       if (field.rule === "required") missing.push(path ? `${path}.${name}` : name);
       continue;
     }
-    const here = path ? `${path}.${name}` : name;
+    const k = field.kind;
+    const message = typeof k === "object" && !isEnum(k) ? k as Schema : null;
     if (field.rule === "repeated") {
       if (!Array.isArray(v)) {
         throw new CallParseError(`Not expecting a JSON ${jsonKind(v)} for field '${name}'`);
       }
-      const items: unknown[] = [];
+      let dropped = false;
       for (let i = 0; i < v.length; i++) {
-        const item = convertValue(v[i], field, name, `${here}[${i}]`, missing);
-        if (item !== undefined) items.push(item);
+        const item = message
+          ? convertMessage(v[i], message, `${path ? `${path}.` : ""}${name}[${i}]`, missing)
+          : convertLeaf(v[i], field, name);
+        if (item === undefined) dropped = true;
+        else if (item !== v[i]) v[i] = item;
       }
-      if (items.length) out[name] = items;
+      const items = dropped
+        ? v.filter((_, i) => message || convertLeaf(v[i], field, name) !== undefined)
+        : v;
+      obj[name] = items.length ? items : undefined;
     } else {
       if (Array.isArray(v)) {
         throw new CallParseError(`Not expecting a JSON array for field '${name}'`);
       }
-      const value = convertValue(v, field, name, here, missing);
-      if (value !== undefined) out[name] = value;
-      else if (field.rule === "required") missing.push(here);
+      const value = message
+        ? convertMessage(v, message, path ? `${path}.${name}` : name, missing)
+        : convertLeaf(v, field, name);
+      if (value === undefined) {
+        obj[name] = undefined;
+        if (field.rule === "required") missing.push(path ? `${path}.${name}` : name);
+      } else if (value !== v) obj[name] = value;
     }
   }
-  return out;
+  return obj;
 }
 
 const ENTRIES = new WeakMap<Schema, [string, Field][]>();
@@ -360,15 +377,9 @@ function isEnum(k: Kind): k is { enum: readonly string[] } {
   return typeof k === "object" && Array.isArray((k as { enum?: unknown }).enum);
 }
 
-function convertValue(
-  item: unknown,
-  field: Field,
-  name: string,
-  path: string,
-  missing: string[],
-): unknown {
+/** A scalar or enum value converted, or `undefined` for an unknown optional enum string. */
+function convertLeaf(item: unknown, field: Field, name: string): unknown {
   const k = field.kind;
-  if (typeof k === "object" && !isEnum(k)) return convertMessage(item, k as Schema, path, missing);
   const value = convertScalar(item, k, name);
   if (isEnum(k) && !k.enum.includes(value as string)) {
     if (field.rule === "required") throw new CallParseError(`Failed to find enum for '${value}'`);

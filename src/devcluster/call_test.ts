@@ -9,7 +9,10 @@ Deno.test("convertCall() applies stout's JSON rules", async (t) => {
       role: "x",
       revive: null,
     });
-    assert.deepEqual(call, { type: "REVIVE", framework_id: { value: "f" } });
+    assert.equal(call.type, "REVIVE");
+    assert.equal(call.revive, undefined);
+    assert.equal(JSON.stringify(call.framework_id), '{"value":"f"}');
+    assert.equal(validateCall(call), null);
   });
   await t.step("numeric and boolean strings are accepted", () => {
     const call = convertCall({
@@ -99,4 +102,18 @@ Deno.test("isValidUuidBytes() wants 16 bytes with an RFC 4122 version", () => {
   assert.equal(isValidUuidBytes("nyxqHkt9TD6PECprXE0+IQ=="), true);
   assert.equal(isValidUuidBytes(btoa("short")), false);
   assert.equal(isValidUuidBytes(btoa("\x00".repeat(16))), false);
+});
+
+Deno.test("randomUuidBase64() yields valid, distinct v4 UUID bytes", async () => {
+  const { randomUuidBase64 } = await import("./agent.ts");
+  const { decodeBase64, encodeBase64 } = await import("./call.ts");
+  const seen = new Set<string>();
+  for (let i = 0; i < 5000; i++) {
+    const u = randomUuidBase64();
+    assert.equal(isValidUuidBytes(u), true);
+    assert.equal(encodeBase64(decodeBase64(u)), u);
+    assert.equal(decodeBase64(u)[6] >> 4, 4);
+    seen.add(u);
+  }
+  assert.equal(seen.size, 5000);
 });
