@@ -487,6 +487,9 @@ export class Cluster {
   /** Cuts an agent off the master: tasks TASK_UNREACHABLE (or TASK_LOST), offers rescinded. */
   partitionAgent(id: string): void {
     const agent = this.#agent(id);
+    if (this.#removed.has(id)) {
+      throw new RangeError(`Cannot partition agent "${id}": it was removed`);
+    }
     this.#partitioned.add(id);
     this.master?.markAgentUnreachable(agent.id);
     agent.setMaster(null);
@@ -495,6 +498,7 @@ export class Cluster {
   /** Reconnects a partitioned agent: it reregisters with its tasks and resends pending updates. */
   healAgent(id: string): void {
     const agent = this.#agent(id);
+    if (this.#removed.has(id)) throw new RangeError(`Cannot heal agent "${id}": it was removed`);
     this.#partitioned.delete(id);
     this.master?.addAgent(agent);
   }

@@ -1231,7 +1231,6 @@ export class Master implements MasterLink {
     const message = "Reconciliation: Latest task state";
     const pa = fw.caps.has("PARTITION_AWARE");
     const known = (t: MasterTask) => {
-      const status: Partial<TaskStatus> = {};
       const update: TaskStatus = {
         task_id: { value: t.info.task_id.value },
         state: t.statusUpdateState ?? t.state,
@@ -1240,7 +1239,6 @@ export class Master implements MasterLink {
         reason: "REASON_RECONCILIATION",
         agent_id: { value: t.agentId },
         timestamp: this.#now() / 1000,
-        ...status,
       };
       this.#send(fw, { type: "UPDATE", update: { status: update } });
     };
