@@ -570,8 +570,27 @@ export class Master implements MasterLink {
       case "RECONCILE":
         this.#reconcile(fw, (call.reconcile as ReconcileBody).tasks ?? []);
         break;
+      case "RECONCILE_OPERATIONS": {
+        // No operation is ever known here: each listed one is unknown (or its agent's state).
+        const ops = (call.reconcile_operations as {
+          operations?: { operation_id: { value: string }; agent_id?: { value: string } }[];
+        }).operations ?? [];
+        for (const op of ops) {
+          const aid = op.agent_id?.value;
+          const rec = aid !== undefined ? this.#agents.get(aid) : undefined;
+          const state = aid !== undefined && this.#recovering.has(aid)
+            ? "OPERATION_RECOVERING"
+            : rec?.state === "unreachable"
+            ? "OPERATION_UNREACHABLE"
+            : rec?.state === "gone"
+            ? "OPERATION_GONE_BY_OPERATOR"
+            : "OPERATION_UNKNOWN";
+          this.#operationStatus(fw, op.operation_id.value, state, aid);
+        }
+        break;
+      }
       default:
-        // SHUTDOWN, MESSAGE, REQUEST, inverse offers, operations: accepted, nothing to do here.
+        // SHUTDOWN, MESSAGE, REQUEST, inverse offers: accepted, nothing to do here.
         break;
     }
     return new Response(null, { status: 202 });
@@ -997,6 +1016,20 @@ export class Master implements MasterLink {
     this.#send(fw, { type: "UPDATE", update: { status } });
   }
 
+  /** An UPDATE_OPERATION_STATUS event (no uuid: nothing to acknowledge). */
+  #operationStatus(
+    fw: Framework,
+    operationId: string,
+    state: string,
+    agentId?: string,
+    message?: string,
+  ): void {
+    const status: Record<string, unknown> = { operation_id: { value: operationId }, state };
+    if (message !== undefined) status.message = message;
+    if (agentId !== undefined) status.agent_id = { value: agentId };
+    this.#send(fw, { type: "UPDATE_OPERATION_STATUS", update_operation_status: { status } });
+  }
+
   #send(fw: Framework, event: Event): void {
     if (event.type === "UPDATE") this.stats.updatesSent++;
     fw.sub?.send(event);
@@ -1081,7 +1114,20 @@ export class Master implements MasterLink {
         }
         continue;
       }
-      if (op.type !== "LAUNCH") continue;
+      if (op.type !== "LAUNCH") {
+        // RESERVE, CREATE, ...: not modelled. With an `id` the framework asked for
+        // feedback, which agents without AGENT_OPERATION_FEEDBACK refuse.
+        if (op.id) {
+          this.#operationStatus(
+            fw,
+            op.id.value,
+            "OPERATION_ERROR",
+            agentId,
+            `Operation requested feedback, but agent ${agentId} does not have the required AGENT_OPERATION_FEEDBACK capability`,
+          );
+        }
+        continue;
+      }
       for (const task of tasksOf(op)) {
         const taskId = task.task_id.value;
         if (!rec || rec.state !== "active") {

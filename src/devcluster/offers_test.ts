@@ -120,3 +120,27 @@ Deno.test("offerTimeoutMs rescinds an unanswered offer and offers its resources 
   assert.notEqual(again.id.value, offer.id.value);
   await sub.close();
 });
+
+Deno.test("operations asking for feedback get OPERATION_ERROR; RECONCILE_OPERATIONS answers OPERATION_UNKNOWN", async () => {
+  await using c = await startDevCluster({ agents: 1, allocationIntervalMs: 20 });
+  const sub = await subscribe(c.schedulerUrl);
+  const offer = (await sub.next(offersEvent)).offers.offers[0];
+  const accept = await sub.call({
+    type: "ACCEPT",
+    accept: {
+      offer_ids: [offer.id],
+      operations: [{ type: "RESERVE", id: { value: "op-1" }, reserve: {} }],
+    },
+  });
+  assert.equal(accept.status, 202);
+  const error = await sub.next((e) => e.type === "UPDATE_OPERATION_STATUS");
+  assert.equal(error.update_operation_status.status.state, "OPERATION_ERROR");
+  assert.deepEqual(error.update_operation_status.status.operation_id, { value: "op-1" });
+  await sub.call({
+    type: "RECONCILE_OPERATIONS",
+    reconcile_operations: { operations: [{ operation_id: { value: "op-2" } }] },
+  });
+  const unknown = await sub.next((e) => e.type === "UPDATE_OPERATION_STATUS");
+  assert.equal(unknown.update_operation_status.status.state, "OPERATION_UNKNOWN");
+  await sub.close();
+});
