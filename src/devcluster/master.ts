@@ -485,13 +485,16 @@ export class Master implements MasterLink {
     this.#opts.recorder?.call(raw.includes("\n") ? JSON.stringify(parsed) : raw);
     const invalid = validateCall(call, principal);
     if (invalid) return text(400, `Failed to validate scheduler::Call: ${invalid}`);
+    if (
+      (call.type === "SUBSCRIBE" || call.type === "RECONCILE_OPERATIONS") &&
+      !acceptsJson(req.headers.get("accept"))
+    ) {
+      return text(
+        406,
+        "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
+      );
+    }
     if (call.type === "SUBSCRIBE") {
-      if (!acceptsJson(req.headers.get("accept"))) {
-        return text(
-          406,
-          "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
-        );
-      }
       if (req.headers.has("mesos-stream-id")) {
         return text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
       }
