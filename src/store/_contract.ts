@@ -108,6 +108,28 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
       assertEquals(seen, created);
     });
 
+    await t.step("listTasks() sees every write, also when it repeats a list", async () => {
+      await using store = await open();
+      const a = (await store.createTask(sampleTask())).task;
+      const ids = async () =>
+        (await store.listTasks({ states: ["queued"] })).tasks.map((t) => t.id);
+      assertEquals(await ids(), [a.id]);
+      assertEquals(await ids(), [a.id]);
+      const b = (await store.createTask(sampleTask())).task;
+      assertEquals(await ids(), [a.id, b.id]);
+      await store.updateTask(withState(a, "TASK_RUNNING"));
+      assertEquals(await ids(), [b.id]);
+      assertEquals((await store.listTasks({ states: ["active"] })).tasks[0].status.length, 2);
+      await store.updateTask(withState(withState(a, "TASK_RUNNING"), "TASK_FINISHED"));
+      assertEquals((await store.listTasks({ states: ["active"] })).tasks, []);
+      // Changing a listed record, where allowed at all, changes nothing stored.
+      const listed = (await store.listTasks({ states: ["queued"] })).tasks[0];
+      try {
+        listed.name = "changed";
+      } catch { /* frozen */ }
+      assertEquals((await store.listTasks({ states: ["queued"] })).tasks[0].name, b.name);
+    });
+
     await t.step("listTasks() rejects a cursor it did not make", async () => {
       await using store = await open();
       await assertRejects(() => store.listTasks({ cursor: "garbage" }), RangeError);

@@ -60,6 +60,8 @@ export const DEFAULT_MAX_BATCH_BYTES = 700_000;
 const MAX_ID_LENGTH = 512;
 /** How many index entries a filtered list may scan before returning a short page. */
 export const LIST_SCAN_LIMIT = 20_000;
+/** List pages kept in memory (local databases). */
+export const MAX_CACHED_PAGES = 64;
 /** Bytes of encoded records the read cache keeps (local databases). */
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -237,6 +239,12 @@ function nameHash(name: string): number {
   return (h & 0xfffff) * 0x100000000 + l;
 }
 
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return;
+  for (const v of Object.values(value)) deepFreeze(v);
+  Object.freeze(value);
+}
+
 const nameKey = (t: TaskRecord): Deno.KvKey => ["n", nameHash(t.name), t.seq];
 
 /**
@@ -298,6 +306,15 @@ class KvTaskStore implements TaskStore {
   /** Per-task chains, so read-modify-write of one task never interleaves. */
   #locks = new Map<string, Promise<unknown>>();
   #closed = false;
+  /**
+   * Recent list pages, valid while no write has touched a class they read: a list
+   * polled by a UI or a CLI is then served without a range read (KV reads cost ~20 µs
+   * per entry). Off when the read cache is (remote KV, written by other instances).
+   */
+  #pages = new Map<string, { gens: number[]; page: TaskPage }>();
+  #pagesOn: boolean;
+  /** Committed writes per state class. */
+  #gens: Record<StateClass, number> = { queued: 0, active: 0, terminated: 0 };
 
   constructor(kv: Deno.Kv, path: string, lastSeq: number, options: KvStoreOptions) {
     this.#kv = kv;
@@ -305,6 +322,7 @@ class KvTaskStore implements TaskStore {
     this.#seq = lastSeq;
     this.#committedSeq = lastSeq;
     this.#cache = new RecordCache(options.cacheBytes ?? 0);
+    this.#pagesOn = (options.cacheBytes ?? 0) > 0;
     this.#committer = new GroupCommitter(
       kv,
       options.maxBatchMutations ?? DEFAULT_MAX_BATCH_MUTATIONS,
@@ -333,14 +351,22 @@ class KvTaskStore implements TaskStore {
     return next;
   }
 
-  async #write(id: string, bytes: Uint8Array | null, mutations: Mutation[]): Promise<void> {
+  async #write(
+    id: string,
+    bytes: Uint8Array | null,
+    mutations: Mutation[],
+    classes: readonly StateClass[],
+  ): Promise<void> {
     this.#overlay.set(id, bytes);
     try {
       await this.#committer.write(mutations);
+      for (const c of classes) this.#gens[c]++;
       if (bytes) this.#cache.set(id, bytes);
       else this.#cache.delete(id);
     } catch (e) {
       this.#cache.delete(id);
+      // Whether it landed is unknown: forget every cached page.
+      for (const c of STATE_CLASSES) this.#gens[c]++;
       throw e;
     } finally {
       this.#writesDone++;
@@ -404,7 +430,7 @@ class KvTaskStore implements TaskStore {
       if (key !== undefined) {
         mutations.push(set(["i", key], { id: stored.id, fingerprint }, 200));
       }
-      await this.#write(stored.id, bytes, mutations);
+      await this.#write(stored.id, bytes, mutations, [cls]);
       return { task: stored, created: true };
     };
     if (key === undefined) return create();
@@ -444,7 +470,7 @@ class KvTaskStore implements TaskStore {
       if (before !== after) {
         mutations.push(del(classKey(before, stored.seq)), count(before, -1), count(after, 1));
       }
-      await this.#write(stored.id, bytes, mutations);
+      await this.#write(stored.id, bytes, mutations, [before, after]);
     });
   }
 
@@ -459,7 +485,7 @@ class KvTaskStore implements TaskStore {
         del(classKey(cls, prior.seq)),
         del(nameKey(prior)),
         count(cls, -1),
-      ]);
+      ], [cls]);
       return true;
     });
   }
@@ -468,12 +494,39 @@ class KvTaskStore implements TaskStore {
     this.#checkOpen();
     const after = decodeCursor(filter.cursor);
     const limit = pageSize(filter);
-    const classes = filter.states ?? STATE_CLASSES;
+    const classes = [...new Set(filter.states ?? STATE_CLASSES)];
+    if (!this.#pagesOn) return await this.#listUncached(filter, after, limit, classes);
+    const key = JSON.stringify([classes, filter.name, filter.label, after, limit]);
+    // A name filter may read records of any class through the name index.
+    const watched = filter.name !== undefined ? STATE_CLASSES : classes;
+    const gens = watched.map((c) => this.#gens[c]);
+    const hit = this.#pages.get(key);
+    if (hit && hit.gens.every((g, i) => g === gens[i])) {
+      this.#pages.delete(key); // most recently used last
+      this.#pages.set(key, hit);
+      return { tasks: hit.page.tasks, cursor: hit.page.cursor };
+    }
+    const page = await this.#listUncached(filter, after, limit, classes);
+    if (watched.every((c, i) => this.#gens[c] === gens[i])) {
+      // Shared between callers: frozen, so nobody can change what another reads.
+      for (const t of page.tasks) deepFreeze(t);
+      this.#pages.set(key, { gens, page });
+      if (this.#pages.size > MAX_CACHED_PAGES) this.#pages.delete(this.#pages.keys().next().value!);
+    }
+    return page;
+  }
+
+  async #listUncached(
+    filter: ListFilter,
+    after: number,
+    limit: number,
+    classes: StateClass[],
+  ): Promise<TaskPage> {
     if (filter.name !== undefined && isIndexedName(filter.name)) {
       return await this.#listByName(filter, after, limit);
     }
     // Merge the class indexes by seq; each is already in seq order.
-    const iters = [...new Set(classes)].map((cls) =>
+    const iters = classes.map((cls) =>
       this.#kv.list<Uint8Array>(
         { start: classKey(cls, after + 1), end: ["c", cls, Number.MAX_SAFE_INTEGER] },
         { batchSize: Math.min(limit + 1, 500) },
