@@ -58,6 +58,12 @@ export const MAX_SANDBOX_LOOKUPS = 8;
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
 /** Offers whose tasks are staged (then accepted) at the same time. */
 export const OFFERS_STAGING_AT_ONCE = 8;
+/**
+ * Tasks placed but not yet running (or ended) at most. Beyond it, offers are declined for
+ * one allocation round: a longer backlog of status updates would outlast the agents'
+ * 10 s resend of unacknowledged updates, and every resend is work for both sides.
+ */
+export const MAX_LAUNCHES_IN_FLIGHT = 3_000;
 /** Back-off before a retried task may launch again: base × 2^(retry-1), capped. */
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
@@ -146,6 +152,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
    * a task's next update or kill waits for its own.
    */
   const updating = new Map<string, Promise<void>>();
+  /** Public ids placed by this subscription and not yet TASK_RUNNING or ended. */
+  const launching = new Set<string>();
 
   // One thing at a time: events, kills and timers run through this chain.
   let chain: Promise<unknown> = Promise.resolve();
@@ -326,6 +334,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
 
   const onSubscribed = async (frameworkId: string) => {
     status = { ...status, state: "subscribed", frameworkId, detail: undefined };
+    // Reconciliation answers for what was launched before; the limit counts afresh.
+    launching.clear();
     const stored = await store.getFrameworkId();
     if (stored !== frameworkId) {
       await store.setFrameworkId(frameworkId);
@@ -347,7 +357,10 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const onOffers = (offers: Offer[]) => {
     const now = clock.now();
     const eligible = queue.filter((t) => t.not_before <= now);
-    const result = matchOffers(offers, eligible, { defaultRole: role, now });
+    const room = Math.max(0, MAX_LAUNCHES_IN_FLIGHT - launching.size);
+    const result = matchOffers(offers, eligible, { defaultRole: role, now, limit: room });
+    // Offers unused because of the limit come back at the next allocation round.
+    const declineSeconds = result.placements.length >= room ? 0 : refuseSeconds;
     const frameworkId = status.frameworkId ?? "";
     const byOffer = new Map<Offer, Placement[]>();
     for (const p of result.placements) {
@@ -359,6 +372,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     // later offer takes them; a task whose staging fails goes back.
     if (result.placements.length > 0) {
       const placed = new Set(result.placements.map((p) => p.task.id));
+      for (const id of placed) launching.add(id);
       queue = queue.filter((t) => !placed.has(t.id));
       setQueueGauge();
     }
@@ -387,6 +401,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
           task_id: p.task.id,
           error: (e as Error).message,
         });
+        launching.delete(p.task.id);
         enqueue(p.task);
         return null;
       }
@@ -454,7 +469,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     for (let i = 0; i < Math.min(OFFERS_STAGING_AT_ONCE, pending.length); i++) void launchNext();
     const unused = offers.filter((o) => !byOffer.has(o));
     if (unused.length > 0) {
-      void send(decline(unused.map((o) => o.id), { refuse_seconds: refuseSeconds }), "DECLINE");
+      void send(decline(unused.map((o) => o.id), { refuse_seconds: declineSeconds }), "DECLINE");
     }
     if (result.unplaced.length > 0) metrics.tasksDelayed.inc({}, result.unplaced.length);
     if (queue.length === 0 && !suppressed) {
@@ -599,6 +614,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     retried: boolean,
     ranBefore: boolean,
   ) => {
+    if (state === "TASK_RUNNING" || terminal || retried) launching.delete(task.id);
     if (state === "TASK_RUNNING" && !wasRunning(before)) {
       metrics.tasksRunning.inc();
       metrics.submitToRunning.observe((clock.now() - task.submitted_at) / 1000);

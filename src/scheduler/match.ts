@@ -42,6 +42,8 @@ export interface MatchOptions {
   now?: number;
   /** Whether tasks in `HOST` network mode still get host ports (and `PORT*`). */
   portsInHostMode?: boolean;
+  /** Places at most this many tasks; the rest count as unplaced. */
+  limit?: number;
 }
 
 const EPSILON = 1e-9;
@@ -241,7 +243,8 @@ function shapeKey(d: Demand): string {
 export function matchOffers(
   offers: readonly Offer[],
   queue: readonly TaskRecord[],
-  { defaultRole = "*", now = Date.now(), portsInHostMode = true }: MatchOptions = {},
+  { defaultRole = "*", now = Date.now(), portsInHostMode = true, limit = Infinity }: MatchOptions =
+    {},
 ): MatchResult {
   const pools = offers.filter((o) => !inMaintenance(o, now)).map((o) => new OfferPool(o));
   const placements: Placement[] = [];
@@ -250,7 +253,7 @@ export function matchOffers(
   const failedShapes = new Set<string>();
   let open = pools;
   for (const task of queue) {
-    if (open.length === 0) {
+    if (open.length === 0 || placements.length >= limit) {
       unplaced.push(task);
       continue;
     }

@@ -22,6 +22,16 @@ Deno.test("matchOffers() does not let a task that fits nowhere block the ones be
   assertEquals(r.unplaced.map((t) => t.id), [big.id]);
 });
 
+Deno.test("matchOffers() places at most `limit` tasks, in queue order, after skipping misfits", () => {
+  const big = task({ cpu: 64, mem: 100 });
+  const small = [1, 2, 3].map(() => task({ cpu: 1, mem: 100 }));
+  const offers = [offer({ cpus: 8 }), offer({ cpus: 8 })];
+  const r = matchOffers(offers, [big, ...small], { limit: 2 });
+  assertEquals(r.placements.map((p) => p.task.id), [small[0].id, small[1].id]);
+  assertEquals(r.unplaced.map((t) => t.id), [big.id, small[2].id]);
+  assert(r.unused.length === 1 && r.unused[0] === offers[1]);
+});
+
 Deno.test("matchOffers() returns unused offers to decline", () => {
   const r = matchOffers([offer(), offer()], [task({ cpu: 1, mem: 1 })]);
   assertEquals(r.unused.map((o) => o.id.value).length, 1);
