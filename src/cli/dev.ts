@@ -38,5 +38,12 @@ export async function devCommand(args: string[]): Promise<number> {
     "--refuse-seconds",
     "1",
   ];
-  return await serveCommand([...defaults, ...args]);
+  return await serveCommand([...defaults, ...args], {
+    onListening: (url) =>
+      console.error(
+        `\nEremetic is ready: ${url}/ (Ctrl-C stops it; running tasks are killed with the cluster)\n` +
+          `Try:\n  curl -X POST -d '{"mem":22.0,"cpu":1.0,"image":"busybox","command":"echo $(date)"}' ` +
+          `${url}/api/v1/task\n  curl ${url}/api/v1/task?state=\n`,
+      ),
+  });
 }

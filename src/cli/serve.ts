@@ -62,7 +62,10 @@ Flags (every configuration key; see docs/configuration.md):
 `;
 
 /** Loads the configuration, starts the server, and stops it on SIGINT/SIGTERM. */
-export async function serveCommand(args: string[]): Promise<number> {
+export async function serveCommand(
+  args: string[],
+  { onListening }: { onListening?: (url: string) => void } = {},
+): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
     // deno-lint-ignore no-console
     console.log(HELP + flagsHelp());
@@ -95,6 +98,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     database: `${config.database_driver}:${safe.database}`,
     master: safe.master || "(none)",
   });
+  onListening?.(server.url);
   const stop = (signal: string) => {
     logger.info(`Received ${signal}: stopping (running tasks keep running)`);
     server.shutdown();
