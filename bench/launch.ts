@@ -465,23 +465,24 @@ function timeline(samples: [number, number, number][]): string {
 /** Profile of one run (fixed text: re-profile with `--profile DIR` after changes). */
 const WHERE_THE_TIME_GOES =
   `**Where the time goes** (V8 CPU profiles of both processes, \`--profile DIR\`, 300
-agents and 24,000 tasks, 2026-11-25, scheduler as of b13f5a8). The run is CPU-bound: Eremetic
-spends ~1.5–1.8 ms of CPU per launched task and the development cluster ~0.5–0.8 ms, while other
-processes of the shared machine keep ~1 core busy, so ~2.3 ms per task over ~1 core gives the
-~450/s measured. 5,000/s on 2 cores needs ≤ 0.4 ms per task for both processes together. Per task
-in Eremetic: ~305 µs in Mesos calls (one HTTP request per ACKNOWLEDGE, two per task; ~80 µs of it
-the per-call timeout: an \`AbortController\`, a \`clock.sleep\` timer and a \`DOMException\` when it
-is cancelled); ~175 µs garbage collection; ~240 µs store (commit 125, reads and decoding 90, encoding
-25: every status update decodes the record twice, once in \`getTask\` and once in \`updateTask\`);
-~135 µs reading the event stream (RecordIO, JSON with the int64 reviver); ~60 µs scheduler code
-(matching 100,000 queued tasks costs ~0.3 s once). In the cluster: ~340 µs HTTP/1 serving of the
-calls (~110 µs of it building \`Request\`/\`Headers\`), ~200 µs handling them (ACCEPT ~55 µs, ACKNOWLEDGE
-~50 µs per task). Found and fixed in the scheduler: a queue filter per launched task (quadratic:
-80,000 × 100,000), every status update waiting for its own group commit and ACKNOWLEDGE being
-sent one at a time (101 → ~600 launches/s with 8,000 tasks), and a whole round's 80,000 staging
-writes issued at once, which kept every status update queued behind them (and, with the store's
-16 MiB read cache thrashing and the Mesos client's waiting calls kept in an array drained with
-\`shift()\`, no task reached \`TASK_RUNNING\` within 10 minutes).`;
+agents and 24,000 tasks, 2026-11-25). The run is CPU-bound: Eremetic spends ~1.5–1.8 ms of CPU per
+launched task and the development cluster ~0.5–0.8 ms, so two idle cores allow ~870/s (646/s
+measured on an idle machine, ~470/s while other processes kept ~1 core busy); 5,000/s on 2 cores
+needs ≤ 0.4 ms per task for both processes together. Per task in Eremetic: ~305 µs in Mesos calls
+(one HTTP request per ACKNOWLEDGE, two per task; ~80 µs of it the per-call timeout: an
+\`AbortController\`, a \`clock.sleep\` timer and a \`DOMException\` when it is cancelled); ~175 µs
+garbage collection; ~240 µs store (commit 125, reads and decoding 90, encoding 25: every status
+update decodes the record twice, once in \`getTask\` and once in \`updateTask\`); ~135 µs reading
+the event stream (RecordIO, JSON with the int64 reviver); ~60 µs scheduler code (matching 100,000
+queued tasks costs ~0.3 s once). In the cluster: ~340 µs HTTP/1 serving of the calls (~110 µs of it
+building \`Request\`/\`Headers\`), ~200 µs handling them (ACCEPT ~55 µs, ACKNOWLEDGE ~50 µs per
+task). Found and fixed in the scheduler: a queue filter per launched task (quadratic: 80,000 ×
+100,000); every status update waiting for its own group commit, and ACKNOWLEDGE sent one at a time
+(101 → ~600 launches/s with 8,000 tasks); a whole round's 80,000 staging writes issued at once,
+which queued every status update behind them (with the store's 16 MiB read cache thrashing and the
+Mesos client's waiting calls drained from an array with \`shift()\`, no task reached
+\`TASK_RUNNING\` within 10 minutes): now 8 offers are staged at a time and at most 3,000 tasks are
+placed and not yet running, so no status update waits long enough for the agents' 10 s resend.`;
 
 function report(
   machine: string,
