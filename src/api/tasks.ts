@@ -21,7 +21,7 @@ import {
   toTaskV1,
 } from "../task/mod.ts";
 import { parseJsonBody, readBody } from "./body.ts";
-import { HttpError, json } from "./errors.ts";
+import { HttpError, json, JSON_TYPE } from "./errors.ts";
 import type { ApiEnv } from "./mod.ts";
 
 /** Reads a sandbox file of a task (implemented by src/sandbox). */
@@ -140,6 +140,8 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
   const view: (t: TaskRecord) => object = legacy ? toTaskV0 : toTaskV1;
   const base = legacy ? "/task" : "/api/v1/task";
   const app = new Hono<ApiEnv>();
+  /** Serialized list pages, by the page the store returned (see the list route). */
+  const listBodies = new WeakMap<readonly TaskRecord[], string>();
 
   if (legacy) {
     app.use("*", async (c, next) => {
@@ -232,7 +234,14 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
       next.searchParams.set("cursor", page.cursor);
       headers.set("link", `<${deps.urlPrefix}${base}${next.search}>; rel="next"`);
     }
-    return json(page.tasks.map((t) => view(t)), 200, headers);
+    // A page the store shares between requests (its list cache) is serialized once.
+    let body = listBodies.get(page.tasks);
+    if (body === undefined) {
+      body = JSON.stringify(page.tasks.map((t) => view(t))) + "\n";
+      if (Object.isFrozen(page.tasks[0] ?? {})) listBodies.set(page.tasks, body);
+    }
+    headers.set("content-type", JSON_TYPE);
+    return new Response(body, { status: 200, headers });
   });
 
   app.get("/:id", async (c) => {
