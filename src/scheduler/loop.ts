@@ -172,7 +172,10 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       await driver.call(call, { ordered });
       return true;
     } catch (e) {
-      logger.warn(`Cannot send ${what} to Mesos`, { error: (e as Error).message });
+      // While closing, the stream is gone on purpose: the master resends what is unanswered.
+      (closed ? logger.debug : logger.warn).call(logger, `Cannot send ${what} to Mesos`, {
+        error: (e as Error).message,
+      });
       return false;
     }
   };
