@@ -13,6 +13,8 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Ui
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge(limit);
   if (!req.body) return new Uint8Array();
+  // With a declared length the server frames the body to it: read it in one go.
+  if (Number.isInteger(declared)) return new Uint8Array(await req.arrayBuffer());
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();
