@@ -56,6 +56,8 @@ export const RECONCILE_MAX_MS = 60_000;
 /** Sandbox directory lookups in flight at most, and how long each may take. */
 export const MAX_SANDBOX_LOOKUPS = 8;
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
+/** Tasks launching at once above which sandbox directories are not looked up. */
+export const SANDBOX_LOOKUP_MAX_LAUNCHING = 50;
 /** Offers whose tasks are staged (then accepted) at the same time. */
 export const OFFERS_STAGING_AT_ONCE = 8;
 /**
@@ -569,7 +571,13 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   let sandboxLookups = 0;
   const lookUpSandbox = (task: TaskRecord) => {
     const agentUrl = agentUrlOf(task);
-    if (!agentUrl || sandboxLookups >= MAX_SANDBOX_LOOKUPS || closed) return;
+    // Under a burst of launches, skip: an agent's /state is large, and the sandbox
+    // reader finds the directory itself when a log is asked for.
+    if (
+      !agentUrl || sandboxLookups >= MAX_SANDBOX_LOOKUPS ||
+      launching.size > SANDBOX_LOOKUP_MAX_LAUNCHING ||
+      closed
+    ) return;
     sandboxLookups++;
     findSandboxDirectory(agentUrl, task.framework_id, task.mesos_task_id, {
       fetch: options.fetch,
