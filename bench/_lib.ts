@@ -299,13 +299,16 @@ export async function writeSection(name: string, markdown: string, path = REPORT
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   await Deno.writeTextFile(path, replaceSection(doc, name, markdown));
+  // Keep the report as `deno fmt --check` wants it (aligned tables, blank lines).
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path], stdout: "null" })
+    .output();
 }
 
 /** The pure part of `writeSection`. */
 export function replaceSection(doc: string, name: string, markdown: string): string {
   const start = `<!-- bench:${name}:start -->`;
   const end = `<!-- bench:${name}:end -->`;
-  const block = `${start}\n${markdown.trim()}\n${end}`;
+  const block = `${start}\n\n${markdown.trim()}\n\n${end}`;
   const i = doc.indexOf(start);
   const j = doc.indexOf(end);
   if (i >= 0 && j > i) return doc.slice(0, i) + block + doc.slice(j + end.length);
