@@ -309,7 +309,9 @@ Deno.test("restarting an agent keeps checkpointed tasks and loses the others", a
     frameworkInfo({ checkpoint: true, name: "keeper" }),
   );
   const offer = (await keeper.next(offersEvent)).offers.offers[0];
-  await keeper.call(acceptCall([offer.id.value], [commandTask(offer, "kept", { value: "x" })], 0));
+  // The default filter (5 s) keeps the rest of the agent away from "keeper", so "loser" is
+  // offered it (with refuse_seconds 0 the fair-share order may hand it back to "keeper").
+  await keeper.call(acceptCall([offer.id.value], [commandTask(offer, "kept", { value: "x" })]));
   const starting = await keeper.next(updateFor("kept", "TASK_STARTING"));
   const loser = await subscribe(c.schedulerUrl, frameworkInfo({ name: "loser" }));
   const offer2 = (await loser.next(offersEvent)).offers.offers[0];
