@@ -306,6 +306,8 @@ class KvTaskStore implements TaskStore {
   /** Per-task chains, so read-modify-write of one task never interleaves. */
   #locks = new Map<string, Promise<unknown>>();
   #closed = false;
+  /** Ids read in the earlier layout (the record under `["t", id]`), until rewritten. */
+  #legacy = new Set<string>();
   /**
    * Recent list pages, valid while no write has touched a class they read: a list
    * polled by a UI or a CLI is then served without a range read (KV reads cost ~20 µs
@@ -394,6 +396,7 @@ class KvTaskStore implements TaskStore {
       if (e.value === null) break;
       if (e.value instanceof Uint8Array) { // written by an earlier version
         bytes = e.value;
+        this.#legacy.add(id); // its next update writes a pointer
         break;
       }
       const r = await this.#kv.get<Uint8Array>(classKey(e.value[0], e.value[1]));
@@ -463,12 +466,15 @@ class KvTaskStore implements TaskStore {
       const bytes = encodeRecord(stored);
       const before = classOfTask(prior);
       const after = classOfTask(stored);
-      const mutations: Mutation[] = [
-        set(["t", stored.id], [after, stored.seq] satisfies Pointer, 24),
-        set(classKey(after, stored.seq), bytes),
-      ];
-      if (before !== after) {
-        mutations.push(del(classKey(before, stored.seq)), count(before, -1), count(after, 1));
+      const mutations: Mutation[] = [set(classKey(after, stored.seq), bytes)];
+      if (before !== after || this.#legacy.delete(stored.id)) {
+        // The pointer names the class: rewrite it only when the class changes.
+        mutations.push(
+          set(["t", stored.id], [after, stored.seq] satisfies Pointer, 24),
+          del(classKey(before, stored.seq)),
+          count(before, -1),
+          count(after, 1),
+        );
       }
       await this.#write(stored.id, bytes, mutations, [before, after]);
     });

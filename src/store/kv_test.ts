@@ -60,6 +60,13 @@ Deno.test("openKvStore() reads tasks stored under the earlier layout (record und
     {
       await using store = await openKvStore(path, { cacheBytes: 0 });
       assertEquals((await store.getTask(task.id))?.name, "old");
+      // An update that keeps the class still moves the record to the current layout.
+      await store.updateTask({ ...task, retry: 1 });
+    }
+    {
+      await using store = await openKvStore(path, { cacheBytes: 0 });
+      const again = await store.getTask(task.id);
+      assertEquals(again?.retry, 1);
       await store.updateTask({
         ...task,
         status: [...task.status, { time: task.status[0].time + 1, status: "TASK_KILLED" }],
