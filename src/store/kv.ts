@@ -467,7 +467,7 @@ class KvTaskStore implements TaskStore {
       const before = classOfTask(prior);
       const after = classOfTask(stored);
       const mutations: Mutation[] = [set(classKey(after, stored.seq), bytes)];
-      if (before !== after || this.#legacy.delete(stored.id)) {
+      if (before !== after) {
         // The pointer names the class: rewrite it only when the class changes.
         mutations.push(
           set(["t", stored.id], [after, stored.seq] satisfies Pointer, 24),
@@ -475,6 +475,8 @@ class KvTaskStore implements TaskStore {
           count(before, -1),
           count(after, 1),
         );
+      } else if (this.#legacy.delete(stored.id)) {
+        mutations.push(set(["t", stored.id], [after, stored.seq] satisfies Pointer, 24));
       }
       await this.#write(stored.id, bytes, mutations, [before, after]);
     });
