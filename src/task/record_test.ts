@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch } from "../testing/asserts.ts";
 import { parseTaskRequestV1 } from "./request.ts";
 import { defaultTaskName, MASK, newTaskRecord, toTaskV0, toTaskV1 } from "./record.ts";
+import { V0_KEYS, V1_KEYS } from "./testdata.ts";
 
 function record() {
   const r = parseTaskRequestV1({
@@ -16,38 +17,6 @@ function record() {
     now: 1_700_000_000_500,
   });
 }
-
-const V1_KEYS = [
-  "cpu",
-  "mem",
-  "command",
-  "args",
-  "user",
-  "env",
-  "masked_env",
-  "labels",
-  "image",
-  "volumes",
-  "volumes_from",
-  "ports",
-  "status",
-  "id",
-  "name",
-  "network",
-  "dns",
-  "framework_id",
-  "agent_id",
-  "agent_constraints",
-  "hostname",
-  "retry",
-  "callback_uri",
-  "sandbox_path",
-  "agent_ip",
-  "agent_port",
-  "force_pull_image",
-  "privileged",
-  "fetch",
-];
 
 Deno.test("newTaskRecord() queues the task with an eremetic id and a default name", () => {
   const t = record();
@@ -68,15 +37,7 @@ Deno.test("toTaskV1() keeps the original key order first and masks masked_env", 
 
 Deno.test("toTaskV0() has exactly the legacy key set", () => {
   const v0 = toTaskV0(record());
-  const expected = V1_KEYS.filter((k) => k !== "volumes_from").map((k) =>
-    ({
-      cpu: "task_cpus",
-      mem: "task_mem",
-      agent_id: "slave_id",
-      agent_constraints: "slave_constraints",
-    } as Record<string, string>)[k] ?? k
-  );
-  assertEquals(Object.keys(v0), expected);
+  assertEquals(Object.keys(v0), V0_KEYS);
   assertEquals(v0.masked_env, { SECRET: MASK });
 });
 

@@ -1,60 +1,26 @@
 import { assert, assertEquals } from "../testing/asserts.ts";
 import { isArchive, parseTaskRequestV0, parseTaskRequestV1 } from "./request.ts";
+import { EXAMPLES } from "./testdata.ts";
 
-const E1 = { mem: 22.0, cpu: 1.0, image: "busybox", command: "echo $(date)" };
-const E2 = {
-  cpu: 1.0,
-  mem: 22.0,
-  image: "busybox",
-  force_pull_image: false,
-  privileged: false,
-  command: "echo $(date)",
-  args: ["+%s"],
-  volumes: [{ container_path: "/var/run/docker.sock", host_path: "/var/run/docker.sock" }],
-  volumes_from: ["+%s"],
-  name: "Task Name",
-  network: "BRIDGE",
-  dns: "172.0.0.2",
-  ports: [{ container_port: 80, protocol: "tcp" }],
-  env: { KEY: "value" },
-  masked_env: { KEY: "value" },
-  labels: { KEY: "value" },
-  fetch: [{
-    uri: "http://server.local/another_resource",
-    extract: false,
-    executable: false,
-    cache: false,
-  }],
-  agent_constraints: [{ attribute_name: "aws-region", attribute_value: "us-west-2" }],
-  callback_uri: "http://callback.local",
-};
-const E7 = {
-  cpu: 0.2,
-  mem: 32,
-  image: "busybox",
-  command: "echo hello",
-  args: null,
-  volumes: null,
-  volumes_from: null,
-  ports: [{ container_port: 0, host_port: 0, protocol: "tcp" }],
-  name: "",
-  network: "BRIDGE",
-  dns: "",
-  env: {},
-  masked_env: null,
-  labels: null,
-  agent_constraints: null,
-  callback_uri: "",
-  fetch: [],
-  force_pull_image: false,
-  privileged: false,
-};
+const byName = Object.fromEntries(EXAMPLES.map(([name, , body]) => [name, body]));
+const E1 = byName.E1;
+const V1_EXAMPLES = EXAMPLES.filter(([, path]) => path === "/api/v1/task");
+const V0_EXAMPLES = EXAMPLES.filter(([, path]) => path === "/task");
 
-Deno.test("parseTaskRequestV1() accepts the original's v1 examples E1, E2, E7", () => {
-  for (const body of [E1, E2, E7]) {
+Deno.test("parseTaskRequestV1() accepts the original's v1 examples", () => {
+  assert(V1_EXAMPLES.length >= 3);
+  for (const [name, , body] of V1_EXAMPLES) {
     const r = parseTaskRequestV1(body);
-    assert(r.ok, JSON.stringify(r));
-    assertEquals(r.unknownKeys, []);
+    assert(r.ok, `${name}: ${JSON.stringify(r)}`);
+    assertEquals(r.unknownKeys, [], name);
+  }
+});
+
+Deno.test("parseTaskRequestV0() accepts the original's legacy examples", () => {
+  assert(V0_EXAMPLES.length >= 5);
+  for (const [name, , body] of V0_EXAMPLES) {
+    const r = parseTaskRequestV0(body);
+    assert(r.ok, `${name}: ${JSON.stringify(r)}`);
   }
 });
 
