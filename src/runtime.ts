@@ -179,6 +179,8 @@ export const silentLogger: Logger = {
   error() {},
 };
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 /**
  * A time-ordered UUID (RFC 9562 version 7: 48 bits of Unix milliseconds, then 74
  * random bits). Ids made one after the other sort together, so a store keyed by
@@ -193,8 +195,10 @@ export function newId(now: number = Date.now()): string {
   }
   b[6] = (b[6] & 0x0f) | 0x70; // version 7
   b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
-    hex.slice(20)
-  }`;
+  let out = "";
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out += "-";
+    out += HEX[b[i]];
+  }
+  return out;
 }
