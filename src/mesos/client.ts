@@ -99,6 +99,11 @@ function timeout(
   ms: number,
   onTimeout: () => void,
 ): { cancel(): void } {
+  if (clock === systemClock) {
+    // The common case, on every call: a plain timer is far cheaper than an aborted sleep.
+    const id = setTimeout(onTimeout, ms);
+    return { cancel: () => clearTimeout(id) };
+  }
   const ac = new AbortController();
   clock.sleep(ms, ac.signal).then(onTimeout, () => {});
   return { cancel: () => ac.abort() };
@@ -371,7 +376,8 @@ export class MesosClient implements AsyncDisposable {
   #closed = false;
   #maxUnorderedInFlight: number;
   #inFlight = 0;
-  #slotWaiters: (() => void)[] = [];
+  /** Unordered calls waiting for a slot, first in first out (an array's `shift` is O(n)). */
+  #slotWaiters = new Set<() => void>();
   #unorderedPending = new Set<Promise<void>>();
 
   constructor(options: MesosClientOptions) {
@@ -546,14 +552,22 @@ export class MesosClient implements AsyncDisposable {
     });
   }
 
+  #wakeSlotWaiter(): void {
+    for (const wake of this.#slotWaiters) {
+      this.#slotWaiters.delete(wake);
+      wake();
+      return;
+    }
+  }
+
   async #unordered(call: Call, signal: AbortSignal | undefined): Promise<void> {
     while (this.#inFlight >= this.#maxUnorderedInFlight) {
       const slot = Promise.withResolvers<void>();
-      this.#slotWaiters.push(slot.resolve);
+      this.#slotWaiters.add(slot.resolve);
       await slot.promise;
     }
     if (signal?.aborted) {
-      this.#slotWaiters.shift()?.();
+      this.#wakeSlotWaiter();
       throw signal.reason;
     }
     this.#inFlight++;
@@ -565,7 +579,7 @@ export class MesosClient implements AsyncDisposable {
     } finally {
       this.#unorderedPending.delete(tracked);
       this.#inFlight--;
-      this.#slotWaiters.shift()?.();
+      this.#wakeSlotWaiter();
     }
   }
 
