@@ -98,7 +98,16 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let control: TaskControl;
   if (config.master) {
     const hostname = config.hostname || Deno.hostname();
-    scheduler = startScheduler({
+    const start = (o: SchedulerOptions) => {
+      try {
+        return startScheduler(o);
+      } catch (e) {
+        // Nothing else holds the store or the callbacks yet: release them.
+        void callbacks.close().finally(() => store.close());
+        throw e;
+      }
+    };
+    scheduler = start({
       master: config.master,
       frameworkInfo: buildFrameworkInfo({
         name: config.name,

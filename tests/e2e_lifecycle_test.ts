@@ -76,3 +76,29 @@ Deno.test("e2e: `eremetic dev` runs the README's curl example to a finished task
   const stat = await Deno.stat(`${dir.path}/db/dev.kv`);
   assert(stat.isFile);
 });
+
+Deno.test("serve refuses to start on a master address it cannot use (D20)", async () => {
+  await using dir = await tempDir();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${REPO_ROOT}/main.ts`,
+      "serve",
+      "--port",
+      "0",
+      "--address",
+      "127.0.0.1",
+      "--database-driver",
+      "memory",
+      "--master",
+      "zk://127.0.0.1:2181/mesos",
+    ],
+    cwd: dir.path,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 1);
+  assertStringIncludes(new TextDecoder().decode(out.stderr), "Cannot use master");
+});

@@ -12,6 +12,7 @@ import {
   type Call,
   type Credential,
   decline,
+  detectorFor,
   type Driver,
   type Event,
   type FrameworkInfo,
@@ -127,6 +128,8 @@ function agentAddress(offer: Offer): { ip: string; port: number } {
 /** Starts the scheduler: loads the queue, subscribes, and runs until closed. */
 export function startScheduler(options: SchedulerOptions): Scheduler {
   const { store, logger, clock, metrics, listener } = options;
+  // An address the client cannot use stops start-up here, not silently later (D20).
+  detectorFor(options.master);
   const refuseSeconds = options.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
   const role = options.frameworkInfo.roles?.[0] ?? options.frameworkInfo.role ?? "*";
 
