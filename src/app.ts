@@ -86,7 +86,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const listener: StateListener = {
     taskChanged(task, state, timeSec, terminal) {
       if (!task.callback_uri || (!terminal && task.callback_events !== "all")) return;
-      callbacks.enqueue(task, state, timeSec).catch((e) =>
+      return callbacks.enqueue(task, state, timeSec).catch((e) =>
         logger.error("Cannot store a callback delivery", {
           task_id: task.id,
           error: (e as Error).message,

@@ -23,7 +23,7 @@ export interface SchedulerStatus {
 export type KillOutcome = "not_found" | "terminal" | "killed" | "killing";
 
 /** Called after a state change is stored (callbacks, metrics). */
-export type TransitionHook = (task: TaskRecord, terminal: boolean) => void;
+export type TransitionHook = (task: TaskRecord, terminal: boolean) => void | Promise<void>;
 
 /** The scheduler as the API sees it. */
 export interface TaskControl {
@@ -59,7 +59,8 @@ export async function recordKillRequest(
     metrics?.queueSize.dec();
     metrics?.tasksTerminated.inc({ status: "TASK_KILLED", sequence: "final" });
   }
-  if (result.changed) onTransition?.(result.task, result.terminal);
+  // Awaited: what the hook stores (a callback delivery) is durable before the answer.
+  if (result.changed) await onTransition?.(result.task, result.terminal);
   return { outcome: result.terminal ? "killed" : "killing", task: result.task };
 }
 

@@ -15,7 +15,7 @@ Deno.test("queueOnlyControl() applies concurrent kills of one queued task once",
     store,
     clock: new FakeClock(),
     metrics,
-    onTransition: (t) => killed.push(t.id),
+    onTransition: (t) => void killed.push(t.id),
   });
   const outcomes = await Promise.all(Array.from({ length: 5 }, () => control.killTask(task.id)));
   assertEquals(outcomes.sort(), ["killed", "terminal", "terminal", "terminal", "terminal"]);

@@ -73,8 +73,17 @@ export const RETRY_MAX_MS = 60_000;
 
 /** What the scheduler tells the rest of Eremetic after a state change is stored. */
 export interface StateListener {
-  /** Every stored state change (callbacks decide what to send). */
-  taskChanged(task: TaskRecord, state: TaskState, timeSec: number, terminal: boolean): void;
+  /**
+   * Every stored state change (callbacks decide what to send). A status update is
+   * acknowledged to Mesos only after the promise settles, so what it stores (a
+   * callback delivery) survives a crash: otherwise Mesos would not resend the update.
+   */
+  taskChanged(
+    task: TaskRecord,
+    state: TaskState,
+    timeSec: number,
+    terminal: boolean,
+  ): void | Promise<void>;
 }
 
 export interface SchedulerOptions {
@@ -221,7 +230,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
 
   const notify = (task: TaskRecord, timeSec: number, terminal: boolean) => {
     const state = currentState(task);
-    if (state) listener?.taskChanged(task, state, timeSec, terminal);
+    return state ? listener?.taskChanged(task, state, timeSec, terminal) : undefined;
   };
 
   const sendKill = async (task: TaskRecord) => {
@@ -447,7 +456,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
           agent: p.offer.hostname,
           mesos_task_id: p.task.mesos_task_id,
         });
-        notify(p.task, Math.floor(now / 1000), false);
+        void notify(p.task, Math.floor(now / 1000), false);
       }
     };
     // A few offers at a time: staging a whole round at once (80,000 tasks in
@@ -545,9 +554,15 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       }
       // Not awaited here: the write joins a group commit with other tasks' updates, and the
       // acknowledgement and everything else that follows a stored change wait for it.
-      const stored: Promise<void> = store.updateTask(next).then(() => {
+      const stored: Promise<void> = store.updateTask(next).then(async () => {
         logStateChange(next, st);
-        afterChange(task, next, st.state, timeSec, t.terminal, t.retried, ranBefore);
+        await afterChange(task, next, st.state, timeSec, t.terminal, t.retried, ranBefore)
+          .catch((e) =>
+            logger.error("Cannot record what follows a state change", {
+              task_id: id,
+              error: (e as Error).message,
+            })
+          );
         acknowledge();
         if (st.state === "TASK_RUNNING" && !next.sandbox_path) lookUpSandbox(next);
       }, (e) => {
@@ -649,12 +664,14 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         max_retries: task.max_retries,
       });
       // The listener hears the failure, then the new TASK_QUEUED.
-      listener?.taskChanged({ ...task, status: task.status.slice(0, -1) }, state, timeSec, false);
-      notify(task, timeSec, false);
+      const heard = [
+        listener?.taskChanged({ ...task, status: task.status.slice(0, -1) }, state, timeSec, false),
+        notify(task, timeSec, false),
+      ];
       enqueue(task);
-    } else {
-      notify(task, timeSec, terminal);
+      return Promise.all(heard).then(() => {});
     }
+    return Promise.resolve(notify(task, timeSec, terminal));
   };
 
   const handle = async (event: Event) => {
@@ -750,11 +767,12 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       await updating.get(id);
       const { outcome, task } = await recordKillRequest(id, { store, clock, metrics });
       if (!task) return outcome;
+      // The callback delivery is stored before the kill is answered.
       if (outcome === "killed") {
         dequeue(id);
-        notify(task, nowSec(), true);
+        await notify(task, nowSec(), true);
       } else if (outcome === "killing") {
-        notify(task, nowSec(), false);
+        await notify(task, nowSec(), false);
         await sendKill(task);
       }
       return outcome;
