@@ -63,6 +63,11 @@ export async function waitFor<T>(
   throw new Error(`Timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
+/** A small task body (0.1 cpu, 16 MiB, busybox) running `command`, with more fields. */
+export function small(command: string, fields: Record<string, unknown> = {}) {
+  return { cpu: 0.1, mem: 16, image: "busybox", command, ...fields };
+}
+
 /** Submits a task and returns its id. */
 export async function submit(url: string, body: Record<string, unknown>): Promise<string> {
   const res = await fetch(`${url}/api/v1/task`, { method: "POST", body: JSON.stringify(body) });

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "../src/testing/asserts.ts";
 import { startDevCluster } from "../src/devcluster/mod.ts";
-import { getTask, submit, waitFor, waitForState } from "./_e2e.ts";
+import { getTask, small, submit, waitFor, waitForState } from "./_e2e.ts";
 import { freePort, REPO_ROOT, SEED_BODY, spawnServer, tempDir } from "./_helpers.ts";
 
 Deno.test("e2e: SIGTERM stops Eremetic without TEARDOWN: the running task keeps running", async () => {
@@ -12,7 +12,7 @@ Deno.test("e2e: SIGTERM stops Eremetic without TEARDOWN: the running task keeps 
   const server = await spawnServer({ dbPath, flags });
   let id: string;
   try {
-    id = await submit(server.url, { cpu: 0.1, mem: 16, image: "busybox", command: "sleep 3" });
+    id = await submit(server.url, small("sleep 3"));
     await waitForState(server.url, id, "TASK_RUNNING");
   } finally {
     const status = await server.kill("SIGTERM");

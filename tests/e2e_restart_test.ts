@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "../src/testing/asserts.ts";
 import { startDevCluster } from "../src/devcluster/mod.ts";
-import { getTask, states, submit, waitFor, waitForState } from "./_e2e.ts";
+import { getTask, small, states, submit, waitFor, waitForState } from "./_e2e.ts";
 import { spawnServer, tempDir } from "./_helpers.ts";
 
 async function frameworkIdOf(url: string): Promise<string> {
@@ -31,12 +31,7 @@ Deno.test("e2e: Eremetic SIGKILLed mid-run re-subscribes as the same framework a
   let id: string;
   let frameworkId: string;
   try {
-    id = await submit(first.url, {
-      cpu: 0.1,
-      mem: 16,
-      image: "busybox",
-      command: "sleep 2; echo survived",
-    });
+    id = await submit(first.url, small("sleep 2; echo survived"));
     await waitForState(first.url, id, "TASK_RUNNING");
     frameworkId = await frameworkIdOf(first.url);
     assert(frameworkId, "subscribed with a framework id");
@@ -65,8 +60,7 @@ Deno.test("e2e: tasks acknowledged just before a SIGKILL are each launched exact
     ids = await Promise.all(
       Array.from(
         { length: 20 },
-        (_, i) =>
-          submit(first.url, { cpu: 0.1, mem: 16, image: "busybox", command: `echo task-${i}` }),
+        (_, i) => submit(first.url, small(`echo task-${i}`)),
       ),
     );
   } finally {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../src/testing/asserts.ts";
 import { SEED_BODY } from "./_helpers.ts";
-import { getTask, startStack, states, submit, waitFor, waitForState } from "./_e2e.ts";
+import { getTask, small, startStack, states, submit, waitFor, waitForState } from "./_e2e.ts";
 
 Deno.test("e2e: the seed example reaches TASK_FINISHED and its stdout shows the date", async () => {
   await using stack = await startStack();
@@ -35,15 +35,14 @@ Deno.test("e2e: the seed example reaches TASK_FINISHED and its stdout shows the 
 
 Deno.test("e2e: PORT0 and masked_env reach the task while GET shows *******", async () => {
   await using stack = await startStack();
-  const id = await submit(stack.url, {
-    cpu: 0.1,
-    mem: 16,
-    image: "busybox",
-    command: 'echo "port=$PORT0 first=$PORT secret=$TOKEN plain=$PLAIN"',
-    ports: [{ container_port: 80 }, { container_port: 443 }],
-    env: { PLAIN: "visible" },
-    masked_env: { TOKEN: "s3cr3t-value" },
-  });
+  const id = await submit(
+    stack.url,
+    small('echo "port=$PORT0 first=$PORT secret=$TOKEN plain=$PLAIN"', {
+      ports: [{ container_port: 80 }, { container_port: 443 }],
+      env: { PLAIN: "visible" },
+      masked_env: { TOKEN: "s3cr3t-value" },
+    }),
+  );
   const task = await waitForState(stack.url, id, "TASK_FINISHED");
   assertEquals(task.masked_env, { TOKEN: "*******" });
   const hostPort = task.ports![0].host_port;
@@ -57,14 +56,13 @@ Deno.test("e2e: PORT0 and masked_env reach the task while GET shows *******", as
 
 Deno.test("e2e: a task failing before it runs is relaunched per max_retries", async () => {
   await using stack = await startStack();
-  const id = await submit(stack.url, {
-    cpu: 0.1,
-    mem: 16,
-    image: "busybox",
-    command: "true",
-    fetch: [{ uri: "http://127.0.0.1:9/missing.tgz" }],
-    max_retries: 2,
-  });
+  const id = await submit(
+    stack.url,
+    small("true", {
+      fetch: [{ uri: "http://127.0.0.1:9/missing.tgz" }],
+      max_retries: 2,
+    }),
+  );
   const task = await waitFor("the final failure", async () => {
     const t = await getTask(stack.url, id);
     return t.status.at(-1)?.status === "TASK_FAILED" && t.retry === 2 ? t : null;
@@ -75,7 +73,7 @@ Deno.test("e2e: a task failing before it runs is relaunched per max_retries", as
 
 Deno.test("e2e: a command failing after it ran ends TASK_FAILED without a retry", async () => {
   await using stack = await startStack();
-  const id = await submit(stack.url, { cpu: 0.1, mem: 16, image: "busybox", command: "exit 3" });
+  const id = await submit(stack.url, small("exit 3"));
   const task = await waitForState(stack.url, id, "TASK_FAILED");
   assertEquals(task.retry, 0);
   assert(states(task).includes("TASK_RUNNING"));
@@ -91,13 +89,12 @@ Deno.test("e2e: kill of a running task ends TASK_KILLED and fires the callback",
       return new Response("ok");
     },
   );
-  const id = await submit(stack.url, {
-    cpu: 0.1,
-    mem: 16,
-    image: "busybox",
-    command: "sleep 30",
-    callback_uri: `http://127.0.0.1:${receiver.addr.port}/done`,
-  });
+  const id = await submit(
+    stack.url,
+    small("sleep 30", {
+      callback_uri: `http://127.0.0.1:${receiver.addr.port}/done`,
+    }),
+  );
   await waitForState(stack.url, id, "TASK_RUNNING");
   const res = await fetch(`${stack.url}/api/v1/task/${id}/kill`, { method: "POST" });
   assertEquals(res.status, 202);
@@ -113,14 +110,13 @@ Deno.test("e2e: kill of a running task ends TASK_KILLED and fires the callback",
 
 Deno.test("e2e: an unsatisfiable constraint leaves the task queued without delaying others", async () => {
   await using stack = await startStack();
-  const stuck = await submit(stack.url, {
-    cpu: 0.1,
-    mem: 16,
-    image: "busybox",
-    command: "true",
-    agent_constraints: [{ attribute_name: "zone", attribute_value: "nowhere" }],
-  });
-  const other = await submit(stack.url, { cpu: 0.1, mem: 16, image: "busybox", command: "true" });
+  const stuck = await submit(
+    stack.url,
+    small("true", {
+      agent_constraints: [{ attribute_name: "zone", attribute_value: "nowhere" }],
+    }),
+  );
+  const other = await submit(stack.url, small("true"));
   await waitForState(stack.url, other, "TASK_FINISHED");
   assertEquals(states(await getTask(stack.url, stuck)), ["TASK_QUEUED"]);
   const queued = await (await fetch(`${stack.url}/api/v1/task?state=queued`)).json();
@@ -129,7 +125,7 @@ Deno.test("e2e: an unsatisfiable constraint leaves the task queued without delay
 
 Deno.test("e2e: an agent removed mid-run gives TASK_GONE and a relaunch elsewhere", async () => {
   await using stack = await startStack();
-  const id = await submit(stack.url, { cpu: 0.1, mem: 16, image: "busybox", command: "sleep 30" });
+  const id = await submit(stack.url, small("sleep 30"));
   const running = await waitForState(stack.url, id, "TASK_RUNNING");
   await stack.cluster.removeAgent(running.agent_id);
   const again = await waitFor("the relaunch", async () => {
@@ -149,7 +145,7 @@ Deno.test("e2e: many small tasks are packed and all finish", async () => {
   const ids = await Promise.all(
     Array.from(
       { length: 40 },
-      (_, i) => submit(stack.url, { cpu: 0.1, mem: 16, image: "busybox", command: `echo ${i}` }),
+      (_, i) => submit(stack.url, small(`echo ${i}`)),
     ),
   );
   await waitFor("all 40 tasks to finish", async () => {
@@ -165,13 +161,12 @@ Deno.test("e2e: many small tasks are packed and all finish", async () => {
 
 Deno.test("e2e: a task running past timeout_seconds is killed", async () => {
   await using stack = await startStack();
-  const id = await submit(stack.url, {
-    cpu: 0.1,
-    mem: 16,
-    image: "busybox",
-    command: "sleep 30",
-    timeout_seconds: 1,
-  });
+  const id = await submit(
+    stack.url,
+    small("sleep 30", {
+      timeout_seconds: 1,
+    }),
+  );
   const task = await waitForState(stack.url, id, "TASK_KILLED", 15_000);
   assert(states(task).includes("TASK_RUNNING"));
   assertEquals(task.retry, 0);
@@ -179,13 +174,12 @@ Deno.test("e2e: a task running past timeout_seconds is killed", async () => {
 
 Deno.test("e2e: kill of a queued task ends TASK_KILLED at once and it never launches", async () => {
   await using stack = await startStack();
-  const id = await submit(stack.url, {
-    cpu: 0.1,
-    mem: 16,
-    image: "busybox",
-    command: "true",
-    agent_constraints: [{ attribute_name: "zone", attribute_value: "nowhere" }],
-  });
+  const id = await submit(
+    stack.url,
+    small("true", {
+      agent_constraints: [{ attribute_name: "zone", attribute_value: "nowhere" }],
+    }),
+  );
   const res = await fetch(`${stack.url}/api/v1/task/${id}/kill`, { method: "POST" });
   assertEquals(res.status, 202);
   await res.body?.cancel();
