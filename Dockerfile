@@ -1,5 +1,5 @@
 # Build the single executable in the official Deno image, run it on a slim base.
-FROM denoland/deno:2.5.6 AS build
+FROM denoland/deno:2.9.6 AS build
 WORKDIR /src
 COPY deno.json deno.lock ./
 COPY main.ts ./
