@@ -15,9 +15,20 @@
 
 type Labels = Record<string, string>;
 
+/** Rendered label sets by their values, so a hot path does not sort and escape each time. */
+const LABEL_KEYS = new Map<string, string>();
+const MAX_LABEL_KEYS = 10_000;
+
 function labelKey(labels: Labels): string {
+  let quick = "";
+  for (const k in labels) quick += `${k}\u0000${labels[k]}\u0001`;
+  if (quick === "") return "";
+  const known = LABEL_KEYS.get(quick);
+  if (known !== undefined) return known;
   const keys = Object.keys(labels).sort();
-  return keys.map((k) => `${k}="${escape(labels[k])}"`).join(",");
+  const key = keys.map((k) => `${k}="${escape(labels[k])}"`).join(",");
+  if (LABEL_KEYS.size < MAX_LABEL_KEYS) LABEL_KEYS.set(quick, key);
+  return key;
 }
 
 function escape(v: string): string {
