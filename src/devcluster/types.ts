@@ -1,10 +1,12 @@
 /**
- * Mesos v1 JSON shapes as the development cluster reads and writes them. The
- * devcluster keeps its own copies (it must not depend on the client in
- * `src/mesos`); field names are the real protobuf names.
+ * Mesos v1 JSON shapes as the development cluster reads and writes them: its own
+ * loose copies of the message shapes (field names are the real protobuf names);
+ * task states and the terminal rule come from `src/mesos/types.ts`, the only part
+ * of the client it uses.
  *
  * @module
  */
+import type { TaskState } from "../mesos/types.ts";
 
 /** `{ "value": "..." }` ids: FrameworkID, AgentID, TaskID, OfferID, ExecutorID. */
 export interface Id {
@@ -121,38 +123,9 @@ export interface TaskInfo {
   [key: string]: unknown;
 }
 
-/** Every `TaskState`. */
-export type TaskState =
-  | "TASK_STAGING"
-  | "TASK_STARTING"
-  | "TASK_RUNNING"
-  | "TASK_KILLING"
-  | "TASK_FINISHED"
-  | "TASK_FAILED"
-  | "TASK_KILLED"
-  | "TASK_ERROR"
-  | "TASK_LOST"
-  | "TASK_DROPPED"
-  | "TASK_UNREACHABLE"
-  | "TASK_GONE"
-  | "TASK_GONE_BY_OPERATOR"
-  | "TASK_UNKNOWN";
-
-const TERMINAL_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
-  "TASK_FINISHED",
-  "TASK_FAILED",
-  "TASK_KILLED",
-  "TASK_ERROR",
-  "TASK_LOST",
-  "TASK_DROPPED",
-  "TASK_GONE",
-  "TASK_GONE_BY_OPERATOR",
-]);
-
-/** Mesos `isTerminalState` (src/common/protobuf_utils.cpp). */
-export function isTerminalState(state: TaskState): boolean {
-  return TERMINAL_STATES.has(state);
-}
+// States and Mesos's terminal rule are shared with the scheduler client.
+export type { TaskState } from "../mesos/types.ts";
+export { isTerminalState } from "../mesos/types.ts";
 
 /** `TaskStatus`. */
 export interface TaskStatus {
