@@ -681,25 +681,7 @@ export class Master implements MasterLink {
     } else {
       const fid = id ?? `${this.id}-${String(this.#frameworkCounter++).padStart(4, "0")}`;
       info.id = { value: fid };
-      fw = {
-        id: fid,
-        info,
-        roles: [],
-        caps: new Set(),
-        sub: null,
-        active: true,
-        recovered: false,
-        suppressed: new Set(),
-        filters: [],
-        offers: new Set(),
-        tasks: new Map(),
-        unreachable: new Map(),
-        completed: [],
-        failoverTimer: null,
-        registeredTime: this.#now() / 1000,
-        allocCpus: 0,
-        allocMem: 0,
-      };
+      fw = this.#newFramework(fid, info, { active: true, recovered: false });
       this.#applyInfo(fw, suppressed);
       this.#frameworks.set(fid, fw);
     }
@@ -1361,6 +1343,33 @@ export class Master implements MasterLink {
 
   // -- agents ---------------------------------------------------------------------------------
 
+  /** A framework record with nothing allocated, offered or running yet. */
+  #newFramework(
+    id: string,
+    info: Framework["info"],
+    { active, recovered }: { active: boolean; recovered: boolean },
+  ): Framework {
+    return {
+      id,
+      info,
+      roles: [],
+      caps: new Set(),
+      sub: null,
+      active,
+      recovered,
+      suppressed: new Set(),
+      filters: [],
+      offers: new Set(),
+      tasks: new Map(),
+      unreachable: new Map(),
+      completed: [],
+      failoverTimer: null,
+      registeredTime: this.#now() / 1000,
+      allocCpus: 0,
+      allocMem: 0,
+    };
+  }
+
   /** Registers (or reregisters) an agent with the tasks it reports. */
   addAgent(agent: Agent): void {
     let rec = this.#agents.get(agent.id);
@@ -1385,25 +1394,8 @@ export class Master implements MasterLink {
           agent.shutdownFramework(r.frameworkId);
           continue;
         }
-        fw = {
-          id: r.frameworkId,
-          info: r.framework,
-          roles: [],
-          caps: new Set(),
-          sub: null,
-          active: false,
-          recovered: true,
-          suppressed: new Set(),
-          filters: [],
-          offers: new Set(),
-          tasks: new Map(),
-          unreachable: new Map(),
-          completed: [],
-          failoverTimer: null,
-          registeredTime: this.#now() / 1000,
-          allocCpus: 0,
-          allocMem: 0,
-        };
+        // Known only from an agent's report: inactive until it resubscribes.
+        fw = this.#newFramework(r.frameworkId, r.framework, { active: false, recovered: true });
         this.#applyInfo(fw, []);
         this.#frameworks.set(fw.id, fw);
       }
