@@ -22,7 +22,7 @@ import {
 } from "../task/mod.ts";
 import { parseJsonBody, readBody } from "./body.ts";
 import { HttpError, json, JSON_TYPE } from "./errors.ts";
-import type { ApiEnv } from "./mod.ts";
+import type { ApiEnv } from "./types.ts";
 
 /** Reads a sandbox file of a task (implemented by src/sandbox). */
 export interface SandboxReader {
@@ -47,8 +47,6 @@ export interface TaskRoutesDeps {
    * accepted; `TaskControl` implementations must not count creations again.
    */
   metrics?: Metrics;
-  /** Called with a task page in HTML (legacy `GET /task/{id}` with `Accept: text/html`). */
-  renderTaskPage?: (task: TaskRecord | null) => Response | Promise<Response>;
 }
 
 const STATE_TOKENS = new Set<StateClass>(["active", "queued", "terminated"]);
@@ -66,7 +64,8 @@ export function parseStates(param: string | undefined): StateClass[] | null {
   return param.split(",").filter((t): t is StateClass => STATE_TOKENS.has(t as StateClass));
 }
 
-function parseLabel(param: string | undefined): LabelFilter | undefined {
+/** Parses `label`: `key` or `key=value`; absent or empty → no filter. */
+export function parseLabel(param: string | undefined): LabelFilter | undefined {
   if (param === undefined || param === "") return undefined;
   const at = param.indexOf("=");
   return at < 0 ? { key: param } : { key: param.slice(0, at), value: param.slice(at + 1) };
@@ -248,9 +247,6 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
     c.set("handler", "Status");
     const id = c.req.param("id");
     const task = isPlausibleId(id) ? await store.getTask(id) : null;
-    if (legacy && deps.renderTaskPage && (c.req.header("accept") ?? "").includes("text/html")) {
-      return await deps.renderTaskPage(task);
-    }
     return task ? json(view(task)) : json(null, 404);
   });
 
