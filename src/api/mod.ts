@@ -18,6 +18,8 @@ import { basicAuth, type BasicCredentials } from "./auth.ts";
 import { errorHandler, json } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { type SandboxReader, taskRoutes } from "./tasks.ts";
+import { createStreams } from "./streams.ts";
+import { EventHub } from "../events/mod.ts";
 
 export type { SandboxReader } from "./tasks.ts";
 export { HttpError, json, JSON_TYPE } from "./errors.ts";
@@ -38,6 +40,13 @@ export interface ApiDeps {
   urlPrefix?: string;
   credentials?: BasicCredentials | null;
   queueSize?: number;
+  /** State changes for the live streams; a hub nobody publishes to when absent (tests). */
+  events?: EventHub;
+  /** Stream tuning (tests): keep-alive interval, per-client bound, output polling. */
+  streams?: Pick<
+    import("./streams.ts").StreamDeps,
+    "pingIntervalMs" | "channelMaxBytes" | "followIntervalMs"
+  >;
   /** Mounted for HTML pages (`/`, `/task/{id}`, `/static/*`); a placeholder when absent. */
   web?: {
     index(): Response | Promise<Response>;
@@ -55,6 +64,8 @@ const ROUTES: [RegExp, string[]][] = [
   [/^\/(api\/v1\/)?task\/[^/]+$/, ["GET", "DELETE"]],
   [/^\/(api\/v1\/)?task\/[^/]+\/(stdout|stderr)$/, ["GET"]],
   [/^\/(api\/v1\/)?task\/[^/]+\/kill$/, ["POST"]],
+  [/^\/api\/v1\/task\/[^/]+\/events$/, ["GET"]],
+  [/^\/api\/v1\/events$/, ["GET"]],
   [/^\/(api\/v1\/)?version$/, ["GET"]],
   [/^\/api\/v1\/(health|openapi\.json)$/, ["GET"]],
 ];
@@ -124,6 +135,15 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     });
   }
 
+  const hub = deps.events ?? new EventHub({ clock });
+  const streams = createStreams({
+    store: deps.store,
+    hub,
+    clock,
+    sandbox: deps.sandbox,
+    metrics,
+    ...deps.streams,
+  });
   const routeDeps = {
     store: deps.store,
     control: deps.control,
@@ -148,8 +168,13 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
         { status: task ? 200 : 404, headers: { "content-type": "text/html; charset=UTF-8" } },
       ),
   };
-  app.route("/api/v1/task", taskRoutes("v1", routeDeps));
+  app.route("/api/v1/task", taskRoutes("v1", { ...routeDeps, streams }));
   app.route("/task", taskRoutes("v0", routeDeps));
+
+  app.get("/api/v1/events", (c) => {
+    c.set("handler", "Events");
+    return streams.allEvents(c.req.raw);
+  });
 
   const version = (c: { set(k: "handler", v: string): void }) => {
     c.set("handler", "Version");
