@@ -12,6 +12,7 @@
 import { createApi } from "./api/mod.ts";
 import { type Callbacks, createCallbacks } from "./callback/mod.ts";
 import { parseHttpCredentials } from "./config/mod.ts";
+import { EventHub } from "./events/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { createMetrics, type Metrics } from "./metrics/mod.ts";
 import { type Clock, type Logger, newId, systemClock } from "./runtime.ts";
@@ -52,6 +53,10 @@ export interface App extends AsyncDisposable {
   store: TaskStore;
   control: TaskControl;
   metrics: Metrics;
+  /** State changes as the live streams see them. */
+  events: EventHub;
+  /** Ends every live stream (before the HTTP server waits for open responses to finish). */
+  closeStreams(): void;
   /** Stops the scheduler and closes the store; running Mesos tasks keep running. */
   close(): Promise<void>;
 }
@@ -83,9 +88,12 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     metrics,
   });
   await callbacks.start();
-  // Callbacks on final states, or on every change when the task asks for `all`.
+  const events = new EventHub({ clock });
+  // Live streams hear every change; callbacks go out on final states, or on every
+  // change when the task asks for `all`.
   const listener: StateListener = {
     taskChanged(task, state, timeSec, terminal) {
+      events.publish(task, terminal);
       if (!task.callback_uri || (!terminal && task.callback_events !== "all")) return;
       return callbacks.enqueue(task, state, timeSec).catch((e) =>
         logger.error("Cannot store a callback delivery", {
@@ -152,9 +160,20 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   }
   // The pages run behind the API's middleware (request log, metrics, authentication).
   const web = await createWeb({ store, version: VERSION, urlPrefix: config.url_prefix });
+  // A new task's TASK_QUEUED is stored by the API, not the scheduler: publish it here.
+  const base = control;
+  const announced: TaskControl = {
+    taskCreated(task) {
+      events.publish(task, false);
+      base.taskCreated(task);
+    },
+    killTask: (id) => base.killTask(id),
+    status: () => base.status(),
+  };
   const api = createApi({
     store,
-    control,
+    control: announced,
+    events,
     clock,
     logger,
     metrics,
@@ -181,6 +200,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     if (closed) return;
     closed = true;
     clearInterval(retentionTimer);
+    events.close();
     await scheduler?.close();
     await callbacks.close();
     await store.close();
@@ -190,6 +210,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     store,
     control,
     metrics,
+    events,
+    closeStreams: () => events.close(),
     close,
     [Symbol.asyncDispose]: close,
   };

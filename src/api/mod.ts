@@ -19,6 +19,8 @@ import { errorHandler, json, JSON_TYPE } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { type SandboxReader, taskRoutes } from "./tasks.ts";
 import type { ApiEnv, WebPages } from "./types.ts";
+import { createStreams } from "./streams.ts";
+import { EventHub } from "../events/mod.ts";
 
 export type { SandboxReader } from "./tasks.ts";
 export { MAX_TASK_ID_LENGTH, parseLabel } from "./tasks.ts";
@@ -38,6 +40,13 @@ export interface ApiDeps {
   urlPrefix?: string;
   credentials?: BasicCredentials | null;
   queueSize?: number;
+  /** State changes for the live streams; a hub nobody publishes to when absent (tests). */
+  events?: EventHub;
+  /** Stream tuning (tests): keep-alive interval, per-client bound, output polling. */
+  streams?: Pick<
+    import("./streams.ts").StreamDeps,
+    "pingIntervalMs" | "channelMaxBytes" | "followIntervalMs"
+  >;
   /**
    * The web pages (`src/web`), mounted behind this app's middleware; without them
    * browsers get the JSON answers.
@@ -54,6 +63,8 @@ const ROUTES: [RegExp, string[]][] = [
   [/^\/(api\/v1\/)?task\/[^/]+$/, ["GET", "DELETE"]],
   [/^\/(api\/v1\/)?task\/[^/]+\/(stdout|stderr)$/, ["GET"]],
   [/^\/(api\/v1\/)?task\/[^/]+\/kill$/, ["POST"]],
+  [/^\/api\/v1\/task\/[^/]+\/events$/, ["GET"]],
+  [/^\/api\/v1\/events$/, ["GET"]],
   [/^\/(api\/v1\/)?version$/, ["GET"]],
   [/^\/api\/v1\/(health|openapi\.json)$/, ["GET"]],
 ];
@@ -117,6 +128,15 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     });
   }
 
+  const hub = deps.events ?? new EventHub({ clock });
+  const streams = createStreams({
+    store: deps.store,
+    hub,
+    clock,
+    sandbox: deps.sandbox,
+    metrics,
+    ...deps.streams,
+  });
   const routeDeps = {
     store: deps.store,
     control: deps.control,
@@ -129,8 +149,13 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   };
   // Pages first: `/` and `/task/{id}` serve browsers and pass every other request on.
   if (deps.web) app.route("/", deps.web.routes);
-  app.route("/api/v1/task", taskRoutes("v1", routeDeps));
+  app.route("/api/v1/task", taskRoutes("v1", { ...routeDeps, streams }));
   app.route("/task", taskRoutes("v0", routeDeps));
+
+  app.get("/api/v1/events", (c) => {
+    c.set("handler", "Events");
+    return streams.allEvents(c.req.raw);
+  });
 
   const version = (c: { set(k: "handler", v: string): void }) => {
     c.set("handler", "Version");

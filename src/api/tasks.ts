@@ -23,6 +23,7 @@ import {
 import { parseJsonBody, readBody } from "./body.ts";
 import { HttpError, json, JSON_TYPE } from "./errors.ts";
 import type { ApiEnv } from "./types.ts";
+import type { Streams } from "./streams.ts";
 
 /** Reads a sandbox file of a task (implemented by src/sandbox). */
 export interface SandboxReader {
@@ -47,6 +48,8 @@ export interface TaskRoutesDeps {
    * accepted; `TaskControl` implementations must not count creations again.
    */
   metrics?: Metrics;
+  /** Live streams (`/events`, `?follow=1`); v1 routes only. */
+  streams?: Streams;
 }
 
 const STATE_TOKENS = new Set<StateClass>(["active", "queued", "terminated"]);
@@ -130,6 +133,11 @@ export function unknownKeysWarning(keys: readonly string[]): string {
   const shown = keys.slice(0, 20).map(escape).join(", ");
   const more = keys.length > 20 ? ` and ${keys.length - 20} more` : "";
   return `299 - "Unknown keys ignored: ${shown}${more}"`;
+}
+
+/** `follow=1` (or `true`, or present without a value) asks for a live stream. */
+function isFollow(param: string | undefined): boolean {
+  return param !== undefined && param !== "0" && param.toLowerCase() !== "false";
 }
 
 /** Builds the task routes of one API version. */
@@ -250,10 +258,25 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
     return task ? json(view(task)) : json(null, 404);
   });
 
+  const streams = legacy ? undefined : deps.streams;
+  if (streams) {
+    app.get("/:id/events", async (c) => {
+      c.set("handler", "TaskEvents");
+      const id = c.req.param("id");
+      if (!isPlausibleId(id)) return json(null, 404);
+      return await streams.taskEvents(c.req.raw, id);
+    });
+  }
+
   for (const file of ["stdout", "stderr"] as const) {
     app.get(`/:id/${file}`, async (c) => {
       c.set("handler", file.toUpperCase());
       const id = c.req.param("id");
+      if (streams && isFollow(c.req.query("follow"))) {
+        c.set("handler", `${file.toUpperCase()}Follow`);
+        if (!isPlausibleId(id)) return json(null, 404);
+        return await streams.followOutput(c.req.raw, id, file);
+      }
       const task = isPlausibleId(id) ? await store.getTask(id) : null;
       if (!task || !task.agent_id || !deps.sandbox) {
         return new Response(null, {

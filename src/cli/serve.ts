@@ -43,6 +43,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let stopping: Promise<void> | null = null;
   const shutdown = () =>
     stopping ??= (async () => {
+      // Open event streams would keep the server waiting for their responses to end.
+      app.closeStreams();
       await server.shutdown();
       await app.close();
     })();
