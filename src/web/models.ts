@@ -280,9 +280,8 @@ export function formFromTask(record: TaskRecord): FormValues {
     env: kv(env),
     masked_env: [...maskedKeys].map((k) => `${k}=`).join("\n"),
     labels: kv(t.labels),
-    ports: (t.ports ?? []).map((x) =>
-      `${x.host_port ? `${x.host_port}:` : ""}${x.container_port}/${x.protocol}`
-    ).join("\n"),
+    // Without host ports: the record holds the ones Mesos assigned to the first run.
+    ports: (t.ports ?? []).map((x) => `${x.container_port}/${x.protocol}`).join("\n"),
     volumes: (t.volumes ?? []).map((v) => `${v.host_path}:${v.container_path}`).join("\n"),
     volumes_from: lines(t.volumes_from),
     fetch: t.fetch?.length ? t.fetch.map((f) => ({ ...f })) : EMPTY_FORM.fetch,
