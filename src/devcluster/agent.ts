@@ -429,10 +429,20 @@ export class Agent {
     exec.child = child;
     const out = await Deno.open(`${dir}/stdout`, { write: true, append: true });
     const err = await Deno.open(`${dir}/stderr`, { write: true, append: true });
-    const pumps = Promise.all([
-      child.stdout.pipeTo(out.writable).catch(() => {}),
-      child.stderr.pipeTo(err.writable).catch(() => {}),
-    ]);
+    // Each chunk is written as it comes, so the files API (and `?follow=1`) sees output
+    // while the task runs: `pipeTo(file.writable)` held it back until the process ended.
+    const pump = async (from: ReadableStream<Uint8Array>, to: Deno.FsFile) => {
+      try {
+        for await (const chunk of from) {
+          for (let at = 0; at < chunk.length;) at += await to.write(chunk.subarray(at));
+        }
+      } catch {
+        // The file or the process went away.
+      } finally {
+        to.close();
+      }
+    };
+    const pumps = Promise.all([pump(child.stdout, out), pump(child.stderr, err)]);
     const message = docker && !useDocker
       ? `Docker image "${docker.image}" was not run: the development cluster ran the command on the host`
       : undefined;
