@@ -94,3 +94,31 @@ export function launchChromium(): Promise<Browser> {
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
   });
 }
+
+/** A reverse proxy that serves `target` under `prefix` (and strips it), as `url_prefix` expects. */
+export interface PrefixProxy extends AsyncDisposable {
+  /** The proxy's URL including the prefix, e.g. `http://127.0.0.1:41234/p`. */
+  url: string;
+}
+
+/** Starts a reverse proxy on 127.0.0.1 that strips `prefix` and forwards to `target`. */
+export function startPrefixProxy(target: string, prefix: string): PrefixProxy {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const url = new URL(req.url);
+    if (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) {
+      return new Response("not behind the prefix", { status: 404 });
+    }
+    const path = url.pathname.slice(prefix.length) || "/";
+    return fetch(`${target}${path}${url.search}`, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      redirect: "manual",
+      signal: req.signal,
+    }).then((res) => new Response(res.body, { status: res.status, headers: res.headers }));
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}${prefix}`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}

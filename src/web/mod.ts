@@ -64,8 +64,9 @@ const HTML_HEADERS = {
   "cache-control": "no-store",
 };
 
-/** Tasks per list page. */
+/** Tasks per list page, unless `?limit=` (1-500) asks for another size. */
 export const LIST_PAGE_SIZE = 50;
+const MAX_LIST_PAGE_SIZE = 500;
 /** Tasks below the submit form. */
 export const INDEX_TASKS = 10;
 
@@ -121,11 +122,15 @@ export async function createWeb(deps: WebDeps): Promise<WebPages> {
     c.set("handler", "TaskList");
     const q = c.req.query();
     const choice = STATE_CHOICES.find((s) => s.value === q.state) ?? STATE_CHOICES[0];
+    const asked = Number(q.limit);
+    const limit = Number.isInteger(asked) && asked >= 1 && asked <= MAX_LIST_PAGE_SIZE
+      ? asked
+      : LIST_PAGE_SIZE;
     const filter = {
       states: choice.classes,
       name: q.name || undefined,
       label: parseLabel(q.label),
-      limit: LIST_PAGE_SIZE,
+      limit,
     };
     let result;
     let stale = false;
@@ -142,13 +147,19 @@ export async function createWeb(deps: WebDeps): Promise<WebPages> {
       if (choice !== STATE_CHOICES[0]) p.set("state", choice.value);
       if (q.name) p.set("name", q.name);
       if (q.label) p.set("label", q.label);
+      if (limit !== LIST_PAGE_SIZE) p.set("limit", String(limit));
       for (const [k, v] of Object.entries(extra)) p.set(k, v);
       const s = p.toString();
       return `${prefix}/tasks${s ? `?${s}` : ""}`;
     };
     return page("tasks", {
       ...base("Tasks", "tasks", ["js/page.js", "js/tasks.js"]),
-      filters: { state: choice.value, name: q.name ?? "", label: q.label ?? "" },
+      filters: {
+        state: choice.value,
+        name: q.name ?? "",
+        label: q.label ?? "",
+        limit: limit === LIST_PAGE_SIZE ? "" : String(limit),
+      },
       states: STATE_CHOICES,
       rows: result.tasks.map((t) => taskRow(t, prefix)),
       stale,
