@@ -110,7 +110,9 @@ export async function createWeb(deps: WebDeps): Promise<WebPages> {
     return page("index", {
       ...base("Submit a task", "submit", ["js/page.js", "js/submit.js"]),
       form: source ? formFromTask(source) : EMPTY_FORM,
-      from: source ? { id: source.id, name: source.name } : null,
+      from: source
+        ? { href: `${prefix}/task/${encodeURIComponent(source.id)}`, name: source.name }
+        : null,
       fromMissing: Boolean(from) && !source,
       networks: NETWORK_CHOICES,
       recent: recent.tasks.map((t) => taskRow(t, prefix)),

@@ -113,7 +113,17 @@ export interface TaskPageModel extends PageBase {
     parameters: string[];
   };
   history: { state: string; stateLabel: string; stateCss: string; iso: string; text: string }[];
-  links: { json: string; stdout: string; stderr: string; resubmit: string; list: string };
+  links: {
+    json: string;
+    stdout: string;
+    stderr: string;
+    resubmit: string;
+    list: string;
+    /** Live streams: state changes, and output as it is written. */
+    events: string;
+    kill: string;
+    follow: { stdout: string; stderr: string };
+  };
   canKill: boolean;
   canDelete: boolean;
 }
@@ -196,6 +206,12 @@ export function taskPageModel(record: TaskRecord, base: PageBase): TaskPageModel
       stderr: `${p}/api/v1/task/${enc}/stderr`,
       resubmit: `${p}/?from=${enc}`,
       list: `${p}/tasks`,
+      events: `${p}/api/v1/task/${enc}/events`,
+      kill: `${p}/api/v1/task/${enc}/kill`,
+      follow: {
+        stdout: `${p}/api/v1/task/${enc}/stdout?follow=1`,
+        stderr: `${p}/api/v1/task/${enc}/stderr?follow=1`,
+      },
     },
     canKill: !terminal,
     canDelete: terminal,
