@@ -27,7 +27,7 @@ export const SSE_PING_INTERVAL_MS = 15_000;
 /** Output polling starts at this interval after new output or a state change... */
 export const FOLLOW_MIN_INTERVAL_MS = 250;
 /** ...and slows down to this one while nothing is written. */
-export const FOLLOW_MAX_INTERVAL_MS = 2_000;
+export const FOLLOW_MAX_INTERVAL_MS = 1_000;
 /** Consecutive agent failures after which following a finished task's output gives up. */
 export const FOLLOW_MAX_FAILURES_TERMINAL = 3;
 
@@ -47,9 +47,9 @@ export interface StreamDeps {
   metrics?: Metrics;
   /** Default 15 s. */
   pingIntervalMs?: number;
-  /** Unread bytes one client may have waiting; default 256 KiB. */
+  /** Unread bytes one client may have waiting; default 1 MiB. */
   channelMaxBytes?: number;
-  /** Output polling bounds; default 250 ms .. 2 s. */
+  /** Output polling bounds; default 250 ms .. 1 s. */
   followIntervalMs?: { min: number; max: number };
 }
 
