@@ -12,6 +12,7 @@ import {
   type TaskState,
 } from "../task/mod.ts";
 import { createApi } from "./mod.ts";
+import { openApiDocument } from "./openapi.ts";
 import type { SandboxReader } from "./tasks.ts";
 
 interface Harness {
@@ -350,4 +351,15 @@ Deno.test("GET stderr without follow is unchanged; unknown task 404", async () =
   const unknown = await h.app.request("/api/v1/task/eremetic-task.nope/stderr?follow=1");
   assert.equal(unknown.status, 404);
   await unknown.body?.cancel();
+});
+
+Deno.test("the OpenAPI document describes the streams, without legacy twins", () => {
+  const paths = openApiDocument("test").paths;
+  assert("/api/v1/task/{taskId}/events" in paths);
+  assert("/api/v1/events" in paths);
+  assert(!("/task/{taskId}/events" in paths));
+  const names = (p: string) => (paths[p].get.parameters as { name: string }[]).map((x) => x.name);
+  assert(names("/api/v1/task/{taskId}/stdout").includes("follow"));
+  assert(names("/api/v1/task/{taskId}/stderr").includes("Last-Event-ID"));
+  assert(!names("/task/{taskId}/stdout").includes("follow"));
 });
