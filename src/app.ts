@@ -157,19 +157,20 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       queued: counts.queued,
     });
   }
-  // A new task's TASK_QUEUED is stored by the API, not the scheduler: publish it here.
-  const base = control;
-  const announced: TaskControl = {
+  // A new task's TASK_QUEUED is stored by whoever creates it (API, web), not by the
+  // scheduler: everyone creating tasks tells `control`, which publishes it.
+  const scheduling = control;
+  control = {
     taskCreated(task) {
       events.publish(task, false);
-      base.taskCreated(task);
+      scheduling.taskCreated(task);
     },
-    killTask: (id) => base.killTask(id),
-    status: () => base.status(),
+    killTask: (id) => scheduling.killTask(id),
+    status: () => scheduling.status(),
   };
   const api = createApi({
     store,
-    control: announced,
+    control,
     events,
     clock,
     logger,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readSse, type SseMessage } from "../src/events/mod.ts";
 import { getTask, small, startStack, states, submit, waitFor, waitForState } from "./_e2e.ts";
-import { startTestServer } from "./_helpers.ts";
+import { startTestServer, tempDir } from "./_helpers.ts";
 
 /** Reads a stream's events until `end` (included) or until the body ends. */
 async function collect(res: Response, until = (_: SseMessage) => false): Promise<SseMessage[]> {
@@ -221,4 +221,43 @@ Deno.test("e2e: the streams are behind basic auth", async () => {
     return /http_sse_streams\{route="events"\} 0/.test(m);
   });
   await unknown.body?.cancel();
+});
+
+Deno.test("e2e: task events resume across a restart of the server; the global stream resets", async () => {
+  await using dir = await tempDir();
+  const flags = ["--database", `${dir.path}/eremetic.kv`];
+  let id: string;
+  let first: SseMessage[];
+  let global: SseMessage[];
+  let lingering: Response;
+  {
+    await using before = await startTestServer({ driver: "kv", flags });
+    const all = await stream(`${before.url}/api/v1/events`);
+    id = await submit(before.url, small("true"));
+    first = await collect(await stream(`${before.url}/api/v1/task/${id}/events`), () => true);
+    global = await collect(all, (m) => m.event === "status");
+    lingering = await stream(`${before.url}/api/v1/task/${id}/events`);
+  }
+  // Shutting down ended the open stream (instead of waiting for it), without an `end`.
+  const cut = await collect(lingering);
+  assert(!cut.some((m) => m.event === "end"), "not ended as if the task had finished");
+  await using after = await startTestServer({ driver: "kv", flags });
+  // Killed while the client was away (no master: the queued task ends at once).
+  const kill = await fetch(`${after.url}/api/v1/task/${id}/kill`, { method: "POST" });
+  assert.equal(kill.status, 202);
+  await kill.body?.cancel();
+  const rest = await collect(
+    await stream(`${after.url}/api/v1/task/${id}/events`, { "last-event-id": first[0].id }),
+  );
+  assert.deepEqual(
+    [...first, ...rest].map((
+      m,
+    ) => [m.id, m.event, m.event === "end" ? m.data : JSON.parse(m.data).state]),
+    [["1", "status", "TASK_QUEUED"], ["2", "status", "TASK_KILLED"], ["2", "end", "{}"]],
+  );
+  const resumed = await collect(
+    await stream(`${after.url}/api/v1/events`, { "last-event-id": global.at(-1)!.id }),
+    () => true,
+  );
+  assert.equal(resumed[0].event, "reset");
 });
