@@ -103,7 +103,7 @@ export function createStreams(deps: StreamDeps): Streams {
   const follow = deps.followIntervalMs ??
     { min: FOLLOW_MIN_INTERVAL_MS, max: FOLLOW_MAX_INTERVAL_MS };
 
-  /** A channel that pings, ends on shutdown, is counted, and runs `cleanup` when it ends. */
+  /** A channel that pings (then calls `onPing`), ends on shutdown, and is counted. */
   function open(route: string, onPing?: () => void): Channel {
     const channel = new Channel({ maxBytes });
     const offClose = hub.onClose(() => channel.shutdown());
@@ -170,7 +170,8 @@ export function createStreams(deps: StreamDeps): Streams {
       return json(null, 404);
     }
     const terminal = isTerminal(stateOf(task));
-    if (terminal && after >= task.status.length && early.length === 0) {
+    // A final history never grows: changes heard meanwhile cannot add to it.
+    if (terminal && after >= task.status.length) {
       // Nothing left to send, ever: 204 stops an EventSource from reconnecting.
       unsubscribe();
       return new Response(null, { status: 204 });
@@ -192,11 +193,21 @@ export function createStreams(deps: StreamDeps): Streams {
     return respond(channel);
   }
 
+  // Every global stream sends the same frame for a change: encode it once, not per client.
+  let frameSeq = -1;
+  let frame = "";
+  const frameOf = (e: StateEvent) => {
+    if (e.seq !== frameSeq) {
+      frame = formatSse({ id: e.seq, event: "status", data: stateEventData(e) });
+      frameSeq = e.seq;
+    }
+    return frame;
+  };
+
   function allEvents(req: Request): Response {
     const after = lastEventIdOf(req);
     const channel = open("events");
-    const send = (e: StateEvent) =>
-      channel.send(formatSse({ id: e.seq, event: "status", data: stateEventData(e) }));
+    const send = (e: StateEvent) => channel.send(frameOf(e));
     // Everything below runs in one turn: no change can slip between backlog and subscription.
     const backlog = after === null ? [] : hub.since(after);
     if (backlog === null) {
