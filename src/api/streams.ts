@@ -28,6 +28,8 @@ export const SSE_PING_INTERVAL_MS = 15_000;
 export const FOLLOW_MIN_INTERVAL_MS = 250;
 /** ...and slows down to this one while nothing is written. */
 export const FOLLOW_MAX_INTERVAL_MS = 1_000;
+/** Output events carry at most this many UTF-16 units of text. */
+export const FOLLOW_EVENT_CHARS = 16_384;
 /** Consecutive agent failures after which following a finished task's output gives up. */
 export const FOLLOW_MAX_FAILURES_TERMINAL = 3;
 
@@ -93,6 +95,20 @@ export function stateEventData(e: StateEvent): string {
     time: e.time,
     terminal: e.terminal,
   });
+}
+
+const encoder = new TextEncoder();
+
+/** `text` cut into pieces of at most `max` UTF-16 units, never inside a surrogate pair. */
+export function* pieces(text: string, max: number): Generator<string> {
+  if (max < 2) throw new RangeError(`max must be at least 2, got ${max}`);
+  for (let i = 0; i < text.length;) {
+    let end = Math.min(i + max, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    yield text.slice(i, end);
+    i = end;
+  }
 }
 
 /** Builds the stream handlers. */
@@ -299,11 +315,18 @@ export function createStreams(deps: StreamDeps): Streams {
           const text = await res.text();
           const next = Number(res.headers.get("x-sandbox-next-offset"));
           if (text !== "" && Number.isSafeInteger(next) && next > offset) {
-            channel.send(formatSse({
-              id: next,
-              event: "output",
-              data: JSON.stringify({ offset, text }),
-            }));
+            // One read may hold up to 1 MiB: sent in pieces, each far below the client's bound.
+            for (const piece of pieces(text, FOLLOW_EVENT_CHARS)) {
+              if (channel.pendingBytes > maxBytes / 4) await channel.drained();
+              if (!channel.open) return;
+              const end = offset + encoder.encode(piece).length;
+              channel.send(formatSse({
+                id: end,
+                event: "output",
+                data: JSON.stringify({ offset, text: piece }),
+              }));
+              offset = end;
+            }
             offset = next;
             progressed = true;
           }

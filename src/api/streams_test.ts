@@ -12,6 +12,7 @@ import {
   type TaskState,
 } from "../task/mod.ts";
 import { createApi } from "./mod.ts";
+import { FOLLOW_EVENT_CHARS, pieces } from "./streams.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { SandboxReader } from "./tasks.ts";
 
@@ -362,4 +363,36 @@ Deno.test("the OpenAPI document describes the streams, without legacy twins", ()
   assert(names("/api/v1/task/{taskId}/stdout").includes("follow"));
   assert(names("/api/v1/task/{taskId}/stderr").includes("Last-Event-ID"));
   assert(!names("/task/{taskId}/stdout").includes("follow"));
+});
+
+Deno.test("pieces() cuts text at a length, never inside a surrogate pair", () => {
+  assert.deepEqual([...pieces("abcdefg", 3)], ["abc", "def", "g"]);
+  assert.deepEqual([...pieces("", 3)], []);
+  // "a😀b": the emoji is two UTF-16 units; a cut after "a" + its first half moves back.
+  assert.deepEqual([...pieces("a\u{1F600}b", 2)], ["a", "\u{1F600}", "b"]);
+  assert.throws(() => [...pieces("x", 1)], RangeError);
+});
+
+Deno.test("follow sends a large read as several events with exact byte offsets", async () => {
+  const { sandbox, files } = fakeSandbox();
+  const h = harness({ sandbox });
+  const task = await h.create({ agent_id: "agent-1" });
+  const text = "é".repeat(FOLLOW_EVENT_CHARS - 1) + "\u{1F600}" + "x".repeat(FOLLOW_EVENT_CHARS);
+  files.set(`${task.id}/stdout`, text);
+  await h.move(task, "TASK_FINISHED");
+  const sse = events(await h.app.request(`/api/v1/task/${task.id}/stdout?follow=1`));
+  let got = "";
+  let offset = 0;
+  let count = 0;
+  for (let m = await sse.next(); m && m.event === "output"; m = await sse.next()) {
+    const data = json(m);
+    assert.equal(data.offset, offset);
+    offset = Number(m.id);
+    assert.equal(offset - data.offset, new TextEncoder().encode(data.text).length);
+    got += data.text;
+    count++;
+  }
+  assert.equal(got, text);
+  assert.equal(count, 3);
+  assert.equal(offset, new TextEncoder().encode(text).length);
 });
