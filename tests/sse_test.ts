@@ -261,3 +261,32 @@ Deno.test("e2e: task events resume across a restart of the server; the global st
   );
   assert.equal(resumed[0].event, "reset");
 });
+
+Deno.test("e2e: stopping the server does not wait forever for a client that stopped reading", async () => {
+  const server = await startTestServer();
+  const { hostname, port } = new URL(server.url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    await conn.write(
+      new TextEncoder().encode(`GET /api/v1/events HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`),
+    );
+    // Enough changes to fill the socket buffers: the response can no longer finish.
+    const big = small("true", { name: "x".repeat(8_000) });
+    const metric = /reason="overflow",route="events"\} 1/;
+    for (let n = 0; !metric.test(await (await fetch(`${server.url}/metrics`)).text()); n += 10) {
+      assert(n < 10_000, "the stalled reader was never dropped");
+      await Promise.all(Array.from({ length: 10 }, async () => {
+        const id = await submit(server.url, big);
+        await (await fetch(`${server.url}/api/v1/task/${id}/kill`, { method: "POST" })).body
+          ?.cancel();
+      }));
+    }
+    await server.shutdown();
+    assert(
+      server.logs.some((l) => l.message.startsWith("Stopping with connections still open")),
+      "the forced stop is logged",
+    );
+  } finally {
+    conn.close();
+  }
+});
