@@ -342,8 +342,9 @@ export function createStreams(deps: StreamDeps): Streams {
       if (failure !== null) {
         failures++;
         if (!reported) {
-          // Once per run of failures: the client can say why output stalls.
-          channel.send(formatSse({ event: "error", data: failure }));
+          // Once per run of failures: the client can say why output stalls. Not named
+          // `error`, which an EventSource uses for its own connection errors.
+          channel.send(formatSse({ event: "agent_error", data: failure }));
           reported = true;
         }
         if (terminal && failures >= FOLLOW_MAX_FAILURES_TERMINAL) return finish(failure);

@@ -396,3 +396,33 @@ Deno.test("follow sends a large read as several events with exact byte offsets",
   assert.equal(count, 3);
   assert.equal(offset, new TextEncoder().encode(text).length);
 });
+
+Deno.test("follow reports an unreachable agent once, and gives up on a finished task", async () => {
+  let reads = 0;
+  const doc = { error: "agent unavailable", message: "Cannot read stdout: connection refused" };
+  const sandbox: SandboxReader = {
+    read() {
+      reads++;
+      return Promise.resolve(
+        new Response(JSON.stringify(doc) + "\n", {
+          status: 502,
+          headers: { "content-type": "application/json" },
+        }),
+      );
+    },
+  };
+  const h = harness({ sandbox });
+  let task = await h.create({ agent_id: "agent-1" });
+  const sse = events(await h.app.request(`/api/v1/task/${task.id}/stdout?follow=1`));
+  const failed = await sse.next();
+  assert.deepEqual([failed!.event, json(failed)], ["agent_error", doc]);
+  // Still running: it keeps trying, without repeating the report.
+  await h.clock.tick(100);
+  await h.clock.tick(200);
+  assert(reads >= 2, `${reads} reads`);
+  task = await h.move(task, "TASK_FINISHED");
+  for (let i = 0; i < 5; i++) await h.clock.tick(400);
+  const end = await sse.next();
+  assert.deepEqual([end!.event, json(end)], ["end", doc]);
+  assert.equal(await sse.next(), null);
+});
