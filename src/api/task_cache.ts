@@ -1,5 +1,5 @@
 /**
- * `GET /api/v1/task/{id}` (and the legacy `GET /task/{id}`) from the JSON bytes of the
+ * `GET /api/v1/task/{id}` (and the legacy `GET /task/{id}`) from the JSON text of the
  * task's view, which the store keeps with its cached record until the task changes
  * (`TaskStore.getTaskView`): a read of a cached task renders nothing.
  *
@@ -9,11 +9,9 @@ import type { TaskStore } from "../store/mod.ts";
 import { type TaskRecord, toTaskV0, toTaskV1 } from "../task/mod.ts";
 import { json, JSON_TYPE } from "./errors.ts";
 
-const encoder = new TextEncoder();
-
-/** The body `json(view(task))` sends, as bytes. */
-const renderer = (view: (t: TaskRecord) => object) => (t: TaskRecord): Uint8Array =>
-  encoder.encode(JSON.stringify(view(t)) + "\n");
+/** The body `json(view(task))` sends. */
+const renderer = (view: (t: TaskRecord) => object) => (t: TaskRecord): string =>
+  JSON.stringify(view(t)) + "\n";
 
 /** One renderer per view for the whole process: the store caches by renderer. */
 const RENDERERS = { v1: renderer(toTaskV1), v0: renderer(toTaskV0) } as const;
@@ -25,12 +23,8 @@ export function taskViewResponder(
 ): (id: string) => Promise<Response> {
   const render = RENDERERS[version];
   return async function taskView(id: string): Promise<Response> {
-    const bytes = await store.getTaskView(id, render);
-    if (bytes === null) return json(null, 404);
-    // A `Response` copies its body: the cached bytes stay intact.
-    return new Response(bytes as Uint8Array<ArrayBuffer>, {
-      status: 200,
-      headers: { "content-type": JSON_TYPE },
-    });
+    const body = await store.getTaskView(id, render);
+    if (body === null) return json(null, 404);
+    return new Response(body, { status: 200, headers: { "content-type": JSON_TYPE } });
   };
 }

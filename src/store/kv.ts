@@ -71,6 +71,9 @@ const MAX_ID_LENGTH = 512;
 export const LIST_SCAN_LIMIT = 20_000;
 /** List pages kept in memory (local databases). */
 export const MAX_CACHED_PAGES = 64;
+/** Tasks in all cached list pages together, at most; larger pages (scans) are not kept. */
+export const MAX_CACHED_PAGE_TASKS = 16_384;
+const MAX_CACHED_PAGE_SIZE = 1_000;
 /** Bytes of encoded records the read cache keeps (local databases). */
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -97,12 +100,17 @@ interface CacheEntry {
   seq: number;
   cls: StateClass;
   /** Rendered views (`getTaskView`), by renderer; dropped with the entry. */
-  views: Map<TaskRenderer, Uint8Array> | null;
+  views: Map<TaskRenderer, string> | null;
   /** Bytes the entry accounts for: the record and its views. */
   size: number;
+  /** Read since it was last passed over by eviction (second chance). */
+  used: boolean;
 }
 
-/** A least-recently-used map of cached tasks, bounded by their total size. */
+/**
+ * Cached tasks, bounded by their total size, evicted in CLOCK order: a hit only sets a
+ * flag (no map reordering on the read path); eviction gives a read entry a second chance.
+ */
 class RecordCache {
   #map = new Map<string, CacheEntry>();
   #bytes = 0;
@@ -110,17 +118,21 @@ class RecordCache {
 
   get(id: string): CacheEntry | undefined {
     const e = this.#map.get(id);
-    if (e !== undefined) {
-      this.#map.delete(id);
-      this.#map.set(id, e);
-    }
+    if (e !== undefined) e.used = true;
     return e;
   }
 
   set(id: string, bytes: Uint8Array, seq: number, cls: StateClass): CacheEntry | undefined {
     if (this.maxBytes <= 0) return undefined;
     this.delete(id);
-    const entry: CacheEntry = { bytes, seq, cls, views: null, size: bytes.length + 64 };
+    const entry: CacheEntry = {
+      bytes,
+      seq,
+      cls,
+      views: null,
+      size: bytes.length + 64,
+      used: false,
+    };
     this.#map.set(id, entry);
     this.#bytes += entry.size;
     this.#evict();
@@ -128,7 +140,7 @@ class RecordCache {
   }
 
   /** Adds a rendered view to an entry that is still cached. */
-  addView(id: string, entry: CacheEntry, render: TaskRenderer, view: Uint8Array) {
+  addView(id: string, entry: CacheEntry, render: TaskRenderer, view: string) {
     if (this.#map.get(id) !== entry) return;
     (entry.views ??= new Map()).set(render, view);
     entry.size += view.length;
@@ -144,10 +156,14 @@ class RecordCache {
   }
 
   #evict() {
-    while (this.#bytes > this.maxBytes) {
-      const [oldest, e] = this.#map.entries().next().value!;
-      this.#map.delete(oldest);
-      this.#bytes -= e.size;
+    let passes = this.#map.size;
+    for (const [id, e] of this.#map) {
+      if (this.#bytes <= this.maxBytes) return;
+      this.#map.delete(id);
+      if (e.used && passes-- > 0) {
+        e.used = false;
+        this.#map.set(id, e); // to the end: a second chance
+      } else this.#bytes -= e.size;
     }
   }
 }
@@ -392,6 +408,8 @@ class KvTaskStore implements TaskStore {
    */
   #pages = new Map<string, { gens: number[]; page: TaskPage }>();
   #pagesOn: boolean;
+  /** Tasks held by `#pages`. */
+  #pageTasks = 0;
   /** Committed writes per state class. */
   #gens: Record<StateClass, number> = { queued: 0, active: 0, terminated: 0 };
 
@@ -550,7 +568,7 @@ class KvTaskStore implements TaskStore {
     return this.#read(id);
   }
 
-  async getTaskView(id: string, render: TaskRenderer): Promise<Uint8Array | null> {
+  async getTaskView(id: string, render: TaskRenderer): Promise<string | null> {
     this.#checkOpen();
     const found = await this.#locate(id);
     if (!found) return null;
@@ -619,11 +637,22 @@ class KvTaskStore implements TaskStore {
       return { tasks: hit.page.tasks, cursor: hit.page.cursor };
     }
     const page = await this.#listUncached(filter, after, limit, classes);
-    if (watched.every((c, i) => this.#gens[c] === gens[i])) {
+    if (
+      page.tasks.length <= MAX_CACHED_PAGE_SIZE &&
+      watched.every((c, i) => this.#gens[c] === gens[i])
+    ) {
       // Shared between callers: frozen, so nobody can change what another reads.
       for (const t of page.tasks) deepFreeze(t);
+      const prior = this.#pages.get(key);
+      if (prior) this.#pageTasks -= prior.page.tasks.length;
+      this.#pages.delete(key);
       this.#pages.set(key, { gens, page });
-      if (this.#pages.size > MAX_CACHED_PAGES) this.#pages.delete(this.#pages.keys().next().value!);
+      this.#pageTasks += page.tasks.length;
+      for (const [k, e] of this.#pages) {
+        if (this.#pages.size <= MAX_CACHED_PAGES && this.#pageTasks <= MAX_CACHED_PAGE_TASKS) break;
+        this.#pages.delete(k);
+        this.#pageTasks -= e.page.tasks.length;
+      }
     }
     return page;
   }

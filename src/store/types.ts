@@ -76,11 +76,11 @@ export interface OutboxItem<T = unknown> {
 }
 
 /**
- * Renders a task into bytes (e.g. the JSON of an API view). Stores may keep what it
- * returns with the record until the task changes, so it must depend on the record only,
- * and be one long-lived function per kind of view (its identity is the cache key).
+ * Renders a task (e.g. into the JSON of an API view). Stores may keep what it returns
+ * with the record until the task changes, so it must depend on the record only, and be
+ * one long-lived function per kind of view (its identity is the cache key).
  */
-export type TaskRenderer = (task: TaskRecord) => Uint8Array;
+export type TaskRenderer = (task: TaskRecord) => string;
 
 export const DEFAULT_PAGE_SIZE = 1000;
 export const MAX_PAGE_SIZE = 10_000;
@@ -97,7 +97,7 @@ export interface TaskStore extends AsyncDisposable {
    * `render(task)` of a committed task, or `null` if there is none: a cached task's view is
    * rendered once until the task changes (a read then costs little more than its bytes).
    */
-  getTaskView(id: string, render: TaskRenderer): Promise<Uint8Array | null>;
+  getTaskView(id: string, render: TaskRenderer): Promise<string | null>;
   listTasks(filter?: ListFilter): Promise<TaskPage>;
   /** Replaces a stored task. Throws `NotFoundError` if it was deleted. */
   updateTask(task: TaskRecord): Promise<void>;
