@@ -29,6 +29,7 @@ import { type StateListener } from "./scheduler/mod.ts";
 import { openStore, pruneFinishedTasks, type TaskStore } from "./store/mod.ts";
 import { currentState } from "./task/mod.ts";
 import { VERSION } from "./version.ts";
+import { createWeb } from "./web/mod.ts";
 
 /** How often finished tasks past `retention_seconds` are looked for. */
 export const RETENTION_INTERVAL_MS = 60_000;
@@ -157,6 +158,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       queued: counts.queued,
     });
   }
+  // The pages run behind the API's middleware (request log, metrics, authentication).
+  const web = await createWeb({ store, version: VERSION, urlPrefix: config.url_prefix });
   // A new task's TASK_QUEUED is stored by whoever creates it (API, web), not by the
   // scheduler: everyone creating tasks tells `control`, which publishes it.
   const scheduling = control;
@@ -181,6 +184,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     credentials,
     queueSize: config.queue_size,
     sandbox: createSandboxReader({ logger, fetch: deps.fetch }),
+    web,
   });
   // Retention: finished tasks are deleted `retention_seconds` after they ended.
   let retentionTimer: ReturnType<typeof setInterval> | undefined;

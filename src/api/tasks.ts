@@ -23,7 +23,7 @@ import {
 import { parseJsonBody, readBody } from "./body.ts";
 import { HttpError, json, JSON_TYPE } from "./errors.ts";
 import { taskViewResponder } from "./task_cache.ts";
-import type { ApiEnv } from "./mod.ts";
+import type { ApiEnv } from "./types.ts";
 import type { Streams } from "./streams.ts";
 
 /** Reads a sandbox file of a task (implemented by src/sandbox). */
@@ -51,8 +51,6 @@ export interface TaskRoutesDeps {
   metrics?: Metrics;
   /** Live streams (`/events`, `?follow=1`); v1 routes only. */
   streams?: Streams;
-  /** Called with a task page in HTML (legacy `GET /task/{id}` with `Accept: text/html`). */
-  renderTaskPage?: (task: TaskRecord | null) => Response | Promise<Response>;
 }
 
 const STATE_TOKENS = new Set<StateClass>(["active", "queued", "terminated"]);
@@ -70,7 +68,8 @@ export function parseStates(param: string | undefined): StateClass[] | null {
   return param.split(",").filter((t): t is StateClass => STATE_TOKENS.has(t as StateClass));
 }
 
-function parseLabel(param: string | undefined): LabelFilter | undefined {
+/** Parses `label`: `key` or `key=value`; absent or empty → no filter. */
+export function parseLabel(param: string | undefined): LabelFilter | undefined {
   if (param === undefined || param === "") return undefined;
   const at = param.indexOf("=");
   return at < 0 ? { key: param } : { key: param.slice(0, at), value: param.slice(at + 1) };
@@ -257,9 +256,6 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
   app.get("/:id", async (c) => {
     c.set("handler", "Status");
     const id = c.req.param("id");
-    if (legacy && deps.renderTaskPage && (c.req.header("accept") ?? "").includes("text/html")) {
-      return await deps.renderTaskPage(isPlausibleId(id) ? await store.getTask(id) : null);
-    }
     return isPlausibleId(id) ? await taskView(id) : json(null, 404);
   });
 
