@@ -160,19 +160,20 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   }
   // The pages run behind the API's middleware (request log, metrics, authentication).
   const web = await createWeb({ store, version: VERSION, urlPrefix: config.url_prefix });
-  // A new task's TASK_QUEUED is stored by the API, not the scheduler: publish it here.
-  const base = control;
-  const announced: TaskControl = {
+  // A new task's TASK_QUEUED is stored by whoever creates it (API, web), not by the
+  // scheduler: everyone creating tasks tells `control`, which publishes it.
+  const scheduling = control;
+  control = {
     taskCreated(task) {
       events.publish(task, false);
-      base.taskCreated(task);
+      scheduling.taskCreated(task);
     },
-    killTask: (id) => base.killTask(id),
-    status: () => base.status(),
+    killTask: (id) => scheduling.killTask(id),
+    status: () => scheduling.status(),
   };
   const api = createApi({
     store,
-    control: announced,
+    control,
     events,
     clock,
     logger,

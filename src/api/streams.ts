@@ -27,7 +27,9 @@ export const SSE_PING_INTERVAL_MS = 15_000;
 /** Output polling starts at this interval after new output or a state change... */
 export const FOLLOW_MIN_INTERVAL_MS = 250;
 /** ...and slows down to this one while nothing is written. */
-export const FOLLOW_MAX_INTERVAL_MS = 2_000;
+export const FOLLOW_MAX_INTERVAL_MS = 1_000;
+/** Output events carry at most this many UTF-16 units of text. */
+export const FOLLOW_EVENT_CHARS = 16_384;
 /** Consecutive agent failures after which following a finished task's output gives up. */
 export const FOLLOW_MAX_FAILURES_TERMINAL = 3;
 
@@ -47,9 +49,9 @@ export interface StreamDeps {
   metrics?: Metrics;
   /** Default 15 s. */
   pingIntervalMs?: number;
-  /** Unread bytes one client may have waiting; default 256 KiB. */
+  /** Unread bytes one client may have waiting; default 1 MiB. */
   channelMaxBytes?: number;
-  /** Output polling bounds; default 250 ms .. 2 s. */
+  /** Output polling bounds; default 250 ms .. 1 s. */
   followIntervalMs?: { min: number; max: number };
 }
 
@@ -95,6 +97,20 @@ export function stateEventData(e: StateEvent): string {
   });
 }
 
+const encoder = new TextEncoder();
+
+/** `text` cut into pieces of at most `max` UTF-16 units, never inside a surrogate pair. */
+export function* pieces(text: string, max: number): Generator<string> {
+  if (max < 2) throw new RangeError(`max must be at least 2, got ${max}`);
+  for (let i = 0; i < text.length;) {
+    let end = Math.min(i + max, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    yield text.slice(i, end);
+    i = end;
+  }
+}
+
 /** Builds the stream handlers. */
 export function createStreams(deps: StreamDeps): Streams {
   const { store, hub, clock, metrics } = deps;
@@ -103,7 +119,7 @@ export function createStreams(deps: StreamDeps): Streams {
   const follow = deps.followIntervalMs ??
     { min: FOLLOW_MIN_INTERVAL_MS, max: FOLLOW_MAX_INTERVAL_MS };
 
-  /** A channel that pings, ends on shutdown, is counted, and runs `cleanup` when it ends. */
+  /** A channel that pings (then calls `onPing`), ends on shutdown, and is counted. */
   function open(route: string, onPing?: () => void): Channel {
     const channel = new Channel({ maxBytes });
     const offClose = hub.onClose(() => channel.shutdown());
@@ -170,7 +186,8 @@ export function createStreams(deps: StreamDeps): Streams {
       return json(null, 404);
     }
     const terminal = isTerminal(stateOf(task));
-    if (terminal && after >= task.status.length && early.length === 0) {
+    // A final history never grows: changes heard meanwhile cannot add to it.
+    if (terminal && after >= task.status.length) {
       // Nothing left to send, ever: 204 stops an EventSource from reconnecting.
       unsubscribe();
       return new Response(null, { status: 204 });
@@ -192,11 +209,21 @@ export function createStreams(deps: StreamDeps): Streams {
     return respond(channel);
   }
 
+  // Every global stream sends the same frame for a change: encode it once, not per client.
+  let frameSeq = -1;
+  let frame = "";
+  const frameOf = (e: StateEvent) => {
+    if (e.seq !== frameSeq) {
+      frame = formatSse({ id: e.seq, event: "status", data: stateEventData(e) });
+      frameSeq = e.seq;
+    }
+    return frame;
+  };
+
   function allEvents(req: Request): Response {
     const after = lastEventIdOf(req);
     const channel = open("events");
-    const send = (e: StateEvent) =>
-      channel.send(formatSse({ id: e.seq, event: "status", data: stateEventData(e) }));
+    const send = (e: StateEvent) => channel.send(frameOf(e));
     // Everything below runs in one turn: no change can slip between backlog and subscription.
     const backlog = after === null ? [] : hub.since(after);
     if (backlog === null) {
@@ -288,11 +315,18 @@ export function createStreams(deps: StreamDeps): Streams {
           const text = await res.text();
           const next = Number(res.headers.get("x-sandbox-next-offset"));
           if (text !== "" && Number.isSafeInteger(next) && next > offset) {
-            channel.send(formatSse({
-              id: next,
-              event: "output",
-              data: JSON.stringify({ offset, text }),
-            }));
+            // One read may hold up to 1 MiB: sent in pieces, each far below the client's bound.
+            for (const piece of pieces(text, FOLLOW_EVENT_CHARS)) {
+              if (channel.pendingBytes > maxBytes / 4) await channel.drained();
+              if (!channel.open) return;
+              const end = offset + encoder.encode(piece).length;
+              channel.send(formatSse({
+                id: end,
+                event: "output",
+                data: JSON.stringify({ offset, text: piece }),
+              }));
+              offset = end;
+            }
             offset = next;
             progressed = true;
           }
@@ -308,8 +342,9 @@ export function createStreams(deps: StreamDeps): Streams {
       if (failure !== null) {
         failures++;
         if (!reported) {
-          // Once per run of failures: the client can say why output stalls.
-          channel.send(formatSse({ event: "error", data: failure }));
+          // Once per run of failures: the client can say why output stalls. Not named
+          // `error`, which an EventSource uses for its own connection errors.
+          channel.send(formatSse({ event: "agent_error", data: failure }));
           reported = true;
         }
         if (terminal && failures >= FOLLOW_MAX_FAILURES_TERMINAL) return finish(failure);

@@ -22,6 +22,7 @@ import {
 } from "../task/mod.ts";
 import { parseJsonBody, readBody } from "./body.ts";
 import { HttpError, json, JSON_TYPE } from "./errors.ts";
+import { taskViewResponder } from "./task_cache.ts";
 import type { ApiEnv } from "./types.ts";
 import type { Streams } from "./streams.ts";
 
@@ -251,11 +252,11 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
     return new Response(body, { status: 200, headers });
   });
 
+  const taskView = taskViewResponder(store, version);
   app.get("/:id", async (c) => {
     c.set("handler", "Status");
     const id = c.req.param("id");
-    const task = isPlausibleId(id) ? await store.getTask(id) : null;
-    return task ? json(view(task)) : json(null, 404);
+    return isPlausibleId(id) ? await taskView(id) : json(null, 404);
   });
 
   const streams = legacy ? undefined : deps.streams;

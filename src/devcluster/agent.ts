@@ -429,20 +429,10 @@ export class Agent {
     exec.child = child;
     const out = await Deno.open(`${dir}/stdout`, { write: true, append: true });
     const err = await Deno.open(`${dir}/stderr`, { write: true, append: true });
-    // Each chunk is written as it comes, so the files API (and `?follow=1`) sees output
-    // while the task runs: `pipeTo(file.writable)` held it back until the process ended.
-    const pump = async (from: ReadableStream<Uint8Array>, to: Deno.FsFile) => {
-      try {
-        for await (const chunk of from) {
-          for (let at = 0; at < chunk.length;) at += await to.write(chunk.subarray(at));
-        }
-      } catch {
-        // The file or the process went away.
-      } finally {
-        to.close();
-      }
-    };
-    const pumps = Promise.all([pump(child.stdout, out), pump(child.stderr, err)]);
+    const pumps = Promise.all([
+      copyToFile(child.stdout, out).catch(() => {}),
+      copyToFile(child.stderr, err).catch(() => {}),
+    ]);
     const message = docker && !useDocker
       ? `Docker image "${docker.image}" was not run: the development cluster ran the command on the host`
       : undefined;
@@ -765,5 +755,20 @@ export class Agent {
       }
     }
     await this.#server?.shutdown();
+  }
+}
+
+/**
+ * Copies a process's output into a sandbox file chunk by chunk, so the files API
+ * serves it while the task runs (a file's `writable` held the bytes back until the
+ * process ended, which made `stdout?follow=1` see all output at once).
+ */
+async function copyToFile(from: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of from) {
+      for (let n = 0; n < chunk.length;) n += await file.write(chunk.subarray(n));
+    }
+  } finally {
+    file.close();
   }
 }

@@ -6,7 +6,7 @@
  */
 
 /** Default bound of frames waiting for one client. */
-export const DEFAULT_CHANNEL_MAX_BYTES = 256 * 1024;
+export const DEFAULT_CHANNEL_MAX_BYTES = 1024 * 1024;
 
 /** Why a channel ended. */
 export type ChannelEnd =
@@ -28,8 +28,8 @@ const encoder = new TextEncoder();
 
 /**
  * A bounded, single-reader outbox exposed as a `ReadableStream` of bytes. `send()`
- * never blocks and never throws: past `maxBytes` of unread frames the stream is
- * errored (the connection drops, memory is released) and `send()` returns false.
+ * never blocks and never throws: past `maxBytes` of unread frames the queued frames
+ * are dropped, the stream ends, and `send()` returns false.
  */
 export class Channel {
   #frames: string[] = [];
@@ -138,12 +138,13 @@ export class Channel {
     this.#end = end;
     this.#frames = [];
     this.#bytes = 0;
-    try {
-      if (end === "ended" || end === "shutdown") this.#controller.close();
-      else if (end === "overflow") {
-        this.#controller.error(new RangeError("The client fell behind the stream"));
-      }
-    } catch { /* the stream was already closed by the reader */ }
+    // Closed, not errored, on overflow too: the client sees the stream end and
+    // reconnects with its Last-Event-ID (an errored body is logged by the server as a failure).
+    if (end !== "cancelled") {
+      try {
+        this.#controller.close();
+      } catch { /* already closed */ }
+    }
     this.#wake();
     for (const r of this.#drained.splice(0)) r();
     this.#abort.abort();
