@@ -100,7 +100,7 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     await page.close();
   });
 
-  await t.step("the list shows state changes live", async () => {
+  await t.step("the list and the index show state changes live", async () => {
     const page = await context.newPage();
     const watch = watchPage(page);
     const id = await submit(stack.url, small("sleep 1", { name: "live row" }));
@@ -110,6 +110,14 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     page.on("load", () => loads.push(page.url()));
     const badge = page.locator(`tr[data-task-id="${id}"] .state`);
     await badge.filter({ hasText: "finished" }).waitFor({ timeout: 20_000 });
+    assert.deepEqual(loads, [], "no reload");
+    // The index's table too.
+    const next = await submit(stack.url, small("sleep 1", { name: "live index row" }));
+    await page.goto(`${stack.url}/`);
+    await page.locator("#live-status").filter({ hasText: "live" }).waitFor();
+    loads.length = 0;
+    const row = page.locator(`tr[data-task-id="${next}"] .state`);
+    await row.filter({ hasText: "finished" }).waitFor({ timeout: 20_000 });
     assert.deepEqual(loads, [], "no reload");
     assert.deepEqual(watch.errors, []);
     await page.close();

@@ -116,7 +116,7 @@ export async function createWeb(deps: WebDeps): Promise<WebPages> {
     const done = (await Promise.all(finished.ids().map((id) => deps.store.getTask(id))))
       .filter((t) => t !== null);
     return page("index", {
-      ...base("Submit a task", "submit", ["js/page.js", "js/submit.js"]),
+      ...base("Submit a task", "submit", ["js/page.js", "js/submit.js", "js/tasks.js"]),
       form: source ? formFromTask(source) : EMPTY_FORM,
       from: source
         ? { href: `${prefix}/task/${encodeURIComponent(source.id)}`, name: source.name }

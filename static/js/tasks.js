@@ -1,4 +1,4 @@
-// The task list: states change live (Server-Sent Events of every task).
+// Task tables (the list, the index): states change live (Server-Sent Events of every task).
 import { stateClassName, stateLabel } from "./page.js";
 
 const status = document.getElementById("live-status");
