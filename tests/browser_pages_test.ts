@@ -4,7 +4,7 @@
  * `url_prefix` behind a proxy with basic authentication, a phone-sized screen.
  */
 import assert from "node:assert/strict";
-import { browserSuite, startPrefixProxy, watchPage } from "./_browser.ts";
+import { axeViolations, browserSuite, startPrefixProxy, watchPage } from "./_browser.ts";
 import { small, startStack, submit, waitForState } from "./_e2e.ts";
 
 const XSS_NAME = "<img src=x onerror=alert(1)>";
@@ -134,6 +134,38 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     // The browser logs each 404 document as a failed resource; nothing else.
     assert.deepEqual(watch.errors.filter((e) => !/status of 404/.test(e)), []);
     await page.close();
+  });
+
+  await t.step("axe-core finds no serious accessibility problem on any page", async () => {
+    const id = await submit(
+      stack.url,
+      small("echo checked", {
+        name: "a11y task",
+        env: { A: "1" },
+        masked_env: { B: "2" },
+        labels: { team: "web" },
+      }),
+    );
+    await waitForState(stack.url, id, "TASK_FINISHED");
+    const all = ["/", "/tasks?state=all", `/task/${id}`, "/task/eremetic-task.none"];
+    // Rules hardly depend on the width: every page wide, the longest one narrow too.
+    for (
+      const [viewport, paths] of [
+        [{ width: 1280, height: 900 }, all],
+        [{ width: 390, height: 844 }, ["/"]],
+      ] as const
+    ) {
+      const audit = await newContext({ viewport, bypassCSP: true });
+      const page = await audit.newPage();
+      for (const path of paths) {
+        await page.goto(`${stack.url}${path}`);
+        if (path === `/task/${id}`) {
+          await page.locator("#stdout").filter({ hasText: "checked" }).waitFor();
+        }
+        assert.deepEqual(await axeViolations(page), [], `${path} at ${viewport.width} px`);
+      }
+      await audit.close();
+    }
   });
 
   await t.step("a 390 px wide screen needs no horizontal scrolling", async () => {
