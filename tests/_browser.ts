@@ -115,7 +115,7 @@ export function startPrefixProxy(target: string, prefix: string): PrefixProxy {
       headers: req.headers,
       body: req.body,
       redirect: "manual",
-      signal: req.signal,
+      // A client that goes away cancels the body, which ends the upstream request.
     }).then((res) => new Response(res.body, { status: res.status, headers: res.headers }));
   });
   return {

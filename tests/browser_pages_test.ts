@@ -111,6 +111,9 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     const badge = page.locator(`tr[data-task-id="${id}"] .state`);
     await badge.filter({ hasText: "finished" }).waitFor({ timeout: 20_000 });
     assert.deepEqual(loads, [], "no reload");
+    // A task submitted meanwhile is offered, not inserted.
+    await submit(stack.url, small("true", { name: "later" }));
+    await page.getByRole("link", { name: "1 new task: reload" }).waitFor();
     // The index's table too.
     const next = await submit(stack.url, small("sleep 1", { name: "live index row" }));
     await page.goto(`${stack.url}/`);
