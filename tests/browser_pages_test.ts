@@ -171,6 +171,21 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     }
   });
 
+  await t.step("times show in the viewer's time zone", async () => {
+    const id = await submit(stack.url, small("true", { name: "zoned" }));
+    const zoned = await newContext({ timezoneId: "Asia/Kolkata", locale: "en-US" });
+    const page = await zoned.newPage();
+    await page.goto(`${stack.url}/task/${id}`);
+    const time = page.locator("#timeline time").first();
+    const iso = await time.getAttribute("datetime");
+    const local = new Date(Date.parse(iso!) + 330 * 60_000).toISOString(); // UTC+5:30
+    const [hh, mm] = [local.slice(11, 13), local.slice(14, 16)];
+    const text = await time.textContent() ?? "";
+    assert.match(text, /GMT\+5:30/, text);
+    assert.ok(text.includes(`${Number(hh) % 12 || 12}:${mm}`), `${text} shows ${hh}:${mm}`);
+    await zoned.close();
+  });
+
   await t.step("a 390 px wide screen needs no horizontal scrolling", async () => {
     const phone = await newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const page = await phone.newPage();
