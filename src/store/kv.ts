@@ -5,7 +5,7 @@
  *
  * | key | value |
  * |---|---|
- * | `["t", id]` | the task's `seq` (a number), written once at creation |
+ * | `["t", id]` | the task's `seq` (`Deno.KvU64`: stored without V8 serialization), written once at creation |
  * | `["c", class, seq]` | the task record, compact (`_codec.ts`): a page of a state class is one range scan |
  * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read); not written for generated names |
  * | `["i", idempotencyKey]` | `{id, fingerprint}` |
@@ -326,6 +326,8 @@ const nameKey = (t: TaskRecord): Deno.KvKey => ["n", nameHash(t.name), t.seq];
 const GENERATED_NAME = /^Eremetic task [bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ1-9]{8}$/;
 const isIndexedName = (name: string) => !GENERATED_NAME.test(name);
 const classKey = (cls: StateClass, seq: number): Deno.KvKey => ["c", cls, seq];
+/** The value of a task's id entry: its seq. */
+const idValue = (seq: number) => new Deno.KvU64(BigInt(seq));
 const set = (key: Deno.KvKey, value: Uint8Array | unknown, size?: number): SetMutation => ({
   kind: "set",
   key,
@@ -491,7 +493,12 @@ class KvTaskStore implements TaskStore {
     // The pointer and the record are two reads; a class change in between moves the
     // record, so read the pointer again (only another process could do that).
     for (let attempt = 0; attempt < 3; attempt++) {
-      const { value } = await this.#kv.get<number | [StateClass, number] | Uint8Array>(["t", id]);
+      const { value } = await this.#kv.get<
+        Deno.KvU64 | number | [StateClass, number] | Uint8Array
+      >([
+        "t",
+        id,
+      ]);
       if (value === null) return null;
       if (value instanceof Uint8Array) {
         // The first layout: the whole record under the id (a copy under its class key).
@@ -507,7 +514,7 @@ class KvTaskStore implements TaskStore {
         const r = await this.#kv.get<Uint8Array>(classKey(cls, s));
         if (r.value !== null) return { bytes: r.value, seq: s, cls };
         seq = s;
-      } else seq = value;
+      } else seq = typeof value === "number" ? value : Number(value.value);
       // The current layout: the seq alone, written once; the class is one of three keys.
       const found = await this.#kv.getMany<Uint8Array[]>(
         STATE_CLASSES.map((c) => classKey(c, seq)),
@@ -534,7 +541,7 @@ class KvTaskStore implements TaskStore {
       const stored: TaskRecord = { ...task, seq };
       const cls = classOfTask(stored);
       const mutations: Mutation[] = [
-        set(["t", stored.id], seq, 16),
+        set(["t", stored.id], idValue(seq), 16),
         set(classKey(cls, seq), bytes),
         count(cls, 1),
       ];
@@ -596,7 +603,7 @@ class KvTaskStore implements TaskStore {
       }
       // An entry of an earlier layout becomes the seq alone, once.
       const legacy = this.#legacy.has(task.id);
-      if (legacy) mutations.push(set(["t", task.id], seq, 16));
+      if (legacy) mutations.push(set(["t", task.id], idValue(seq), 16));
       await this.#write(task.id, { bytes, seq, cls: after }, mutations, [before, after]);
       if (legacy) this.#legacy.delete(task.id);
     });
