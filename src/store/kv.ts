@@ -156,6 +156,7 @@ class RecordCache {
   }
 
   #evict() {
+    if (this.#bytes <= this.maxBytes) return;
     let passes = this.#map.size;
     for (const [id, e] of this.#map) {
       if (this.#bytes <= this.maxBytes) return;
