@@ -15,8 +15,9 @@
  * | `["o", kind, id]` | outbox item (structured clone) |
  *
  * A task is one record row plus its id row. The record lives under its sequential class
- * key, so appends and the queue head are cheap; the id row is the one insert at a random
- * position (ids are random), and is small and never rewritten: a read by id finds the
+ * key, so appends and the queue head are cheap; the id row is small and never rewritten
+ * (ids of this server are time-ordered, so it lands near the end of its index; a random
+ * id is an insert at a random B-tree position, several times dearer): a read by id finds the
  * record under one of three class keys with one `getMany`. A status change that moves a
  * task to another class moves only its record. Nothing is written per commit that the
  * keys already say: the next seq is derived at open from the last key of each class (and
@@ -32,10 +33,11 @@
  * arriving meanwhile gather into the next batch, cut at KV's limits. A write's promise
  * resolves when the batch holding it is durable.
  *
- * Reads by id go through a bounded cache of encoded records (one KV read costs far more
- * CPU than a whole HTTP request). Only this process writes a local database, so the
- * cache is filled by its own writes and reads; it is off for remote (`http(s)://`) KV,
- * which other instances may write.
+ * Reads show only committed state. Reads by id go through a bounded cache of encoded
+ * records and their rendered views (`getTaskView`; one KV read costs far more CPU than a
+ * whole HTTP request), updated once a write has committed. Only this process writes a
+ * local database, so the cache is filled by its own writes and reads; it is off for
+ * remote (`http(s)://`) KV, which other instances may write.
  *
  * @module
  */
@@ -494,12 +496,8 @@ class KvTaskStore implements TaskStore {
     // The pointer and the record are two reads; a class change in between moves the
     // record, so read the pointer again (only another process could do that).
     for (let attempt = 0; attempt < 3; attempt++) {
-      const { value } = await this.#kv.get<
-        Deno.KvU64 | number | [StateClass, number] | Uint8Array
-      >([
-        "t",
-        id,
-      ]);
+      type IdEntry = Deno.KvU64 | number | [StateClass, number] | Uint8Array;
+      const { value } = await this.#kv.get<IdEntry>(["t", id]);
       if (value === null) return null;
       if (value instanceof Uint8Array) {
         // The first layout: the whole record under the id (a copy under its class key).
