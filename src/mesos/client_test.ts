@@ -3,7 +3,12 @@ import { FakeClock } from "../runtime.ts";
 import { basicAuthorization } from "./auth.ts";
 import { accept, kill, launch, revive, subscribe, suppress } from "./calls.ts";
 import { MesosClient, resolveLocation } from "./client.ts";
-import { MesosApiError, MesosConnectionError, SubscriptionLostError } from "./errors.ts";
+import {
+  CallQueueFullError,
+  MesosApiError,
+  MesosConnectionError,
+  SubscriptionLostError,
+} from "./errors.ts";
 import type { Event } from "./events.ts";
 import { eventsAsBytes, startFakeMaster } from "./_fake_master.ts";
 
@@ -375,50 +380,55 @@ Deno.test("MesosClient.subscribe() closes the previous subscription", async () =
   assertEquals(master.calls()[0].headers.get("Mesos-Stream-Id"), second.streamId);
 });
 
-Deno.test("MesosClient.call({ ordered: false }) overtakes ordered calls, within the concurrency cap", async () => {
+Deno.test("MesosClient.call({ ordered: false }) overtakes ordered calls, many in flight at once", async () => {
   await using master = startFakeMaster();
-  await using client = new MesosClient({ master: master.url, maxUnorderedInFlight: 2 });
+  await using client = new MesosClient({ master: master.url });
   await client.subscribe(subscribe(INFO));
-  const gates = new Map<string, PromiseWithResolvers<void>>();
-  let inFlight = 0;
-  let maxInFlight = 0;
+  const gate = Promise.withResolvers<void>();
   master.script = async (req) => {
-    const id = (req.body.kill as { task_id: { value: string } } | undefined)?.task_id.value ??
-      String(req.body.type);
-    const gate = Promise.withResolvers<void>();
-    gates.set(id, gate);
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    await gate.promise;
-    inFlight--;
+    if (req.body.type === "SUPPRESS") await gate.promise;
     return undefined;
   };
-  // A failed assertion must not leave the fake master's handlers waiting (dispose would hang).
-  const releaseAll = () => {
-    for (const g of gates.values()) g.resolve();
-  };
   const ordered = client.call(suppress());
-  const unordered = ["a", "b", "c", "d"].map((t) => client.call(kill(t), { ordered: false }));
+  const later = client.call(revive());
   try {
-    const until = async (n: number) => {
-      while (master.calls().length < n) await new Promise((r) => setTimeout(r, 1));
-    };
-    await until(3); // SUPPRESS, plus two unordered ones
-    await new Promise((r) => setTimeout(r, 10));
-    assertEquals(master.calls().length, 3, "only two unordered calls in flight");
-    gates.get("a")!.resolve();
-    await unordered[0];
-    await until(4);
-    for (const t of ["b", "c"]) gates.get(t)!.resolve();
-    await until(5);
-    gates.get("d")!.resolve();
-    await Promise.all(unordered);
-    gates.get("SUPPRESS")!.resolve();
-    await ordered;
-    assertEquals(maxInFlight, 3); // the ordered SUPPRESS plus two unordered calls
+    while (master.calls().length === 0) await new Promise((r) => setTimeout(r, 1));
+    // Far more than the former cap of 8 calls in flight, all answered while SUPPRESS waits.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => client.call(kill(`t-${i}`), { ordered: false })),
+    );
+    const types = master.calls().map((c) => c.body.type);
+    assertEquals(types.length, 41);
+    assertEquals(types[0], "SUPPRESS");
+    assertEquals(types.includes("REVIVE"), false, "ordered calls still wait for each other");
   } finally {
-    releaseAll();
+    gate.resolve();
   }
+  await ordered;
+  await later;
+  assertEquals(master.calls().at(-1)?.body.type, "REVIVE");
+});
+
+Deno.test("MesosClient.call({ ordered: false }) refuses calls beyond the bounded queue", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({
+    master: master.url,
+    maxUnorderedInFlight: 1,
+    maxQueuedCalls: 2,
+  });
+  await client.subscribe(subscribe(INFO));
+  const gate = Promise.withResolvers<void>();
+  master.script = async (req) => {
+    if (req.body.type === "KILL") await gate.promise;
+    return undefined;
+  };
+  const accepted = ["a", "b", "c"].map((t) => client.call(kill(t), { ordered: false }));
+  const refused = await client.call(kill("d"), { ordered: false }).catch((e) => e);
+  gate.resolve();
+  await Promise.all(accepted);
+  assert(refused instanceof CallQueueFullError);
+  assertEquals(refused.temporary, true);
+  assertEquals(master.calls().length, 3);
 });
 
 Deno.test("Subscription ends with protocol_error on a corrupt stream", async () => {
@@ -474,4 +484,34 @@ Deno.test("MesosClient reads a 2 MB OFFERS event delivered in 1 KiB chunks", asy
   assertEquals(event.offers.offers!.length, 4000);
   assertEquals(event.offers.offers![3999].attributes![0].text!.value, "r39-✓");
   assertEquals(heartbeat.type, "HEARTBEAT");
+});
+
+Deno.test("MesosClient.subscribe({ sink }) pushes events straight into the sink, nothing into events", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const got: Event[] = [];
+  const sub = await client.subscribe(subscribe(INFO), { sink: { push: (e) => got.push(e) } });
+  assertEquals(got.map((e) => e.type), ["SUBSCRIBED", "HEARTBEAT"]);
+  const stream = await master.stream(0);
+  stream.send({ type: "HEARTBEAT" });
+  stream.end();
+  assert((await sub.closed) instanceof SubscriptionLostError);
+  assertEquals(got.map((e) => e.type), ["SUBSCRIBED", "HEARTBEAT", "HEARTBEAT"]);
+  assertEquals(await take(sub.events, 1), []);
+  // A refusal rejects subscribe(); its ERROR event never reaches the sink.
+  master.script = (req) =>
+    req.body.type === "SUBSCRIBE"
+      ? new Response(
+        eventsAsBytes([{ type: "ERROR", error: { message: "Framework has been removed" } }]),
+        {
+          headers: { "Mesos-Stream-Id": "s-2" },
+        },
+      )
+      : undefined;
+  const refused: Event[] = [];
+  await assertRejects(
+    () => client.subscribe(subscribe(INFO), { sink: { push: (e) => refused.push(e) } }),
+    SubscriptionLostError,
+  );
+  assertEquals(refused, []);
 });

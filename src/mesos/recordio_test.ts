@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { assertEquals, assertThrows } from "../testing/asserts.ts";
 import fc from "fast-check";
 import { encodeRecord, encodeRecords, readRecords, RecordIODecoder } from "./recordio.ts";
@@ -164,4 +165,13 @@ Deno.test("RecordIODecoder decodes any payloads under any chunking (property)", 
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("RecordIODecoder({ views: true }) returns records as views of the chunk, not copies", () => {
+  const chunk = new TextEncoder().encode("2\nab3\ncde");
+  const [a, b] = new RecordIODecoder({ views: true }).decode(chunk);
+  assert.equal(a.buffer, chunk.buffer);
+  assert.equal(new TextDecoder().decode(b), "cde");
+  const [copy] = new RecordIODecoder().decode(chunk);
+  assert.notEqual(copy.buffer, chunk.buffer);
 });
