@@ -95,7 +95,7 @@ export class CallConnection {
     const { promise, resolve, reject } = Promise.withResolvers<HttpResponse>();
     if (this.load === 0) this.#lastProgress = this.#clock.now();
     this.#unsent.push({ type, bytes, resolve, reject });
-    this.#watch();
+    if (!this.#watching) this.#watch();
     this.#scheduleFlush();
     return promise;
   }
