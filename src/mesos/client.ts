@@ -16,7 +16,12 @@
  * - A 307 from a non-leader carries a scheme-less `Location`
  *   (`//host:port/master/api/v1/scheduler`); the client keeps its scheme, switches to that
  *   leader and tries again (redirects are followed here, so the client learns the leader and
- *   keeps the `Authorization` header). SUBSCRIBE, one long streaming response, uses `fetch`.
+ *   keeps the `Authorization` header).
+ * - SUBSCRIBE, one long chunked response, has a connection of its own too (`openStream`):
+ *   its bytes go from the socket to the RecordIO decoder and the event parser, and each
+ *   event straight into the consumer's queue (a `sink`, e.g. the driver's), with no
+ *   `ReadableStream` or second queue in between. A connection that cannot be opened is
+ *   told apart by the error of the connect, not by its text.
  *
  * @module
  */
@@ -24,7 +29,13 @@ import { type Clock, type Logger, silentLogger, systemClock } from "../runtime.t
 import { basicAuthorization, type Credential } from "./auth.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { type Call, encodeCall, type SubscribeCall, withFrameworkId } from "./calls.ts";
-import { CallConnection, type Connect } from "./connection.ts";
+import {
+  type ByteSource,
+  CallConnection,
+  type Connect,
+  openStream,
+  type StreamResponse,
+} from "./connection.ts";
 import { detectorFor, type MasterDetector } from "./detector.ts";
 import {
   CallQueueFullError,
@@ -62,7 +73,10 @@ export interface MesosClientOptions {
   master: string | MasterDetector;
   /** HTTP Basic credential sent on every request. */
   credential?: Credential;
-  /** Used for SUBSCRIBE only. */
+  /**
+   * Sends SUBSCRIBE with this `fetch` instead of the client's own connection (tests); calls
+   * never use it.
+   */
   fetch?: typeof fetch;
   /** Opens the connections calls travel on (TCP, or TLS for `https:`). */
   connect?: Connect;
@@ -140,14 +154,6 @@ function link(source: AbortSignal | undefined, target: AbortController): () => v
   return () => source.removeEventListener("abort", onAbort);
 }
 
-/** Whether a fetch error means the connection was never opened (the request surely not seen). */
-function neverConnected(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err);
-  return /connection refused|tcp connect error|dns error|failed to lookup|no route to host/i.test(
-    text,
-  );
-}
-
 /** Resolves a redirect `Location`, scheme-less (`//host:port/path`) as the master sends it. */
 export function resolveLocation(location: string, current: URL): URL {
   let text = location.trim();
@@ -180,7 +186,7 @@ export class Subscription implements AsyncDisposable {
   #subscribed: SubscribedEvent["subscribed"] | null = null;
   #queue: AsyncQueue<Event>;
   #sink: EventSink;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #source: ByteSource;
   #clock: Clock;
   #logger: Logger;
   #decoder: RecordIODecoder;
@@ -197,7 +203,7 @@ export class Subscription implements AsyncDisposable {
   constructor(init: {
     streamId: string;
     master: URL;
-    body: ReadableStream<Uint8Array>;
+    body: ByteSource;
     clock: Clock;
     logger: Logger;
     maxRecordBytes?: number;
@@ -211,8 +217,8 @@ export class Subscription implements AsyncDisposable {
     this.master = init.master;
     this.#clock = init.clock;
     this.#logger = init.logger;
-    this.#reader = init.body.getReader();
-    // A stream reader hands out a new buffer per read: records can be views of it.
+    this.#source = init.body;
+    // The source hands out a new buffer per read: records can be views of it.
     this.#decoder = new RecordIODecoder({ maxRecordBytes: init.maxRecordBytes, views: true });
     this.#heartbeatTimeoutMs = init.heartbeatTimeoutMs;
     this.#missedHeartbeats = init.missedHeartbeats;
@@ -274,7 +280,7 @@ export class Subscription implements AsyncDisposable {
     if (this.#ending) return;
     this.#ending = true;
     this.#watchdog.abort();
-    this.#reader.cancel().catch(() => {});
+    this.#source.cancel().catch(() => {});
     this.#queue.close();
     if (!this.#subscribed) {
       this.#ready.reject(
@@ -297,9 +303,9 @@ export class Subscription implements AsyncDisposable {
     let error: Error | undefined;
     try {
       read: while (true) {
-        const r = await this.#reader.read();
+        const bytes = await this.#source.read();
         if (this.#ending) return;
-        if (r.done) {
+        if (bytes === null) {
           error = new SubscriptionLostError(
             "stream_ended",
             `Subscription to "${this.master.host}" ended: the master closed the stream`,
@@ -307,7 +313,7 @@ export class Subscription implements AsyncDisposable {
           break;
         }
         this.#lastByteAt = this.#clock.now();
-        for (const record of this.#decoder.decode(r.value)) {
+        for (const record of this.#decoder.decode(bytes)) {
           if (record.length === 0) continue;
           const event = parseEvent(record);
           if (!this.#subscribed && event.type === "SUBSCRIBED") {
@@ -388,7 +394,7 @@ export class Subscription implements AsyncDisposable {
 export class MesosClient implements AsyncDisposable {
   #detector: MasterDetector;
   #authorization: string | undefined;
-  #fetch: typeof fetch;
+  #fetch: typeof fetch | undefined;
   #connect: Connect | undefined;
   #clock: Clock;
   #random: () => number;
@@ -416,7 +422,7 @@ export class MesosClient implements AsyncDisposable {
     const {
       master,
       credential,
-      fetch: fetchFn = globalThis.fetch,
+      fetch: fetchFn,
       connect,
       clock = systemClock,
       random = Math.random,
@@ -497,12 +503,12 @@ export class MesosClient implements AsyncDisposable {
     try {
       const { response, url } = await this.#request("SUBSCRIBE", body, ac.signal);
       if (response.status !== 200) {
-        const text = await response.text().catch(() => "");
+        const text = await readText(response.body).catch(() => "");
         throw new MesosApiError("SUBSCRIBE", response.status, text);
       }
-      const streamId = response.headers.get("Mesos-Stream-Id");
-      if (!response.body || !streamId) {
-        await response.body?.cancel().catch(() => {});
+      const streamId = response.headers.get("mesos-stream-id");
+      if (!streamId) {
+        await response.body.cancel().catch(() => {});
         throw new MesosApiError("SUBSCRIBE", response.status, "", {
           temporary: true,
           cause: new MesosProtocolError("SUBSCRIBE answer lacks a Mesos-Stream-Id or a body"),
@@ -783,45 +789,99 @@ export class MesosClient implements AsyncDisposable {
     this.#leader = next;
   }
 
-  /** POSTs SUBSCRIBE to the leader with `fetch`, following 307 redirects. */
+  /**
+   * POSTs SUBSCRIBE to the leader, following 307 redirects: on a connection of its own
+   * (`openStream`), or with `fetch` when one was given.
+   */
   async #request(
     type: string,
     body: string,
     signal: AbortSignal,
-  ): Promise<{ response: Response; url: URL }> {
-    const headers: Record<string, string> = {
-      "Content-Type": JSON_TYPE,
-      "Accept": JSON_TYPE,
-    };
+  ): Promise<{ response: StreamResponse; url: URL }> {
+    const headers: Record<string, string> = {};
     if (this.#authorization) headers["Authorization"] = this.#authorization;
     for (let redirects = 0;; redirects++) {
       const url = this.#leader ?? await this.#detector.leader(signal);
-      let response: Response;
+      let response: StreamResponse;
       try {
-        response = await this.#fetch(url, {
-          method: "POST",
-          headers,
-          body,
-          redirect: "manual",
-          signal,
-        });
+        response = this.#fetch
+          ? await this.#fetchStream(type, url, headers, body, signal)
+          : await openStream(
+            type,
+            url,
+            encodePost(url.host, url.pathname + url.search, headers, body),
+            {
+              connect: this.#connect,
+              signal,
+            },
+          );
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         // Ask the detector again next time: the redirected leader may be gone.
         this.#leader = null;
-        throw new MesosConnectionError(type, url.href, {
-          cause: err,
-          maybeProcessed: !neverConnected(err),
-        });
+        throw err;
       }
       if (response.status !== 307) {
         // "No leader elected" / recovering: the leader we were sent to may be stale.
         if (response.status === 503) this.#leader = null;
         return { response, url };
       }
-      const location = response.headers.get("Location");
-      await response.body?.cancel().catch(() => {});
+      const location = response.headers.get("location") ?? null;
+      await response.body.cancel().catch(() => {});
       this.#redirect(type, location, url, redirects);
     }
   }
+
+  /** The `fetch` variant of `openStream` (a `fetch` given in the options). */
+  async #fetchStream(
+    type: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<StreamResponse> {
+    let response: Response;
+    try {
+      response = await this.#fetch!(url, {
+        method: "POST",
+        headers: { "Content-Type": JSON_TYPE, "Accept": JSON_TYPE, ...headers },
+        body,
+        redirect: "manual",
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw new MesosConnectionError(type, url.href, { cause: err });
+    }
+    const headerMap = new Map<string, string>();
+    response.headers.forEach((value, name) => headerMap.set(name, value));
+    const reader = response.body?.getReader();
+    return {
+      status: response.status,
+      headers: headerMap,
+      body: {
+        async read() {
+          if (!reader) return null;
+          const r = await reader.read();
+          return r.done ? null : r.value;
+        },
+        cancel: () => reader?.cancel().catch(() => {}) ?? Promise.resolve(),
+      },
+    };
+  }
+}
+
+/** The whole body of a (short) response as text. */
+async function readText(body: ByteSource): Promise<string> {
+  const parts: Uint8Array[] = [];
+  for (let b = await body.read(); b !== null; b = await body.read()) parts.push(b);
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const all = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return new TextDecoder().decode(all);
 }

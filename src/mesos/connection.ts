@@ -95,7 +95,7 @@ export class CallConnection {
     const { promise, resolve, reject } = Promise.withResolvers<HttpResponse>();
     if (this.load === 0) this.#lastProgress = this.#clock.now();
     this.#unsent.push({ type, bytes, resolve, reject });
-    this.#watch();
+    if (!this.#watching) this.#watch();
     this.#scheduleFlush();
     return promise;
   }
@@ -261,4 +261,108 @@ export class CallConnection {
       this.#watching = false;
     }
   }
+}
+
+/** The body of a streaming response, read piece by piece. */
+export interface ByteSource {
+  /** The next bytes of the body, or null at its end. */
+  read(): Promise<Uint8Array | null>;
+  /** Stops reading and closes the connection. */
+  cancel(): Promise<void>;
+}
+
+/** A response whose body is still arriving (a SUBSCRIBE stream). */
+export interface StreamResponse {
+  status: number;
+  /** Header values by lower-case name. */
+  headers: Map<string, string>;
+  body: ByteSource;
+}
+
+/**
+ * Sends one request on a connection of its own and resolves once the response head has
+ * arrived; the body is read through `body` (chunked, `Content-Length` or until the end).
+ * Rejects with {@linkcode MesosConnectionError}: `maybeProcessed` false when the connection
+ * could not be opened. Aborting `signal` closes the connection.
+ */
+export async function openStream(
+  type: string,
+  url: URL,
+  bytes: Uint8Array,
+  { connect = connectTo, signal }: { connect?: Connect; signal?: AbortSignal } = {},
+): Promise<StreamResponse> {
+  if (signal?.aborted) throw signal.reason;
+  let conn: Deno.Conn;
+  try {
+    conn = await connect(url);
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw new MesosConnectionError(type, url.href, { cause: err, maybeProcessed: false });
+  }
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  const onAbort = () => close();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let head: HttpResponse | null = null;
+  const pieces: Uint8Array[] = [];
+  let ended = false;
+  // Body pieces are views of `buf`, which is read into again: they are copied when kept.
+  const parser = new ResponseParser({
+    onHead: (h) => head = h,
+    onData: (b) => pieces.push(b.slice()),
+  });
+  const buf = new Uint8Array(READ_BUFFER_BYTES);
+  /** Reads once from the socket; false at its end. */
+  const readOnce = async (): Promise<boolean> => {
+    const n = await conn.read(buf);
+    if (n === null) {
+      // A body that ran until the end is complete; one cut inside a chunk throws.
+      parser.end();
+      ended = true;
+      return false;
+    }
+    if (parser.feed(buf.subarray(0, n)).length) ended = true;
+    return true;
+  };
+  try {
+    await conn.write(bytes).then(async (written) => {
+      for (let at = written; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+    });
+    while (!head) {
+      if (!(await readOnce())) {
+        throw new MesosProtocolError("Cannot read response: the connection ended before it");
+      }
+    }
+  } catch (err) {
+    close();
+    signal?.removeEventListener("abort", onAbort);
+    if (signal?.aborted) throw signal.reason;
+    throw new MesosConnectionError(type, url.href, { cause: err });
+  }
+  const { status, headers } = head as HttpResponse;
+  const body: ByteSource = {
+    async read() {
+      while (!pieces.length) {
+        if (ended || closed) {
+          close();
+          signal?.removeEventListener("abort", onAbort);
+          return null;
+        }
+        await readOnce();
+      }
+      return pieces.shift()!;
+    },
+    cancel() {
+      close();
+      signal?.removeEventListener("abort", onAbort);
+      return Promise.resolve();
+    },
+  };
+  return { status, headers, body };
 }

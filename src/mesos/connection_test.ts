@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Clock, FakeClock, systemClock } from "../runtime.ts";
-import { CallConnection, connectTo } from "./connection.ts";
+import { CallConnection, connectTo, openStream } from "./connection.ts";
 import { MesosConnectionError } from "./errors.ts";
 import { encodePost } from "./http1.ts";
 
@@ -148,4 +148,29 @@ Deno.test("CallConnection: the master hanging up with calls outstanding may have
   const err = await conn.send("ACCEPT", post(server.url, "{}")).catch((e) => e);
   assert.ok(err instanceof MesosConnectionError);
   assert.equal(err.maybeProcessed, true);
+});
+
+Deno.test("openStream() resolves at the head, then hands out the chunked body as it arrives", async () => {
+  const sent = Promise.withResolvers<Deno.Conn>();
+  await using server = rawServer((_requests, conn) => {
+    sent.resolve(conn);
+    return "HTTP/1.1 200 OK\r\nMesos-Stream-Id: s-1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n";
+  });
+  const res = await openStream("SUBSCRIBE", server.url, post(server.url, "{}"));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("mesos-stream-id"), "s-1");
+  assert.equal(new TextDecoder().decode((await res.body.read())!), "one");
+  const conn = await sent.promise;
+  await conn.write(new TextEncoder().encode("3\r\ntwo\r\n0\r\n\r\n"));
+  assert.equal(new TextDecoder().decode((await res.body.read())!), "two");
+  assert.equal(await res.body.read(), null);
+});
+
+Deno.test("openStream() reports a refused connection as never processed", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = new URL(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/api/v1/scheduler`);
+  listener.close();
+  const err = await openStream("SUBSCRIBE", url, post(url, "{}")).catch((e) => e);
+  assert.ok(err instanceof MesosConnectionError);
+  assert.equal(err.maybeProcessed, false);
 });

@@ -65,6 +65,21 @@ type State =
  * afterwards.
  */
 export class ResponseParser {
+  #onHead: ((head: HttpResponse) => void) | undefined;
+  #onData: ((bytes: Uint8Array) => void) | undefined;
+
+  /**
+   * With `onData`, body bytes are handed over as they arrive (views of the fed chunk, valid
+   * until `feed` returns) instead of being collected: completed responses then have an
+   * empty `body`. `onHead` sees each response's status and headers as soon as they arrive.
+   */
+  constructor(
+    hooks: { onHead?(head: HttpResponse): void; onData?(bytes: Uint8Array): void } = {},
+  ) {
+    this.#onHead = hooks.onHead;
+    this.#onData = hooks.onData;
+  }
+
   /** Unconsumed bytes (a partial head, chunk-size line or body). */
   #pending: Uint8Array = new Uint8Array(0);
   #state: State = { kind: "head" };
@@ -98,6 +113,7 @@ export class ResponseParser {
         const response = parseHead(latin1.decode(buf.subarray(at, end)));
         at = end + 4;
         if (response.status! < 200) continue; // 100 Continue and friends: no body
+        this.#onHead?.({ ...response, body: "" } as HttpResponse);
         const te = response.headers!.get("transfer-encoding");
         const cl = response.headers!.get("content-length");
         if (response.status === 204 || response.status === 304) {
@@ -124,8 +140,9 @@ export class ResponseParser {
         const take = s.kind === "until-close"
           ? buf.length - at
           : Math.min(s.remaining, buf.length - at);
-        // Copied: `chunk` belongs to the caller.
-        this.#body.push(buf.slice(at, at + take));
+        // Copied when kept: `chunk` belongs to the caller.
+        if (this.#onData) this.#onData(buf.subarray(at, at + take));
+        else this.#body.push(buf.slice(at, at + take));
         at += take;
         if (s.kind === "until-close") continue;
         s.remaining -= take;
