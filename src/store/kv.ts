@@ -207,16 +207,20 @@ class GroupCommitter {
 
   write(mutations: Mutation[]): Promise<void> {
     let bytes = 0;
-    for (const m of mutations) bytes += m.bytes;
+    // Counts and the seq record become at most 4 mutations per batch (the margin below).
+    let keyed = 0;
+    for (const m of mutations) {
+      bytes += m.bytes;
+      if (m.kind === "set" || m.kind === "delete") keyed++;
+    }
     return new Promise((resolve, reject) => {
-      // A margin of 4 for the per-class counts and the seq record added per batch.
       if (
         this.#current.length > 0 &&
-        (this.#currentMutations + mutations.length + 4 > this.maxMutations ||
+        (this.#currentMutations + keyed + 4 > this.maxMutations ||
           this.#currentBytes + bytes > this.maxBytes)
       ) this.#seal();
       this.#current.push({ mutations, resolve, reject });
-      this.#currentMutations += mutations.length;
+      this.#currentMutations += keyed;
       this.#currentBytes += bytes;
       this.#flushing ??= this.#flush();
     });

@@ -294,3 +294,21 @@ Deno.test("openKvStore() reads tasks stored under the second layout (id key hold
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("openKvStore() cuts batches at KV's limits of mutations and bytes per commit", async () => {
+  await using store = await openKvStore(":memory:");
+  const commits = () => (store as unknown as { commits: number }).commits;
+  // 2,000 creates of 2 keyed rows each: more than the 1,000 mutations one commit may hold.
+  const before = commits();
+  await Promise.all(Array.from({ length: 2_000 }, () => store.createTask(sampleTask())));
+  assert.ok(commits() - before >= 5, `${commits() - before} commits`);
+  // 30 records of ~40 kB: more than the 819,200 bytes one commit may hold.
+  const big = await Promise.all(
+    Array.from(
+      { length: 30 },
+      (_, i) => store.createTask(sampleTask({ env: { BIG: "x".repeat(40_000), N: `${i}` } })),
+    ),
+  );
+  assert.deepStrictEqual((await store.countTasks()).queued, 2_030);
+  assert.deepStrictEqual((await store.getTask(big[29].task.id))?.env?.N, "29");
+});
