@@ -3,7 +3,7 @@
  * through a symlink) against a real server on the development cluster.
  */
 import assert from "node:assert/strict";
-import { startStack, submit, waitForState } from "./_e2e.ts";
+import { startStack, submit, waitFor, waitForState } from "./_e2e.ts";
 import { freePort, REPO_ROOT, SEED_BODY, tempDir } from "./_helpers.ts";
 
 interface CliResult {
@@ -60,6 +60,22 @@ Deno.test("eremetic client commands against a server on the development cluster"
     assert.match(r.stderr, /^err$/m);
     assert.match(r.stderr, /ended in TASK_FAILED \(exit code 3\)/);
   });
+
+  await t.step(
+    "run --wait of a task killed while queued exits with TASK_KILLED's code",
+    async () => {
+      // No agent has 1,000 cpus: the task stays queued until it is killed.
+      const waiting = cli(["run", "--wait", "--cpu", "1000", "true"], env);
+      const id = await waitFor("the queued task", async () => {
+        const r = await cli(["ls", "-q", "--state", "queued"], env);
+        return r.stdout.trim();
+      });
+      assert.equal((await cli(["kill", id], env)).code, 0);
+      const r = await waiting;
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, /ended in TASK_KILLED \(exit code 4\)/);
+    },
+  );
 
   await t.step("run prints the id; -e values keep their =; --json parses", async () => {
     const r = await cli(["run", "-e", "A=b=c", "--label", "team=cli", "echo", "$A"], env);

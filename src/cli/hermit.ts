@@ -474,6 +474,7 @@ async function follow(ctx: Context, id: string): Promise<string> {
     }
   } catch (e) {
     stop.abort();
+    await Promise.allSettled(outputs);
     notFound(e, id);
   }
   if (!isTerminal(state)) state = (await getTask(ctx, id)).task.status.at(-1)?.status ?? state;
