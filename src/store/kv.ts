@@ -5,7 +5,7 @@
  *
  * | key | value |
  * |---|---|
- * | `["t", id]` | the task's `seq` (a number), written once at creation |
+ * | `["t", id]` | the task's `seq` (`Deno.KvU64`: stored without V8 serialization), written once at creation |
  * | `["c", class, seq]` | the task record, compact (`_codec.ts`): a page of a state class is one range scan |
  * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read); not written for generated names |
  * | `["i", idempotencyKey]` | `{id, fingerprint}` |
@@ -15,8 +15,9 @@
  * | `["o", kind, id]` | outbox item (structured clone) |
  *
  * A task is one record row plus its id row. The record lives under its sequential class
- * key, so appends and the queue head are cheap; the id row is the one insert at a random
- * position (ids are random), and is small and never rewritten: a read by id finds the
+ * key, so appends and the queue head are cheap; the id row is small and never rewritten
+ * (ids of this server are time-ordered, so it lands near the end of its index; a random
+ * id is an insert at a random B-tree position, several times dearer): a read by id finds the
  * record under one of three class keys with one `getMany`. A status change that moves a
  * task to another class moves only its record. Nothing is written per commit that the
  * keys already say: the next seq is derived at open from the last key of each class (and
@@ -32,10 +33,11 @@
  * arriving meanwhile gather into the next batch, cut at KV's limits. A write's promise
  * resolves when the batch holding it is durable.
  *
- * Reads by id go through a bounded cache of encoded records (one KV read costs far more
- * CPU than a whole HTTP request). Only this process writes a local database, so the
- * cache is filled by its own writes and reads; it is off for remote (`http(s)://`) KV,
- * which other instances may write.
+ * Reads show only committed state. Reads by id go through a bounded cache of encoded
+ * records and their rendered views (`getTaskView`; one KV read costs far more CPU than a
+ * whole HTTP request), updated once a write has committed. Only this process writes a
+ * local database, so the cache is filled by its own writes and reads; it is off for
+ * remote (`http(s)://`) KV, which other instances may write.
  *
  * @module
  */
@@ -156,6 +158,7 @@ class RecordCache {
   }
 
   #evict() {
+    if (this.#bytes <= this.maxBytes) return;
     let passes = this.#map.size;
     for (const [id, e] of this.#map) {
       if (this.#bytes <= this.maxBytes) return;
@@ -326,6 +329,8 @@ const nameKey = (t: TaskRecord): Deno.KvKey => ["n", nameHash(t.name), t.seq];
 const GENERATED_NAME = /^Eremetic task [bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ1-9]{8}$/;
 const isIndexedName = (name: string) => !GENERATED_NAME.test(name);
 const classKey = (cls: StateClass, seq: number): Deno.KvKey => ["c", cls, seq];
+/** The value of a task's id entry: its seq. */
+const idValue = (seq: number) => new Deno.KvU64(BigInt(seq));
 const set = (key: Deno.KvKey, value: Uint8Array | unknown, size?: number): SetMutation => ({
   kind: "set",
   key,
@@ -491,7 +496,8 @@ class KvTaskStore implements TaskStore {
     // The pointer and the record are two reads; a class change in between moves the
     // record, so read the pointer again (only another process could do that).
     for (let attempt = 0; attempt < 3; attempt++) {
-      const { value } = await this.#kv.get<number | [StateClass, number] | Uint8Array>(["t", id]);
+      type IdEntry = Deno.KvU64 | number | [StateClass, number] | Uint8Array;
+      const { value } = await this.#kv.get<IdEntry>(["t", id]);
       if (value === null) return null;
       if (value instanceof Uint8Array) {
         // The first layout: the whole record under the id (a copy under its class key).
@@ -507,7 +513,7 @@ class KvTaskStore implements TaskStore {
         const r = await this.#kv.get<Uint8Array>(classKey(cls, s));
         if (r.value !== null) return { bytes: r.value, seq: s, cls };
         seq = s;
-      } else seq = value;
+      } else seq = typeof value === "number" ? value : Number(value.value);
       // The current layout: the seq alone, written once; the class is one of three keys.
       const found = await this.#kv.getMany<Uint8Array[]>(
         STATE_CLASSES.map((c) => classKey(c, seq)),
@@ -534,7 +540,7 @@ class KvTaskStore implements TaskStore {
       const stored: TaskRecord = { ...task, seq };
       const cls = classOfTask(stored);
       const mutations: Mutation[] = [
-        set(["t", stored.id], seq, 16),
+        set(["t", stored.id], idValue(seq), 16),
         set(classKey(cls, seq), bytes),
         count(cls, 1),
       ];
@@ -596,7 +602,7 @@ class KvTaskStore implements TaskStore {
       }
       // An entry of an earlier layout becomes the seq alone, once.
       const legacy = this.#legacy.has(task.id);
-      if (legacy) mutations.push(set(["t", task.id], seq, 16));
+      if (legacy) mutations.push(set(["t", task.id], idValue(seq), 16));
       await this.#write(task.id, { bytes, seq, cls: after }, mutations, [before, after]);
       if (legacy) this.#legacy.delete(task.id);
     });

@@ -275,7 +275,11 @@ Deno.test("openKvStore() reads tasks stored under the second layout (id key hold
       assert.deepStrictEqual((await store.createTask(sampleTask())).task.seq, 6);
     }
     const raw = await Deno.openKv(path);
-    assert.deepStrictEqual((await raw.get(["t", a.id])).value, 1, "rewritten as the seq alone");
+    assert.deepStrictEqual(
+      (await raw.get(["t", a.id])).value,
+      new Deno.KvU64(1n),
+      "rewritten as the seq alone",
+    );
     assert.deepStrictEqual(
       (await raw.get(["t", b.id])).value,
       ["queued", 2],
