@@ -129,9 +129,22 @@ async function main(args: string[]): Promise<number> {
     `${ROOT}/dist/build.json`,
     JSON.stringify({ version: VERSION, commit }) + "\n",
   );
+  try {
+    return await compileAll(names, values.output, `${VERSION}, commit ${commit}`);
+  } finally {
+    // Only binaries carry it: from source, `eremetic version` must not claim a compile's commit.
+    await Deno.remove(`${ROOT}/dist/build.json`).catch(() => {});
+  }
+}
+
+async function compileAll(
+  names: readonly string[],
+  outputPath: string | undefined,
+  build: string,
+): Promise<number> {
   for (const name of names) {
-    const output = values.output ?? `dist/eremetic-${name}`;
-    console.log(`--- compile ${output} (${TARGETS[name]}, ${VERSION}, commit ${commit})`);
+    const output = outputPath ?? `dist/eremetic-${name}`;
+    console.log(`--- compile ${output} (${TARGETS[name]}, ${build})`);
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "compile",
