@@ -136,10 +136,17 @@ export function table(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-/** `hermit ls` rows: newest update first, then limited to `limit`. */
-export function listRows(tasks: readonly TaskView[], nowMs: number, limit?: number): string[] {
+/** Newest update first, then at most `limit` (hermit limited before sorting). */
+export function newestFirst<T extends Pick<TaskView, "status">>(
+  tasks: readonly T[],
+  limit?: number,
+): T[] {
   const sorted = [...tasks].sort((a, b) => (lastStatus(b)?.time ?? 0) - (lastStatus(a)?.time ?? 0));
-  const shown = limit === undefined ? sorted : sorted.slice(0, limit);
+  return limit === undefined ? sorted : sorted.slice(0, limit);
+}
+
+/** `hermit ls` rows: a header, then the tasks as given. */
+export function listRows(shown: readonly TaskView[], nowMs: number): string[] {
   return table([
     ["TASK ID", "NAME", "STATE", "LAST UPDATED", "USER", "IMAGE", "COMMAND"],
     ...shown.map((t) => {

@@ -7,6 +7,7 @@ import {
   exitCodeFor,
   listRows,
   matchesFilter,
+  newestFirst,
   parseGoDuration,
   parseListFilter,
   runBody,
@@ -75,7 +76,9 @@ Deno.test("parseListFilter() refuses a term without = and unknown keys", () => {
 });
 
 Deno.test("listRows() sorts by last update before limiting (hermit limited first)", () => {
-  const rows = listRows([task("old", 100), task("new", 300), task("mid", 200)], NOW_MS, 2);
+  const shown = newestFirst([task("old", 100), task("new", 300), task("mid", 200)], 2);
+  assert.deepEqual(shown.map((t) => t.id), ["new", "mid"]);
+  const rows = listRows(shown, NOW_MS);
   assert.equal(rows.length, 3);
   assert.match(rows[0], /^TASK ID {2}NAME/);
   assert.ok(rows[1].startsWith("new "));

@@ -28,6 +28,7 @@ import {
   exitCodeFor,
   listRows,
   matchesFilter,
+  newestFirst,
   numberFlag,
   parseListFilter,
   runBody,
@@ -303,16 +304,12 @@ const COMMANDS: Record<string, ClientCommand> = {
         cursor = res.headers.get("x-next-cursor");
       } while (cursor);
       const now = ctx.io.clock.now();
-      const matching = tasks.filter((t) => matchesFilter(t, filter, now));
-      const rows = listRows(matching, now, limit);
-      if (ctx.json) {
-        const ids = new Set(rows.slice(1).map((r) => r.split(" ")[0]));
-        const shown = limit === undefined ? matching : matching.filter((t) => ids.has(t.id));
-        await printJson(ctx, flagIsOn(ctx.values.q) ? shown.map((t) => t.id) : shown);
-      } else if (flagIsOn(ctx.values.q)) {
-        const ids = rows.slice(1).map((r) => r.split(" ")[0]);
-        if (ids.length > 0) await ctx.io.stdout(ids.join("\n") + "\n");
-      } else await ctx.io.stdout(rows.join("\n") + "\n");
+      const shown = newestFirst(tasks.filter((t) => matchesFilter(t, filter, now)), limit);
+      const quiet = flagIsOn(ctx.values.q);
+      if (ctx.json) await printJson(ctx, quiet ? shown.map((t) => t.id) : shown);
+      else if (quiet) {
+        if (shown.length > 0) await ctx.io.stdout(shown.map((t) => t.id).join("\n") + "\n");
+      } else await ctx.io.stdout(listRows(shown, now).join("\n") + "\n");
       return 0;
     },
   },
