@@ -14,6 +14,7 @@ import { flagIsOn, type FlagSpecs, parseFlagArgs } from "../config/mod.ts";
 import { type Clock, systemClock } from "../runtime.ts";
 import { isTerminal } from "../task/mod.ts";
 import { buildCommit, VERSION } from "../version.ts";
+import { followTask } from "./follow.ts";
 import {
   ApiError,
   ConnectionError,
@@ -424,66 +425,23 @@ const COMMANDS: Record<string, ClientCommand> = {
   },
 };
 
-/**
- * Follows a task until it ends: its states (progress line on a terminal) and, unless
- * printing JSON, its stdout and stderr as they are written. Returns the final state.
- */
+/** Follows a task until it ends (see {@linkcode followTask}); returns the final state. */
 async function follow(ctx: Context, id: string): Promise<string> {
-  const { io, client } = ctx;
-  const stop = new AbortController();
-  const progress = io.interactive && !ctx.json;
-  let shown = "";
-  let atLineStart = true;
-  const clear = async () => {
-    if (shown) await io.stderr("\r\x1b[K");
-  };
-  const redraw = async () => {
-    if (progress && shown && atLineStart) await io.stderr(shown);
-  };
-  const outputs = ctx.json ? [] : (["stdout", "stderr"] as const).map(async (file) => {
-    const events = client.stream(`${taskPath(id)}/${file}?follow=1`, `the ${file} of "${id}"`, {
-      clock: io.clock,
-      signal: stop.signal,
-    });
-    for await (const e of events) {
-      if (e.event !== "output") continue;
-      const { text } = e.data as { text: string };
-      await clear();
-      await (file === "stdout" ? io.stdout : io.stderr)(text);
-      atLineStart = text.endsWith("\n");
-      await redraw();
-    }
-  });
-  let state = "";
+  const { io } = ctx;
+  let state: string;
   try {
-    for await (
-      const e of client.stream(`${taskPath(id)}/events`, `the states of "${id}"`, {
-        clock: io.clock,
-      })
-    ) {
-      if (e.event !== "status") continue;
-      state = (e.data as { state: string }).state;
-      if (progress) {
-        await clear();
-        shown = `${id}: ${state}`;
-        await redraw();
-      }
-    }
+    state = await followTask(ctx.client, id, {
+      clock: io.clock,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      output: !ctx.json,
+      progress: io.interactive && !ctx.json,
+      onOutputError: (e) => io.stderr(`${io.prog}: ${e.message}\n`),
+    });
   } catch (e) {
-    stop.abort();
-    await Promise.allSettled(outputs);
     notFound(e, id);
   }
-  if (!isTerminal(state)) state = (await getTask(ctx, id)).task.status.at(-1)?.status ?? state;
-  try {
-    await Promise.all(outputs);
-  } catch (e) {
-    // The task has ended: output that cannot be read any more is reported, not fatal.
-    await io.stderr(`${io.prog}: ${(e as Error).message}\n`);
-  }
-  await clear();
-  shown = "";
-  return state;
+  return isTerminal(state) ? state : (await getTask(ctx, id)).task.status.at(-1)?.status ?? state;
 }
 
 /** Names of the client commands. */
