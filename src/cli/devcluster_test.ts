@@ -76,3 +76,15 @@ Deno.test("eremetic devcluster prints the master URL, serves, and stops cleanly 
   assert.equal(status.code, 0);
   assert.match(log, /Stopping the development cluster/);
 });
+
+Deno.test("parseDevclusterFlags() names the flag in each error", () => {
+  assert.throws(() => parseDevclusterFlags(["--nope"]), { message: 'Unknown flag "--nope"' });
+  assert.throws(() => parseDevclusterFlags(["--agents"]), {
+    message: "Flag --agents needs a value",
+  });
+  assert.throws(() => parseDevclusterFlags(["--port", "--agents", "1"]), {
+    message: "Flag --port needs a value",
+  });
+  assert.throws(() => parseDevclusterFlags(["extra"]), { message: 'Unexpected argument "extra"' });
+  assert.equal(parseDevclusterFlags(["-h"]).help, true);
+});
