@@ -7,14 +7,13 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../runtime.ts";
+import { type Logger, silentLogger, type Timer, type Timers } from "../runtime.ts";
 import type { Agent, MasterLink } from "./agent.ts";
 import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
 import { type DirectBody, type DirectSink, markStreaming, utf8Length } from "./http1.ts";
 import { encodeJson, encodeRecord } from "./json.ts";
 import type { Recorder } from "./record.ts";
 import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
-import type { Timer, Timers } from "./timers.ts";
 import {
   type Event,
   type FrameworkInfo,
