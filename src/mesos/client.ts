@@ -23,6 +23,7 @@ import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { type Call, encodeCall, type SubscribeCall, withFrameworkId } from "./calls.ts";
 import { detectorFor, type MasterDetector } from "./detector.ts";
 import {
+  FrameworkError,
   MesosApiError,
   MesosConnectionError,
   MesosProtocolError,
@@ -291,10 +292,7 @@ export class Subscription implements AsyncDisposable {
           }
           this.#queue.push(event);
           if (event.type === "ERROR") {
-            error = new SubscriptionLostError(
-              "error_event",
-              `Subscription refused or ended by the master: ${event.error.message}`,
-            );
+            error = new FrameworkError(event.error.message);
             break read;
           }
         }
