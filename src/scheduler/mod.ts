@@ -1,7 +1,9 @@
 /**
  * The scheduler: turns queued tasks into Mesos launches and Mesos updates into
- * task states. `matchOffers` and `buildTaskInfo` are pure; `startScheduler` is
- * the loop around them.
+ * task states. One state object and small stages: match (`match.ts`, pure) → stage
+ * (`stage.ts`) → accept (`accept.ts`); update (`update.ts`, pure) → store (`commit.ts`)
+ * → notify (`notify.ts`) → ack (`ack.ts`). `startScheduler` (`loop.ts`) runs them; the
+ * queue is a bounded window on the store's (`queue.ts`).
  *
  * ```ts
  * import { queueOnlyControl } from "./mod.ts";
