@@ -6,6 +6,8 @@
  * @module
  */
 
+const noop = () => {};
+
 /** A chain of pending operations per task id. */
 export class TaskChains {
   #tails = new Map<string, Promise<void>>();
@@ -34,17 +36,27 @@ export class TaskChains {
 
   /** Records `op` (already started) as the latest operation of each of `ids`. */
   track(ids: Iterable<string>, op: Promise<unknown>): void {
-    for (const id of ids) this.#track(id, op);
+    const settled = op.then(noop, noop);
+    // Tasks with nothing pending share one promise (a turn's batch has thousands).
+    const fresh: string[] = [];
+    for (const id of ids) {
+      if (this.#tails.has(id)) this.#track(id, settled);
+      else {
+        this.#tails.set(id, settled);
+        fresh.push(id);
+      }
+    }
+    void settled.then(() => {
+      for (const id of fresh) if (this.#tails.get(id) === settled) this.#tails.delete(id);
+    });
   }
 
   #track(id: string, op: Promise<unknown>): void {
     const previous = this.#tails.get(id);
-    const tail: Promise<void> = (previous ? Promise.all([previous, op]) : op).then(
-      () => {},
-      () => {},
-    ).finally(() => {
-      if (this.#tails.get(id) === tail) this.#tails.delete(id);
-    });
+    const tail: Promise<void> = (previous ? Promise.all([previous, op]) : op).then(noop, noop)
+      .finally(() => {
+        if (this.#tails.get(id) === tail) this.#tails.delete(id);
+      });
     this.#tails.set(id, tail);
   }
 

@@ -68,6 +68,8 @@ export const MAX_SANDBOX_LOOKUPS = 8;
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
 /** Tasks launching at once above which sandbox directories are not looked up. */
 export const SANDBOX_LOOKUP_MAX_LAUNCHING = 50;
+/** Offers whose tasks are staged (then accepted) at the same time. */
+export const OFFERS_STAGING_AT_ONCE = 8;
 /** Wait before subscribing again after the driver stopped on a permanent error. */
 export const RESUBSCRIBE_DELAY_MS = 5_000;
 /**
@@ -124,6 +126,16 @@ export interface Scheduler extends TaskControl, AsyncDisposable {
   /** Resolves once the head of the queue and launched tasks are loaded from the store. */
   ready: Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a round's launches share. */
+interface LaunchContext {
+  /** The subscription the offers belong to. */
+  epoch: number;
+  frameworkId: string;
+  now: number;
+  /** `refuse_seconds` of the ACCEPTs. */
+  refuse: number;
 }
 
 /** An offer held because no queued task could use it yet. */
@@ -464,15 +476,40 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     armHoldTimer();
   };
 
+  /** Offers whose tasks wait to be staged, and how many are being staged now. */
+  const staging: { offer: Offer; list: Placement[]; ctx: LaunchContext; done: () => void }[] = [];
+  let stagingNow = 0;
+
   const launch = (placements: Placement[], now: number) => {
-    const epoch = state.epoch;
-    const frameworkId = state.status.frameworkId ?? "";
-    const refuse = queue.size > 0 ? 0 : refuseSeconds;
+    const ctx: LaunchContext = {
+      epoch: state.epoch,
+      frameworkId: state.status.frameworkId ?? "",
+      now,
+      refuse: queue.size > 0 ? 0 : refuseSeconds,
+    };
     for (const [offer, list] of groupByOffer(placements)) {
-      const done = launchOnOffer(offer, list, { epoch, frameworkId, now, refuse }).catch((e) =>
-        logger.error("Cannot launch on an offer", { error: (e as Error).message })
-      );
-      chains.track(list.map((p) => p.task.id), done);
+      const done = Promise.withResolvers<void>();
+      chains.track(list.map((p) => p.task.id), done.promise);
+      staging.push({ offer, list, ctx, done: done.resolve });
+    }
+    while (stagingNow < OFFERS_STAGING_AT_ONCE && staging.length > 0) void stageNext();
+  };
+
+  /**
+   * Stages offer after offer. A few at a time, not a whole round at once: a round's
+   * thousands of writes would queue every status update's write behind them.
+   */
+  const stageNext = async () => {
+    stagingNow++;
+    try {
+      for (let next = staging.shift(); next; next = staging.shift()) {
+        await launchOnOffer(next.offer, next.list, next.ctx).catch((e) =>
+          logger.error("Cannot launch on an offer", { error: (e as Error).message })
+        );
+        next.done();
+      }
+    } finally {
+      stagingNow--;
     }
   };
 
@@ -485,13 +522,13 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const launchOnOffer = async (
     offer: Offer,
     list: Placement[],
-    { epoch, frameworkId, now, refuse }: {
-      epoch: number;
-      frameworkId: string;
-      now: number;
-      refuse: number;
-    },
+    { epoch, frameworkId, now, refuse }: LaunchContext,
   ) => {
+    if (epoch !== state.epoch || state.closed) {
+      // Its subscription ended before staging began: nothing to undo.
+      for (const p of list) requeue(p.task);
+      return;
+    }
     // Mark TASK_STAGING durably before the ACCEPT leaves, so a crash in between is
     // settled by reconciliation, never by a second launch.
     const { staged, failed } = await stagePlacements(list, store, { frameworkId, now });
