@@ -436,6 +436,17 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     });
   };
 
+  /** Whether an offer has less cpus or mem than the smallest held task needs. */
+  const tooSmall = (o: Offer, least: { cpus: number; mem: number }) => {
+    let cpus = 0;
+    let mem = 0;
+    for (const r of o.resources ?? []) {
+      if (r.name === "cpus") cpus += r.scalar?.value ?? 0;
+      else if (r.name === "mem") mem += r.scalar?.value ?? 0;
+    }
+    return cpus + 1e-9 < least.cpus || mem + 1e-9 < least.mem;
+  };
+
   /** Matches every held offer against the eligible head of the queue. */
   const matchRound = async () => {
     if (state.closed || offers.size === 0 || !driver) return;
@@ -449,6 +460,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     // Held long enough: give them back, to be offered again at the next allocation.
     declineOffers(expired, 0);
     if (queue.size === 0) {
+      declineOffers(candidates, refuseSeconds);
+    } else if (queue.held > 0 && candidates.every((o) => tooSmall(o, queue.smallestDemand()))) {
+      // The common idle case (a full cluster offering scraps): no walk over the queue.
       declineOffers(candidates, refuseSeconds);
     } else {
       const eligible = queue.eligible(now);
@@ -939,6 +953,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         if (outcome === "killed") {
           queue.remove(id);
           setQueueGauge();
+          // The queue may be empty now: held offers go back.
+          if (queue.size === 0 && offers.size > 0) inTurn("match offers", matchRound);
           await notifyTask(listener, task, nowSec(), true);
         } else if (outcome === "killing") {
           if (placed.has(id)) placed.set(id, task);

@@ -41,6 +41,8 @@ export class TaskQueue {
   #cursor: string | null = null;
   /** Tasks added while a page was being read: applied after it. */
   #arrivals: TaskRecord[] | null = null;
+  #wake: { at: number; next: number } | null = null;
+  #smallest: { cpus: number; mem: number } | null = null;
 
   constructor({ window = DEFAULT_QUEUE_WINDOW }: TaskQueueOptions = {}) {
     if (!(window > 0)) throw new RangeError(`Cannot hold a queue window of ${window} tasks`);
@@ -103,6 +105,7 @@ export class TaskQueue {
   remove(id: string): boolean {
     this.#total = Math.max(0, this.#total - 1);
     if (!this.#index.delete(id)) return false;
+    this.#changed();
     if (this.#order.length > 64 && this.#order.length > 2 * this.#index.size) this.#compact();
     return true;
   }
@@ -116,13 +119,35 @@ export class TaskQueue {
     return out;
   }
 
-  /** The earliest `not_before` after `now` among held tasks, or `Infinity`. */
+  /**
+   * The earliest `not_before` after `now` among held tasks, or `Infinity`. Remembered
+   * until the window changes, so a round does not walk the window for it.
+   */
   nextNotBefore(now: number): number {
+    const w = this.#wake;
+    // Still right if nothing was due between the time it was computed and now.
+    if (w && w.at <= now && w.next > now) return w.next;
     let next = Infinity;
     for (const { task } of this.#index.values()) {
-      if (task.not_before > now) next = Math.min(next, task.not_before);
+      if (task.not_before > now && task.not_before < next) next = task.not_before;
     }
+    this.#wake = { at: now, next };
     return next;
+  }
+
+  /**
+   * The least cpus and mem any held task needs: an offer with less fits none of them, so
+   * a round can decline it without matching. Remembered until the window changes.
+   */
+  smallestDemand(): { cpus: number; mem: number } {
+    if (this.#smallest) return this.#smallest;
+    let cpus = Infinity;
+    let mem = Infinity;
+    for (const { task } of this.#index.values()) {
+      if (task.cpu < cpus) cpus = task.cpu;
+      if (task.mem < mem) mem = task.mem;
+    }
+    return this.#smallest = { cpus, mem };
   }
 
   /** Whether a page should be read: the window is less than half full and more is stored. */
@@ -186,7 +211,13 @@ export class TaskQueue {
     return undefined;
   }
 
+  #changed(): void {
+    this.#wake = null;
+    this.#smallest = null;
+  }
+
   #insert(task: TaskRecord): void {
+    this.#changed();
     const entry = { task };
     this.#index.set(task.id, entry);
     const order = this.#order;

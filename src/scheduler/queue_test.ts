@@ -99,3 +99,16 @@ Deno.test("TaskQueue skips listed tasks the scheduler already placed", async () 
   await q.refill(lister(all).list, (id) => id === all[1].id);
   assert.deepEqual(q.eligible(0).map((t) => t.seq), [1, 3]);
 });
+
+Deno.test("TaskQueue remembers the smallest demand and the next back-off until it changes", async () => {
+  const [a, b] = queued(2);
+  const q = new TaskQueue();
+  await q.refill(lister([{ ...a, cpu: 2, mem: 100 }, { ...b, cpu: 0.5, mem: 300 }]).list);
+  assert.deepEqual(q.smallestDemand(), { cpus: 0.5, mem: 100 });
+  q.remove(b.id);
+  assert.deepEqual(q.smallestDemand(), { cpus: 2, mem: 100 });
+  assert.equal(q.nextNotBefore(0), Infinity);
+  q.add({ ...b, not_before: 50 });
+  assert.equal(q.nextNotBefore(10), 50);
+  assert.equal(q.nextNotBefore(60), Infinity, "due by then");
+});
