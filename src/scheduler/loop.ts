@@ -616,19 +616,20 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   /** Starts applying a turn's status updates; per task, after its pending operations. */
   const onUpdates = (statuses: TaskStatus[]) => {
     const free: TaskStatus[] = [];
+    const freeIds = new Set<string>();
     const waiting = new Map<string, TaskStatus[]>();
     for (const st of statuses) {
-      state.unreconciled.delete(st.task_id.value);
+      if (state.unreconciled.size > 0) state.unreconciled.delete(st.task_id.value);
       const id = publicIdOf(st.task_id.value);
       const queuedBehind = waiting.get(id);
       if (queuedBehind) queuedBehind.push(st);
-      else if (chains.busy(id)) waiting.set(id, [st]);
-      else free.push(st);
+      else if (!freeIds.has(id) && chains.busy(id)) waiting.set(id, [st]);
+      else {
+        free.push(st);
+        freeIds.add(id);
+      }
     }
-    if (free.length > 0) {
-      const ids = new Set(free.map((s) => publicIdOf(s.task_id.value)));
-      chains.track(ids, applyUpdates(free).catch(updateFailed));
-    }
+    if (free.length > 0) chains.track(freeIds, applyUpdates(free).catch(updateFailed));
     for (const [id, list] of waiting) {
       void chains.run(id, () => applyUpdates(list)).catch(updateFailed);
     }

@@ -23,7 +23,7 @@ export const RETRY_MAX_MS = 60_000;
 
 /** The Eremetic task id of a Mesos task id (`<id>` or `<id>.retry-<n>`). */
 export function publicIdOf(mesosTaskId: string): string {
-  return mesosTaskId.replace(/\.retry-\d+$/, "");
+  return mesosTaskId.includes(".retry-") ? mesosTaskId.replace(/\.retry-\d+$/, "") : mesosTaskId;
 }
 
 /** The Mesos task id of attempt `retry` (0 = first). New ids per attempt, as Mesos advises (D26). */
