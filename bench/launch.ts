@@ -481,25 +481,33 @@ function timeline(samples: [number, number, number][]): string {
 
 /** Profile of one run (fixed text: re-profile with `--profile DIR` after changes). */
 const WHERE_THE_TIME_GOES =
-  `**Where the time goes** (V8 CPU profiles of both processes, \`--profile DIR\`, 300
-agents and 24,000 tasks, 2026-11-25). The run is CPU-bound: Eremetic spends ~1.5–1.8 ms of CPU per
-launched task and the development cluster ~0.5–0.8 ms, so two idle cores allow ~870/s (646/s
-measured on an idle machine, ~470/s while other processes kept ~1 core busy); 5,000/s on 2 cores
-needs ≤ 0.4 ms per task for both processes together. Per task in Eremetic: ~305 µs in Mesos calls
-(one HTTP request per ACKNOWLEDGE, two per task; ~80 µs of it the per-call timeout: an
-\`AbortController\`, a \`clock.sleep\` timer and a \`DOMException\` when it is cancelled); ~175 µs
-garbage collection; ~240 µs store (commit 125, reads and decoding 90, encoding 25: every status
-update decodes the record twice, once in \`getTask\` and once in \`updateTask\`); ~135 µs reading
-the event stream (RecordIO, JSON with the int64 reviver); ~60 µs scheduler code (matching 100,000
-queued tasks costs ~0.3 s once). In the cluster: ~340 µs HTTP/1 serving of the calls (~110 µs of it
-building \`Request\`/\`Headers\`), ~200 µs handling them (ACCEPT ~55 µs, ACKNOWLEDGE ~50 µs per
-task). Found and fixed in the scheduler: a queue filter per launched task (quadratic: 80,000 ×
-100,000); every status update waiting for its own group commit, and ACKNOWLEDGE sent one at a time
-(101 → ~600 launches/s with 8,000 tasks); a whole round's 80,000 staging writes issued at once,
-which queued every status update behind them (with the store's 16 MiB read cache thrashing and the
-Mesos client's waiting calls drained from an array with \`shift()\`, no task reached
-\`TASK_RUNNING\` within 10 minutes): now 8 offers are staged at a time and at most 3,000 tasks are
-placed and not yet running, so no status update waits long enough for the agents' 10 s resend.`;
+  `**Where the time goes** (V8 CPU profiles of the Eremetic process, \`--profile DIR\`, 100 agents
+and 10,000 tasks of which 8,000 launch, 2026-12-05, on a machine where other processes kept 1–1.6
+cores busy; self time per launched task, grouped by the nearest frame of our code).
+
+| per launched task | before (scheduler of issue 5) | after (issue 9 pipeline) |
+| --- | --- | --- |
+| store (KV commit, reads and record decoding, encoding) | ~200 µs | ~200 µs |
+| Mesos calls (one HTTP request per ACCEPT, DECLINE, ACKNOWLEDGE; per-call timers) | ~215 µs | ~145 µs |
+| reading the event stream (RecordIO, JSON) | ~115 µs | ~125 µs |
+| garbage collection | ~110 µs | ~140 µs |
+| runtime without a frame of ours (promises, streams) and V8 "program" | ~140 µs | ~160 µs |
+| scheduler code | ~35 µs | ~80 µs (loop 37, matching 11, per-task chains 9, update/commit/queue 16) |
+| **total busy** | **~860 µs** | **~900 µs** |
+
+Profiled CPU per task is about the same; what the pipeline changed is what the CPU waits for. Run back
+to back without profiles under the same load (\`--agents 100 --tasks 10000\`): before 163
+launches/s, 736 per CPU-second of Eremetic, all ACCEPTs sent after 41.9 s, low-load p99 196 ms;
+after 337 launches/s, 1,044 per CPU-second, all ACCEPTs sent after 19.2 s, p99 73 ms. Gone: the
+3,000 placed-not-running ceiling (offers beyond it were declined with refuse 0 and came back one
+allocation interval later), a \`getTask\` decode per status update of a task the scheduler placed
+(it holds the staged record), one task's pending commit holding back every later event, a queue
+filter per placement and \`queue.some\` per submit and kill, and the whole queue held in memory
+(now a 10,000-record window refilled by cursor: 1,000,000 queued tasks idle at 126 MB RSS and 0.2%
+of a core, \`bench/queue.ts\`). What remains is outside the scheduler: the store's per-update read
+of the old record and its commit (~200 µs), one \`fetch\` per call with its own timer (~145 µs;
+pipelined calls on keep-alive connections are the lever), the event stream (~125 µs) and garbage
+from all of them. 5,000 launches per CPU-second means ≤ 200 µs per task for everything.`;
 
 /** The details of one throughput phase. */
 function throughputSection(t: ThroughputResult): string {

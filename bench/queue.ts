@@ -69,7 +69,7 @@ async function databaseBytes(path: string): Promise<number> {
   return total;
 }
 
-interface QueueResult {
+export interface QueueResult {
   tasks: number;
   seedSeconds: number;
   databaseBytes: number;
@@ -174,7 +174,7 @@ async function run(tmp: string, tasks: number, idleSeconds: number): Promise<Que
   return result;
 }
 
-function report(machine: string, args: string, r: QueueResult): string {
+export function report(machine: string, args: string, r: QueueResult): string {
   const ok = (b: boolean) => (b ? "met" : "**missed**");
   return [
     "### A long idle queue with a master connected (`bench/queue.ts`)",

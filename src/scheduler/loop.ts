@@ -68,6 +68,8 @@ export const MAX_SANDBOX_LOOKUPS = 8;
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
 /** Tasks launching at once above which sandbox directories are not looked up. */
 export const SANDBOX_LOOKUP_MAX_LAUNCHING = 50;
+/** Queued tasks read before subscribing; the rest of the window follows with the first offers. */
+const FIRST_PAGE_TASKS = 1_000;
 /** Offers whose tasks are staged (then accepted) at the same time. */
 export const OFFERS_STAGING_AT_ONCE = 8;
 /** Wait before subscribing again after the driver stopped on a permanent error. */
@@ -336,7 +338,13 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
 
   const load = async () => {
     queue.setTotal((await store.countTasks()).queued);
-    await queue.refill((cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }));
+    // A first page only: subscribing need not wait for the whole window; the first
+    // offer round reads the rest.
+    await queue.refill(
+      (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }),
+      undefined,
+      { max: FIRST_PAGE_TASKS },
+    );
     setQueueGauge();
     let running = 0;
     for await (const task of activeTasks()) {

@@ -157,18 +157,20 @@ export class TaskQueue {
 
   /**
    * Reads the next page through `list` and holds its tasks, skipping those `skip` names
-   * (placed, not yet written). Tasks added meanwhile are held after it.
+   * (placed, not yet written). Tasks added meanwhile are held after it. `max` bounds the
+   * tasks read (a small first page lets start-up subscribe sooner).
    */
   async refill(
     list: (cursor: string | null, limit: number) => Promise<TaskPage>,
     skip: (id: string) => boolean = () => false,
+    { max = Infinity }: { max?: number } = {},
   ): Promise<void> {
     if (this.#complete || this.#arrivals) return;
     this.#arrivals = [];
     let page: TaskPage;
     try {
       // From the start, the held tasks come first again: ask for enough to pass them.
-      const limit = this.window - this.#index.size +
+      const limit = Math.min(max, this.window - this.#index.size) +
         (this.#cursor === null ? this.#index.size : 0);
       page = await list(this.#cursor, Math.max(1, limit));
     } catch (e) {
