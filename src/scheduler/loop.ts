@@ -172,6 +172,9 @@ export class SchedulerState {
   readonly chains = new TaskChains();
   /** Status updates whose write is in flight. */
   updatesInFlight = 0;
+  /** Kills in flight, and kills finished since the last page of the queue was read. */
+  readonly killing = new Set<string>();
+  readonly recentKills = new Set<string>();
   status: SchedulerStatus;
   closed = false;
 
@@ -191,7 +194,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const timers = options.timers ?? new Timers(clock);
   const makeDriver = options.startDriver ?? startDriver;
   const state = new SchedulerState(options.master, options.queueWindow ?? DEFAULT_QUEUE_WINDOW);
-  const { queue, placed, offers, chains } = state;
+  const { queue, placed, offers, chains, killing, recentKills } = state;
   let driver: SchedulerDriver | null = null;
   const stopping = new AbortController();
 
@@ -260,10 +263,12 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   /** Reads the next page of the queue when the window runs low (then matches held offers). */
   const refillIfLow = async () => {
     if (!queue.needsRefill() || state.closed) return;
+    // Refills do not overlap: this page is read after every kill finished so far.
+    recentKills.clear();
     try {
       await queue.refill(
         (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }),
-        (id) => placed.has(id),
+        (id) => placed.has(id) || killing.has(id) || recentKills.has(id),
       );
     } catch (e) {
       logger.warn("Cannot read the queue", { error: (e as Error).message });
@@ -951,16 +956,23 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     });
   }
 
+  /**
+   * Kills a task after its own pending operations, outside the turns: other tasks' events
+   * go on while its write commits. A queued task leaves the queue first, so no round
+   * places it meanwhile.
+   */
   const killTask = async (id: string): Promise<KillOutcome> => {
-    // Wait for the task's own pending write outside the turn, so others go on meanwhile.
     await chains.settled(id);
-    return exclusive(() =>
-      chains.run(id, async () => {
+    return chains.run(id, async () => {
+      killing.add(id);
+      const held = queue.take(id);
+      try {
         const { outcome, task } = await recordKillRequest(id, { store, clock, metrics });
+        if (held && outcome !== "killed") queue.add(held); // not killed after all
         if (!task) return outcome;
         // The callback delivery is stored before the kill is answered.
         if (outcome === "killed") {
-          queue.remove(id);
+          if (!held) queue.remove(id); // beyond the window: only counted
           setQueueGauge();
           // The queue may be empty now: held offers go back.
           if (queue.size === 0 && offers.size > 0) inTurn("match offers", matchRound);
@@ -971,8 +983,14 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
           await sendKill(task);
         }
         return outcome;
-      })
-    );
+      } catch (e) {
+        if (held && !queue.has(id)) queue.add(held);
+        throw e;
+      } finally {
+        killing.delete(id);
+        recentKills.add(id);
+      }
+    });
   };
 
   const close = async () => {

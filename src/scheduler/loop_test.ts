@@ -474,3 +474,34 @@ Deno.test("scheduler: an unanswered ACCEPT is reconciled, never launched again",
   assert.ok(asked.some((x: SentCall) => x.task_id.value === t.id));
   assert.equal(await stateOf(h.store, t.id), "TASK_STAGING");
 });
+
+Deno.test("scheduler: a kill waiting for its commit holds back no event, and its task is never placed", async () => {
+  const inner = memoryStore();
+  const slow = Promise.withResolvers<void>();
+  const store: TaskStore = Object.create(inner);
+  store.updateTask = async (t) => {
+    if (currentState(t) === "TASK_KILLED") await slow.promise;
+    return inner.updateTask(t);
+  };
+  await using h = await harness({ store });
+  const r = await h.submit();
+  const d = h.driver();
+  d.subscribed();
+  d.offers(offer());
+  await settle();
+  assert.deepEqual(launchedIds(d.sent("ACCEPT")), [r.id]);
+  const k = await h.submit();
+  const killed = h.scheduler.killTask(k.id);
+  await settle();
+  d.offers(offer());
+  d.updates(status(r.id, "TASK_RUNNING"));
+  await settle();
+  assert.equal(await stateOf(h.store, r.id), "TASK_RUNNING", "the update went on");
+  assert.equal(d.sent("ACCEPT").length, 1, "the task being killed was not placed");
+  slow.resolve();
+  assert.equal(await killed, "killed");
+  assert.equal(await stateOf(h.store, k.id), "TASK_KILLED");
+  d.offers(offer());
+  await settle();
+  assert.equal(d.sent("ACCEPT").length, 1);
+});

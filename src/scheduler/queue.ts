@@ -101,6 +101,13 @@ export class TaskQueue {
     this.#insert(task);
   }
 
+  /** Removes a held task and returns its record (`undefined` if not held). */
+  take(id: string): TaskRecord | undefined {
+    const entry = this.#index.get(id);
+    if (entry) this.remove(id);
+    return entry?.task;
+  }
+
   /** The task left the queue (placed or killed). Returns whether it was held. */
   remove(id: string): boolean {
     this.#total = Math.max(0, this.#total - 1);
