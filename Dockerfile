@@ -4,6 +4,9 @@ WORKDIR /src
 COPY deno.json deno.lock ./
 COPY main.ts ./
 COPY src ./src
+# The web pages' templates and assets, embedded by `deno task compile` (--include).
+COPY templates ./templates
+COPY static ./static
 RUN deno install --frozen && deno task compile
 
 FROM debian:bookworm-slim

@@ -12,6 +12,7 @@
 import { createApi } from "./api/mod.ts";
 import { type Callbacks, createCallbacks } from "./callback/mod.ts";
 import { parseHttpCredentials } from "./config/mod.ts";
+import { EventHub } from "./events/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { createMetrics, type Metrics } from "./metrics/mod.ts";
 import { type Clock, type Logger, newId, systemClock } from "./runtime.ts";
@@ -28,6 +29,7 @@ import { type StateListener } from "./scheduler/mod.ts";
 import { openStore, pruneFinishedTasks, type TaskStore } from "./store/mod.ts";
 import { currentState } from "./task/mod.ts";
 import { VERSION } from "./version.ts";
+import { createWeb } from "./web/mod.ts";
 
 /** How often finished tasks past `retention_seconds` are looked for. */
 export const RETENTION_INTERVAL_MS = 60_000;
@@ -51,6 +53,10 @@ export interface App extends AsyncDisposable {
   store: TaskStore;
   control: TaskControl;
   metrics: Metrics;
+  /** State changes as the live streams see them. */
+  events: EventHub;
+  /** Ends every live stream (before the HTTP server waits for open responses to finish). */
+  closeStreams(): void;
   /** Stops the scheduler and closes the store; running Mesos tasks keep running. */
   close(): Promise<void>;
 }
@@ -82,9 +88,12 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     metrics,
   });
   await callbacks.start();
-  // Callbacks on final states, or on every change when the task asks for `all`.
+  const events = new EventHub({ clock });
+  // Live streams hear every change; callbacks go out on final states, or on every
+  // change when the task asks for `all`.
   const listener: StateListener = {
     taskChanged(task, state, timeSec, terminal) {
+      events.publish(task, terminal);
       if (!task.callback_uri || (!terminal && task.callback_events !== "all")) return;
       return callbacks.enqueue(task, state, timeSec).catch((e) =>
         logger.error("Cannot store a callback delivery", {
@@ -149,9 +158,23 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       queued: counts.queued,
     });
   }
+  // The pages run behind the API's middleware (request log, metrics, authentication).
+  const web = await createWeb({ store, version: VERSION, urlPrefix: config.url_prefix, events });
+  // A new task's TASK_QUEUED is stored by whoever creates it (API, web), not by the
+  // scheduler: everyone creating tasks tells `control`, which publishes it.
+  const scheduling = control;
+  control = {
+    taskCreated(task) {
+      events.publish(task, false);
+      scheduling.taskCreated(task);
+    },
+    killTask: (id) => scheduling.killTask(id),
+    status: () => scheduling.status(),
+  };
   const api = createApi({
     store,
     control,
+    events,
     clock,
     logger,
     metrics,
@@ -161,6 +184,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     credentials,
     queueSize: config.queue_size,
     sandbox: createSandboxReader({ logger, fetch: deps.fetch }),
+    web,
   });
   // Retention: finished tasks are deleted `retention_seconds` after they ended.
   let retentionTimer: ReturnType<typeof setInterval> | undefined;
@@ -177,6 +201,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     if (closed) return;
     closed = true;
     clearInterval(retentionTimer);
+    events.close();
     await scheduler?.close();
     await callbacks.close();
     await store.close();
@@ -186,6 +211,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     store,
     control,
     metrics,
+    events,
+    closeStreams: () => events.close(),
     close,
     [Symbol.asyncDispose]: close,
   };

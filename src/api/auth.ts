@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { json } from "./errors.ts";
 
 export interface BasicCredentials {
@@ -40,19 +40,25 @@ export function checkBasicAuth(header: string | undefined, creds: BasicCredentia
   return timingSafeEqual(decoded, `${creds.user}:${creds.password}`);
 }
 
-const UNAUTHORIZED_HTML = `<!DOCTYPE html>
-<html><head><title>401 Unauthorized | Eremetic</title></head>
-<body><h1>401 Unauthorized</h1></body></html>
-`;
+export interface BasicAuthOptions {
+  /** The 401 page for browsers (`Accept` contains `text/html`); JSON `null` otherwise. */
+  htmlPage?: (c: Context) => Response | Promise<Response>;
+}
 
-/** Middleware that answers 401 unless the request carries the credentials. */
-export function basicAuth(creds: BasicCredentials): MiddlewareHandler {
+const CHALLENGE = 'Basic realm="Eremetic"';
+
+/** Middleware that answers 401, with a challenge, unless the request carries the credentials. */
+export function basicAuth(
+  creds: BasicCredentials,
+  { htmlPage }: BasicAuthOptions = {},
+): MiddlewareHandler {
   return async function requireAuth(c, next) {
     if (checkBasicAuth(c.req.header("authorization"), creds)) return await next();
-    const challenge = { "www-authenticate": 'Basic realm="Eremetic"' };
-    if ((c.req.header("accept") ?? "").includes("text/html")) {
-      return c.html(UNAUTHORIZED_HTML, 401, challenge);
+    if (htmlPage && (c.req.header("accept") ?? "").includes("text/html")) {
+      const page = await htmlPage(c);
+      page.headers.set("www-authenticate", CHALLENGE);
+      return page;
     }
-    return json(null, 401, challenge);
+    return json(null, 401, { "www-authenticate": CHALLENGE });
   };
 }

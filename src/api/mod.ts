@@ -15,16 +15,18 @@ import type { Clock, Logger } from "../runtime.ts";
 import type { TaskControl } from "../scheduler/mod.ts";
 import type { TaskStore } from "../store/mod.ts";
 import { basicAuth, type BasicCredentials } from "./auth.ts";
-import { errorHandler, json } from "./errors.ts";
+import { errorHandler, json, JSON_TYPE } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { type SandboxReader, taskRoutes } from "./tasks.ts";
+import type { ApiEnv, WebPages } from "./types.ts";
+import { createStreams } from "./streams.ts";
+import { EventHub } from "../events/mod.ts";
 
 export type { SandboxReader } from "./tasks.ts";
+export { MAX_TASK_ID_LENGTH, parseLabel } from "./tasks.ts";
+export type { ApiEnv, WebPages } from "./types.ts";
 export { HttpError, json, JSON_TYPE } from "./errors.ts";
 export { checkBasicAuth, timingSafeEqual } from "./auth.ts";
-
-/** Request-scoped values. */
-export type ApiEnv = { Variables: { handler: string } };
 
 export interface ApiDeps {
   store: TaskStore;
@@ -38,23 +40,31 @@ export interface ApiDeps {
   urlPrefix?: string;
   credentials?: BasicCredentials | null;
   queueSize?: number;
-  /** Mounted for HTML pages (`/`, `/task/{id}`, `/static/*`); a placeholder when absent. */
-  web?: {
-    index(): Response | Promise<Response>;
-    taskPage(task: import("../task/mod.ts").TaskRecord | null): Response | Promise<Response>;
-    notFoundPage(): Response | Promise<Response>;
-    static?: Hono;
-  };
+  /** State changes for the live streams; a hub nobody publishes to when absent (tests). */
+  events?: EventHub;
+  /** Stream tuning (tests): keep-alive interval, per-client bound, output polling. */
+  streams?: Pick<
+    import("./streams.ts").StreamDeps,
+    "pingIntervalMs" | "channelMaxBytes" | "followIntervalMs"
+  >;
+  /**
+   * The web pages (`src/web`), mounted behind this app's middleware; without them
+   * browsers get the JSON answers.
+   */
+  web?: WebPages;
 }
 
 /** Paths (as regular expressions) and the methods they answer, for 405 responses. */
 const ROUTES: [RegExp, string[]][] = [
   [/^\/$/, ["GET"]],
+  [/^\/tasks$/, ["GET"]],
   [/^\/metrics$/, ["GET"]],
   [/^\/(api\/v1\/)?task$/, ["GET", "POST"]],
   [/^\/(api\/v1\/)?task\/[^/]+$/, ["GET", "DELETE"]],
   [/^\/(api\/v1\/)?task\/[^/]+\/(stdout|stderr)$/, ["GET"]],
   [/^\/(api\/v1\/)?task\/[^/]+\/kill$/, ["POST"]],
+  [/^\/api\/v1\/task\/[^/]+\/events$/, ["GET"]],
+  [/^\/api\/v1\/events$/, ["GET"]],
   [/^\/(api\/v1\/)?version$/, ["GET"]],
   [/^\/api\/v1\/(health|openapi\.json)$/, ["GET"]],
 ];
@@ -66,12 +76,6 @@ const OPEN_PATHS = new Set([
   "/api/v1/health",
   "/api/v1/openapi.json",
 ]);
-
-const PLACEHOLDER_HTML = (title: string, body: string) =>
-  `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>${title} | Eremetic</title></head>
-<body><h1>${title}</h1>${body}</body></html>
-`;
 
 /** Builds the API app. */
 export function createApi(deps: ApiDeps): Hono<ApiEnv> {
@@ -115,7 +119,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   if (deps.credentials) {
-    const auth = basicAuth(deps.credentials);
+    const auth = basicAuth(deps.credentials, { htmlPage: deps.web?.unauthorized });
     app.use("*", async function maybeAuth(c, next) {
       if (OPEN_PATHS.has(c.req.path) || !ROUTES.some(([re]) => re.test(c.req.path))) {
         if (!c.req.path.startsWith("/static/")) return await next();
@@ -124,6 +128,15 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     });
   }
 
+  const hub = deps.events ?? new EventHub({ clock });
+  const streams = createStreams({
+    store: deps.store,
+    hub,
+    clock,
+    sandbox: deps.sandbox,
+    metrics,
+    ...deps.streams,
+  });
   const routeDeps = {
     store: deps.store,
     control: deps.control,
@@ -133,23 +146,16 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     urlPrefix: prefix,
     queueSize: deps.queueSize ?? 0,
     metrics,
-    renderTaskPage: (task: Parameters<NonNullable<ApiDeps["web"]>["taskPage"]>[0]) =>
-      deps.web ? deps.web.taskPage(task) : new Response(
-        PLACEHOLDER_HTML(
-          task ? `Task ${escapeHtml(task.name)}` : "Task not found",
-          task
-            ? `<p>State: ${
-              escapeHtml(task.status.at(-1)?.status ?? "")
-            }</p><p>The web UI is not available yet in this version; see <a href="${prefix}/api/v1/task/${
-              encodeURIComponent(task.id)
-            }">the JSON</a>.</p>`
-            : "",
-        ),
-        { status: task ? 200 : 404, headers: { "content-type": "text/html; charset=UTF-8" } },
-      ),
   };
-  app.route("/api/v1/task", taskRoutes("v1", routeDeps));
+  // Pages first: `/` and `/task/{id}` serve browsers and pass every other request on.
+  if (deps.web) app.route("/", deps.web.routes);
+  app.route("/api/v1/task", taskRoutes("v1", { ...routeDeps, streams }));
   app.route("/task", taskRoutes("v0", routeDeps));
+
+  app.get("/api/v1/events", (c) => {
+    c.set("handler", "Events");
+    return streams.allEvents(c.req.raw);
+  });
 
   const version = (c: { set(k: "handler", v: string): void }) => {
     c.set("handler", "Version");
@@ -213,25 +219,11 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     });
   });
 
-  app.get("/", async (c) => {
+  // Browsers get the submit form (web pages, mounted above); other clients nothing.
+  app.get("/", (c) => {
     c.set("handler", "Index");
-    if (!(c.req.header("accept") ?? "").includes("text/html")) {
-      return new Response(null, {
-        status: 204,
-        headers: { "content-type": "application/json; charset=UTF-8" },
-      });
-    }
-    if (deps.web) return await deps.web.index();
-    return c.html(
-      PLACEHOLDER_HTML(
-        "Eremetic",
-        `<p>Eremetic ${deps.version} is running. The web UI is not available yet in this version.</p>
-<p>Submit a task with <code>curl -X POST -d '{"mem":22.0,"cpu":1.0,"image":"busybox","command":"echo $(date)"}' ${prefix}/api/v1/task</code>, list tasks at <a href="${prefix}/api/v1/task">${prefix}/api/v1/task</a>, and read the API at <a href="${prefix}/api/v1/openapi.json">openapi.json</a>.</p>`,
-      ),
-    );
+    return new Response(null, { status: 204, headers: { "content-type": JSON_TYPE } });
   });
-
-  if (deps.web?.static) app.route("/static", deps.web.static);
 
   app.notFound(async (c) => {
     const allowed = ROUTES.find(([re]) => re.test(c.req.path))?.[1];
@@ -246,19 +238,11 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
         { allow: allowed.join(", ") },
       );
     }
-    if ((c.req.header("accept") ?? "").includes("text/html")) {
-      if (deps.web) return await deps.web.notFoundPage();
-      return c.html(PLACEHOLDER_HTML("Not found", "<p>Whaaaa?</p>"), 404);
+    if (deps.web && (c.req.header("accept") ?? "").includes("text/html")) {
+      return await deps.web.notFound(c);
     }
     return json(null, 404);
   });
 
   return app;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(
-    /[&<>"']/g,
-    (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]!,
-  );
 }

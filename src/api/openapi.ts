@@ -38,11 +38,74 @@ const idParam = {
 
 type Operation = Record<string, unknown>;
 
+/** `Last-Event-ID` as a header, or as a query parameter for clients that cannot set headers. */
+const lastEventIdParams = (what: string) => [
+  {
+    name: "Last-Event-ID",
+    in: "header",
+    required: false,
+    schema: { type: "integer", minimum: 0 },
+    description: `Resume after this id (${what}); EventSource sends it when it reconnects`,
+  },
+  {
+    name: "last_event_id",
+    in: "query",
+    required: false,
+    schema: { type: "integer", minimum: 0 },
+    description: "The same as the `Last-Event-ID` header",
+  },
+];
+
+const sseResponse = (description: string) => ({
+  description,
+  content: { "text/event-stream": { schema: { type: "string" } } },
+});
+
+const outputParams = [
+  {
+    name: "offset",
+    in: "query",
+    schema: { type: "integer", minimum: 0 },
+    description: "First byte; with `length` alone, the last `length` bytes",
+  },
+  { name: "length", in: "query", schema: { type: "integer", minimum: 0 } },
+  {
+    name: "follow",
+    in: "query",
+    schema: { type: "string", enum: ["1", "true"] },
+    description: "Stream new output as Server-Sent Events until the task has finished: " +
+      "`output` events with `id` = the byte offset after the chunk and data `{offset, text}`, " +
+      "then `end` (`{}`). Resumes from `Last-Event-ID` (a byte offset). v1 routes only.",
+  },
+  ...lastEventIdParams("a byte offset, with `follow`"),
+];
+
+const outputResponses = {
+  "200": {
+    description: "text/plain; with `follow`, text/event-stream",
+    content: {
+      "text/plain": { schema: { type: "string" } },
+      "text/event-stream": { schema: { type: "string" } },
+    },
+  },
+  "204": { description: "No sandbox yet (without `follow`)" },
+  "404": { description: "`null` (with `follow`: unknown task)" },
+  "502": errorResponse("The agent could not be reached"),
+};
+
+/** Parameters only the v1 routes understand. */
+const V1_ONLY_PARAMS = new Set(["follow", "Last-Event-ID", "last_event_id"]);
+
 /** The legacy twin of a v1 path: v0 bodies, `deprecated`, the `Warning: 299` header. */
 function legacyOf(ops: Record<string, Operation>): Record<string, Operation> {
   return Object.fromEntries(
     Object.entries(ops).map(([method, op]) => [method, {
       ...op,
+      ...(Array.isArray(op.parameters)
+        ? {
+          parameters: op.parameters.filter((p: { name: string }) => !V1_ONLY_PARAMS.has(p.name)),
+        }
+        : {}),
       deprecated: true,
       ...(op.requestBody
         ? { requestBody: { required: true, content: jsonContent("TaskRequestV0") } }
@@ -153,24 +216,46 @@ export function openApiDocument(version: string) {
       },
       "/api/v1/task/{taskId}/stdout": {
         get: {
-          summary: "The task's stdout from its Mesos sandbox",
-          parameters: [
-            idParam,
-            { name: "offset", in: "query", schema: { type: "integer" } },
-            { name: "length", in: "query", schema: { type: "integer" } },
-          ],
-          responses: {
-            "200": { description: "text/plain" },
-            "204": { description: "No sandbox yet" },
-            "502": errorResponse("The agent could not be reached"),
-          },
+          summary: "The task's stdout from its Mesos sandbox; with `follow=1`, a live stream",
+          parameters: [idParam, ...outputParams],
+          responses: outputResponses,
         },
       },
       "/api/v1/task/{taskId}/stderr": {
         get: {
-          summary: "The task's stderr",
-          parameters: [idParam],
-          responses: { "200": { description: "text/plain" } },
+          summary: "The task's stderr; with `follow=1`, a live stream",
+          parameters: [idParam, ...outputParams],
+          responses: outputResponses,
+        },
+      },
+      "/api/v1/task/{taskId}/events": {
+        get: {
+          summary: "The task's status history, then its changes, as Server-Sent Events",
+          description: "One `status` event per entry of the stored history, `id` = its 1-based " +
+            "position, data `{task_id, state, time, terminal}`; after the final state an `end` " +
+            "event (`{}`) and the stream closes. Resumes after `Last-Event-ID`. Keep-alive " +
+            "comments every 15 s.",
+          parameters: [idParam, ...lastEventIdParams("a position in the status history")],
+          responses: {
+            "200": sseResponse("`status` events, then `end`"),
+            "204": { description: "Resumed at or past the final state: nothing more will come" },
+            "404": { description: "`null`" },
+            "422": errorResponse("Malformed Last-Event-ID"),
+          },
+        },
+      },
+      "/api/v1/events": {
+        get: {
+          summary: "Every task state change, as Server-Sent Events",
+          description: "`status` events with data `{task_id, name, state, time, terminal}` and " +
+            "increasing ids. Resumes after `Last-Event-ID` from a buffer of recent changes; when " +
+            "the id is older than the buffer (or from an earlier run of the server) the stream " +
+            "starts with a `reset` event (`{}`): reload, then apply the events that follow.",
+          parameters: lastEventIdParams("an id from this stream"),
+          responses: {
+            "200": sseResponse("`status` events (a `reset` first when resumption is impossible)"),
+            "422": errorResponse("Malformed Last-Event-ID"),
+          },
         },
       },
       "/api/v1/version": {
@@ -211,6 +296,8 @@ export function openApiDocument(version: string) {
     },
   };
   for (const [path, ops] of Object.entries(document.paths)) {
+    // The live streams have no legacy twin.
+    if (path.endsWith("/events")) continue;
     if (path.startsWith("/api/v1/task") || path === "/api/v1/version") {
       document.paths[path.slice("/api/v1".length)] = legacyOf(ops);
     }

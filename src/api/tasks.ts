@@ -22,7 +22,9 @@ import {
 } from "../task/mod.ts";
 import { parseJsonBody, readBody } from "./body.ts";
 import { HttpError, json, JSON_TYPE } from "./errors.ts";
-import type { ApiEnv } from "./mod.ts";
+import { taskViewResponder } from "./task_cache.ts";
+import type { ApiEnv } from "./types.ts";
+import type { Streams } from "./streams.ts";
 
 /** Reads a sandbox file of a task (implemented by src/sandbox). */
 export interface SandboxReader {
@@ -47,8 +49,8 @@ export interface TaskRoutesDeps {
    * accepted; `TaskControl` implementations must not count creations again.
    */
   metrics?: Metrics;
-  /** Called with a task page in HTML (legacy `GET /task/{id}` with `Accept: text/html`). */
-  renderTaskPage?: (task: TaskRecord | null) => Response | Promise<Response>;
+  /** Live streams (`/events`, `?follow=1`); v1 routes only. */
+  streams?: Streams;
 }
 
 const STATE_TOKENS = new Set<StateClass>(["active", "queued", "terminated"]);
@@ -66,7 +68,8 @@ export function parseStates(param: string | undefined): StateClass[] | null {
   return param.split(",").filter((t): t is StateClass => STATE_TOKENS.has(t as StateClass));
 }
 
-function parseLabel(param: string | undefined): LabelFilter | undefined {
+/** Parses `label`: `key` or `key=value`; absent or empty → no filter. */
+export function parseLabel(param: string | undefined): LabelFilter | undefined {
   if (param === undefined || param === "") return undefined;
   const at = param.indexOf("=");
   return at < 0 ? { key: param } : { key: param.slice(0, at), value: param.slice(at + 1) };
@@ -92,13 +95,15 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /** The absolute URL of a task, honouring `X-Forwarded-Proto`, `Host` and `url_prefix`. */
 export function taskLocation(req: Request, prefix: string, path: string): string {
-  const url = new URL(req.url);
+  // `req.url` is absolute and normalized: its scheme ends at the first colon (no URL
+  // parsing on the submit path unless the Host header is missing).
+  const url = req.url;
   // The first proxy's value, and only a web scheme (never `javascript:` or garbage).
   const forwarded = req.headers.get("x-forwarded-proto")?.split(",")[0].trim().toLowerCase();
   const proto = forwarded === "http" || forwarded === "https"
     ? forwarded
-    : url.protocol.slice(0, -1);
-  const host = req.headers.get("host") ?? url.host;
+    : url.slice(0, url.indexOf(":"));
+  const host = req.headers.get("host") ?? new URL(url).host;
   return `${proto}://${host}${prefix}${path}`;
 }
 
@@ -131,6 +136,11 @@ export function unknownKeysWarning(keys: readonly string[]): string {
   const shown = keys.slice(0, 20).map(escape).join(", ");
   const more = keys.length > 20 ? ` and ${keys.length - 20} more` : "";
   return `299 - "Unknown keys ignored: ${shown}${more}"`;
+}
+
+/** `follow=1` (or `true`, or present without a value) asks for a live stream. */
+function isFollow(param: string | undefined): boolean {
+  return param !== undefined && param !== "0" && param.toLowerCase() !== "false";
 }
 
 /** Builds the task routes of one API version. */
@@ -244,20 +254,32 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
     return new Response(body, { status: 200, headers });
   });
 
+  const taskView = taskViewResponder(store, version);
   app.get("/:id", async (c) => {
     c.set("handler", "Status");
     const id = c.req.param("id");
-    const task = isPlausibleId(id) ? await store.getTask(id) : null;
-    if (legacy && deps.renderTaskPage && (c.req.header("accept") ?? "").includes("text/html")) {
-      return await deps.renderTaskPage(task);
-    }
-    return task ? json(view(task)) : json(null, 404);
+    return isPlausibleId(id) ? await taskView(id) : json(null, 404);
   });
+
+  const streams = legacy ? undefined : deps.streams;
+  if (streams) {
+    app.get("/:id/events", async (c) => {
+      c.set("handler", "TaskEvents");
+      const id = c.req.param("id");
+      if (!isPlausibleId(id)) return json(null, 404);
+      return await streams.taskEvents(c.req.raw, id);
+    });
+  }
 
   for (const file of ["stdout", "stderr"] as const) {
     app.get(`/:id/${file}`, async (c) => {
       c.set("handler", file.toUpperCase());
       const id = c.req.param("id");
+      if (streams && isFollow(c.req.query("follow"))) {
+        c.set("handler", `${file.toUpperCase()}Follow`);
+        if (!isPlausibleId(id)) return json(null, 404);
+        return await streams.followOutput(c.req.raw, id, file);
+      }
       const task = isPlausibleId(id) ? await store.getTask(id) : null;
       if (!task || !task.agent_id || !deps.sandbox) {
         return new Response(null, {

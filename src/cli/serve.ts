@@ -5,8 +5,11 @@
  */
 import { createApp } from "../app.ts";
 import { type Config, ConfigError, flagsHelp, loadConfig, redactConfig } from "../config/mod.ts";
-import { consoleLogger, type Logger } from "../runtime.ts";
+import { consoleLogger, type Logger, systemClock } from "../runtime.ts";
 import { VERSION } from "../version.ts";
+
+/** How long stopping waits for open responses before it goes on without them. */
+export const SHUTDOWN_GRACE_MS = 5_000;
 
 export interface RunningServer extends AsyncDisposable {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
@@ -41,14 +44,31 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
   const url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
   let stopping: Promise<void> | null = null;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => stopped = resolve);
   const shutdown = () =>
     stopping ??= (async () => {
-      await server.shutdown();
+      // Live streams never end by themselves: end them, or the server waits for them.
+      app.closeStreams();
+      // A client that stopped reading keeps its response (and so the graceful
+      // shutdown) from finishing: wait a while, then go on without it.
+      const graceful = await Promise.race([
+        server.shutdown().then(() => true),
+        systemClock.sleep(SHUTDOWN_GRACE_MS, grace.signal).then(() => false, () => true),
+      ]);
+      grace.abort();
+      if (!graceful) {
+        logger.warn("Stopping with connections still open: their clients stopped reading", {
+          waited_ms: SHUTDOWN_GRACE_MS,
+        });
+      }
       await app.close();
+      stopped();
     })();
+  const grace = new AbortController();
   return {
     url,
-    finished: server.finished.then(() => stopping ?? undefined),
+    finished: Promise.race([server.finished.then(() => stopping ?? undefined), done]),
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };

@@ -429,8 +429,8 @@ export class Agent {
     const out = await Deno.open(`${dir}/stdout`, { write: true, append: true });
     const err = await Deno.open(`${dir}/stderr`, { write: true, append: true });
     const pumps = Promise.all([
-      child.stdout.pipeTo(out.writable).catch(() => {}),
-      child.stderr.pipeTo(err.writable).catch(() => {}),
+      copyToFile(child.stdout, out).catch(() => {}),
+      copyToFile(child.stderr, err).catch(() => {}),
     ]);
     const message = docker && !useDocker
       ? `Docker image "${docker.image}" was not run: the development cluster ran the command on the host`
@@ -754,5 +754,20 @@ export class Agent {
       }
     }
     await this.#server?.shutdown();
+  }
+}
+
+/**
+ * Copies a process's output into a sandbox file chunk by chunk, so the files API
+ * serves it while the task runs (a file's `writable` held the bytes back until the
+ * process ended, which made `stdout?follow=1` see all output at once).
+ */
+async function copyToFile(from: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of from) {
+      for (let n = 0; n < chunk.length;) n += await file.write(chunk.subarray(n));
+    }
+  } finally {
+    file.close();
   }
 }

@@ -70,7 +70,7 @@ export interface DriverOptions {
   callAttempts?: number;
   /** Back-off between call attempts. */
   callBackoff?: BackoffOptions;
-  /** Concurrent `{ ordered: false }` calls. */
+  /** `{ ordered: false }` calls written and not yet answered (the pipeline's depth). */
   maxUnorderedInFlight?: number;
   /** Called on every status change, synchronously, in order. */
   onStatus?: (status: ConnectionStatus) => void;
@@ -313,7 +313,11 @@ export class Driver implements AsyncDisposable {
           frameworkId: this.#frameworkId,
           suppressedRoles: this.#suppressedRoles(),
         });
-        sub = await this.#client.subscribe(call, { ...this.#subscribeOptions, signal });
+        sub = await this.#client.subscribe(call, {
+          ...this.#subscribeOptions,
+          signal,
+          sink: this.#queue,
+        });
       } catch (err) {
         error = err instanceof Error ? err : new Error(String(err));
       }
@@ -329,9 +333,9 @@ export class Driver implements AsyncDisposable {
           attempt: 0,
         });
         const stopWatching = this.#watchLeader(sub);
-        for await (const event of sub.events) this.#queue.push(event);
-        stopWatching();
+        // The subscription pushes its events straight into `events` (the sink below).
         error = (await sub.closed) ?? undefined;
+        stopWatching();
         if (!error && !this.#stopping) {
           error = new SubscriptionLostError("stream_ended", "Subscription closed unexpectedly");
         }

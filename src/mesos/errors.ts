@@ -188,3 +188,22 @@ export function isTemporary(err: unknown): boolean {
   return typeof err === "object" && err !== null &&
     (err as { temporary?: unknown }).temporary === true;
 }
+
+/**
+ * Too many `{ ordered: false }` calls are already waiting for the pipeline: this one was
+ * not sent. Temporary; for an ACKNOWLEDGE the agent resends its update later anyway.
+ */
+export class CallQueueFullError extends Error {
+  override name = "CallQueueFullError";
+  readonly temporary = true;
+  /** The call type, e.g. `"ACKNOWLEDGE"`. */
+  readonly callType: string;
+  /** The limit that was reached. */
+  readonly limit: number;
+
+  constructor(callType: string, limit: number) {
+    super(`Cannot ${callType}: ${limit} calls are already waiting to be sent`);
+    this.callType = callType;
+    this.limit = limit;
+  }
+}

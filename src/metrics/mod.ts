@@ -195,6 +195,15 @@ export function createMetrics() {
     httpResponseSize: r(
       new Histogram("http_response_size_bytes", "HTTP response body sizes", SIZE_BUCKETS_BYTES),
     ),
+    sseStreams: r(
+      new Gauge("http_sse_streams", "Open Server-Sent Events streams, by route"),
+    ),
+    sseStreamsClosed: r(
+      new Counter(
+        "http_sse_streams_closed_total",
+        "Server-Sent Events streams closed, by route and reason (ended, cancelled, overflow: the client fell behind, shutdown)",
+      ),
+    ),
     processRss: r(new Gauge("process_resident_memory_bytes", "Resident memory size in bytes")),
     processStart: r(
       new Gauge("process_start_time_seconds", "Start time of the process since the epoch"),

@@ -4,14 +4,7 @@
  * @module
  */
 import { classOf, currentState, type StateClass, type TaskRecord } from "../task/mod.ts";
-import {
-  DEFAULT_PAGE_SIZE,
-  type LabelFilter,
-  type ListFilter,
-  MAX_PAGE_SIZE,
-  MAX_RECORD_BYTES,
-  TooLargeError,
-} from "./types.ts";
+import { DEFAULT_PAGE_SIZE, type LabelFilter, type ListFilter, MAX_PAGE_SIZE } from "./types.ts";
 
 /** The list class of a record's current state. */
 export function classOfTask(task: TaskRecord): StateClass {
@@ -53,26 +46,4 @@ export function decodeCursor(cursor: string | null | undefined): number {
     throw new RangeError(`Cannot use cursor "${cursor}": it was not returned by this server`);
   }
   return seq;
-}
-
-const encoder = new TextEncoder();
-
-/** Encodes a record as UTF-8 JSON, refusing records over `MAX_RECORD_BYTES`. */
-export function encodeRecord(task: TaskRecord): Uint8Array {
-  const bytes = encoder.encode(JSON.stringify(task));
-  if (bytes.length > MAX_RECORD_BYTES) {
-    throw new TooLargeError(
-      `Cannot store task "${task.id}": its document is ${bytes.length} bytes, the limit is ${MAX_RECORD_BYTES}`,
-      bytes.length,
-      MAX_RECORD_BYTES,
-    );
-  }
-  return bytes;
-}
-
-const decoder = new TextDecoder();
-
-/** Decodes what `encodeRecord` wrote. */
-export function decodeRecord(bytes: Uint8Array): TaskRecord {
-  return JSON.parse(decoder.decode(bytes));
 }

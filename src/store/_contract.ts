@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
+import assert from "node:assert/strict";
 import { newTaskRecord, parseTaskRequestV1, type TaskRecord } from "../task/mod.ts";
 import { ConflictError, NotFoundError, type TaskStore, TooLargeError } from "./types.ts";
 
@@ -39,10 +39,10 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
         await using store = await open();
         const a = await store.createTask(sampleTask());
         const b = await store.createTask(sampleTask());
-        assert(a.created && b.created);
-        assert(b.task.seq > a.task.seq);
-        assertEquals(await store.getTask(a.task.id), a.task);
-        assertEquals(await store.getTask("eremetic-task.nope"), null);
+        assert.ok(a.created && b.created);
+        assert.ok(b.task.seq > a.task.seq);
+        assert.deepStrictEqual(await store.getTask(a.task.id), a.task);
+        assert.deepStrictEqual(await store.getTask("eremetic-task.nope"), null);
       },
     );
 
@@ -52,7 +52,7 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
         await using store = await open();
         const { task } = await store.createTask(sampleTask({ masked_env: { S: "secret" } }));
         task.masked_env!.S = "changed";
-        assertEquals((await store.getTask(task.id))!.masked_env, { S: "secret" });
+        assert.deepStrictEqual((await store.getTask(task.id))!.masked_env, { S: "secret" });
       },
     );
 
@@ -66,11 +66,11 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
       await store.updateTask(withState(f, "TASK_FINISHED"));
       const ids = async (states: ("queued" | "active" | "terminated")[] | null) =>
         (await store.listTasks({ states })).tasks.map((t) => t.id);
-      assertEquals(await ids(["queued"]), [q1.id, q2.id]);
-      assertEquals(await ids(["active", "queued"]), [q1.id, r.id, q2.id]);
-      assertEquals(await ids(["terminated"]), [f.id]);
-      assertEquals(await ids(null), [q1.id, r.id, f.id, q2.id]);
-      assertEquals(await store.countTasks(), { queued: 2, active: 1, terminated: 1 });
+      assert.deepStrictEqual(await ids(["queued"]), [q1.id, q2.id]);
+      assert.deepStrictEqual(await ids(["active", "queued"]), [q1.id, r.id, q2.id]);
+      assert.deepStrictEqual(await ids(["terminated"]), [f.id]);
+      assert.deepStrictEqual(await ids(null), [q1.id, r.id, f.id, q2.id]);
+      assert.deepStrictEqual(await store.countTasks(), { queued: 2, active: 1, terminated: 1 });
     });
 
     await t.step("listTasks() filters by exact name and by label", async () => {
@@ -79,16 +79,19 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
         .task;
       await store.createTask(sampleTask({ name: "Nightly", labels: { team: "b" } }));
       const c = (await store.createTask(sampleTask({ name: "nightly" }))).task;
-      assertEquals((await store.listTasks({ name: "nightly" })).tasks.map((t) => t.id), [
+      assert.deepStrictEqual((await store.listTasks({ name: "nightly" })).tasks.map((t) => t.id), [
         a.id,
         c.id,
       ]);
-      assertEquals(
+      assert.deepStrictEqual(
         (await store.listTasks({ label: { key: "team", value: "a" } })).tasks.map((t) => t.id),
         [a.id],
       );
-      assertEquals((await store.listTasks({ label: { key: "team" } })).tasks.length, 2);
-      assertEquals((await store.listTasks({ name: "nightly", states: ["terminated"] })).tasks, []);
+      assert.deepStrictEqual((await store.listTasks({ label: { key: "team" } })).tasks.length, 2);
+      assert.deepStrictEqual(
+        (await store.listTasks({ name: "nightly", states: ["terminated"] })).tasks,
+        [],
+      );
     });
 
     await t.step("listTasks() pages with a cursor and visits every task once", async () => {
@@ -105,7 +108,7 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
         seen.push(...page.tasks.map((t) => t.id));
         cursor = page.cursor;
       } while (cursor);
-      assertEquals(seen, created);
+      assert.deepStrictEqual(seen, created);
     });
 
     await t.step("listTasks() sees every write, also when it repeats a list", async () => {
@@ -113,29 +116,32 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
       const a = (await store.createTask(sampleTask())).task;
       const ids = async () =>
         (await store.listTasks({ states: ["queued"] })).tasks.map((t) => t.id);
-      assertEquals(await ids(), [a.id]);
-      assertEquals(await ids(), [a.id]);
+      assert.deepStrictEqual(await ids(), [a.id]);
+      assert.deepStrictEqual(await ids(), [a.id]);
       const b = (await store.createTask(sampleTask())).task;
-      assertEquals(await ids(), [a.id, b.id]);
+      assert.deepStrictEqual(await ids(), [a.id, b.id]);
       await store.updateTask(withState(a, "TASK_RUNNING"));
-      assertEquals(await ids(), [b.id]);
-      assertEquals((await store.listTasks({ states: ["active"] })).tasks[0].status.length, 2);
+      assert.deepStrictEqual(await ids(), [b.id]);
+      assert.deepStrictEqual(
+        (await store.listTasks({ states: ["active"] })).tasks[0].status.length,
+        2,
+      );
       await store.updateTask(withState(withState(a, "TASK_RUNNING"), "TASK_FINISHED"));
-      assertEquals((await store.listTasks({ states: ["active"] })).tasks, []);
+      assert.deepStrictEqual((await store.listTasks({ states: ["active"] })).tasks, []);
       // Changing a listed record, where allowed at all, changes nothing stored.
       const listed = (await store.listTasks({ states: ["queued"] })).tasks[0];
       try {
         listed.name = "changed";
       } catch { /* frozen */ }
-      assertEquals((await store.listTasks({ states: ["queued"] })).tasks[0].name, b.name);
+      assert.deepStrictEqual((await store.listTasks({ states: ["queued"] })).tasks[0].name, b.name);
     });
 
     await t.step("listTasks() rejects a cursor it did not make", async () => {
       await using store = await open();
-      await assertRejects(() => store.listTasks({ cursor: "garbage" }), RangeError);
+      await assert.rejects(() => store.listTasks({ cursor: "garbage" }), RangeError);
       // Well-formed but beyond any seq (past 2^53).
-      await assertRejects(() => store.listTasks({ cursor: "szzzzzzzzzzz" }), RangeError);
-      await assertRejects(
+      await assert.rejects(() => store.listTasks({ cursor: "szzzzzzzzzzz" }), RangeError);
+      await assert.rejects(
         () => store.listTasks({ cursor: "szzzzzzzzzzz", name: "n" }),
         RangeError,
       );
@@ -144,9 +150,33 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
     await t.step("an over-long id finds nothing, without an error", async () => {
       await using store = await open();
       const id = "x".repeat(3000);
-      assertEquals(await store.getTask(id), null);
-      assertEquals(await store.deleteTask(id), false);
-      await assertRejects(() => store.updateTask({ ...sampleTask(), id }), NotFoundError);
+      assert.deepStrictEqual(await store.getTask(id), null);
+      assert.deepStrictEqual(await store.deleteTask(id), false);
+      await assert.rejects(() => store.updateTask({ ...sampleTask(), id }), NotFoundError);
+    });
+
+    await t.step("getTaskView() renders the committed task, again once it changed", async () => {
+      await using store = await open();
+      const rendered: string[] = [];
+      const render = (t: TaskRecord) => {
+        rendered.push(t.id);
+        return `${t.id} ${t.status.at(-1)!.status} ${t.retry}`;
+      };
+      const text = (id: string) => store.getTaskView(id, render);
+      const { task } = await store.createTask(sampleTask());
+      assert.deepStrictEqual(await text(task.id), `${task.id} TASK_QUEUED 0`);
+      assert.deepStrictEqual(await text(task.id), `${task.id} TASK_QUEUED 0`);
+      await store.updateTask({ ...withState(task, "TASK_STAGING"), retry: 1 });
+      assert.deepStrictEqual(await text(task.id), `${task.id} TASK_STAGING 1`);
+      await store.updateTask({ ...withState(task, "TASK_STAGING"), retry: 2 });
+      assert.deepStrictEqual(await text(task.id), `${task.id} TASK_STAGING 2`);
+      // Another renderer is another view.
+      const other = (t: TaskRecord) => t.name;
+      assert.equal(await store.getTaskView(task.id, other), task.name);
+      assert.ok(await store.deleteTask(task.id));
+      assert.deepStrictEqual(await text(task.id), null);
+      assert.deepStrictEqual(await text("eremetic-task.nope"), null);
+      assert.ok(rendered.length >= 3);
     });
 
     await t.step("updateTask() keeps the seq and name given at creation", async () => {
@@ -154,23 +184,25 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
       const { task } = await store.createTask(sampleTask({ name: "fixed" }));
       await store.updateTask({ ...withState(task, "TASK_STAGING"), seq: 999, name: "renamed" });
       const got = (await store.getTask(task.id))!;
-      assertEquals([got.seq, got.name, got.status.at(-1)!.status], [
+      assert.deepStrictEqual([got.seq, got.name, got.status.at(-1)!.status], [
         task.seq,
         "fixed",
         "TASK_STAGING",
       ]);
-      assertEquals((await store.listTasks({ name: "fixed" })).tasks.map((t) => t.id), [task.id]);
-      assertEquals((await store.listTasks({ name: "renamed" })).tasks, []);
+      assert.deepStrictEqual((await store.listTasks({ name: "fixed" })).tasks.map((t) => t.id), [
+        task.id,
+      ]);
+      assert.deepStrictEqual((await store.listTasks({ name: "renamed" })).tasks, []);
     });
 
     await t.step("updateTask() of a deleted task throws NotFoundError", async () => {
       await using store = await open();
       const { task } = await store.createTask(sampleTask());
-      assert(await store.deleteTask(task.id));
-      assert(!(await store.deleteTask(task.id)));
-      await assertRejects(() => store.updateTask(task), NotFoundError);
-      assertEquals((await store.listTasks({ states: null })).tasks, []);
-      assertEquals(await store.countTasks(), { queued: 0, active: 0, terminated: 0 });
+      assert.ok(await store.deleteTask(task.id));
+      assert.ok(!(await store.deleteTask(task.id)));
+      await assert.rejects(() => store.updateTask(task), NotFoundError);
+      assert.deepStrictEqual((await store.listTasks({ states: null })).tasks, []);
+      assert.deepStrictEqual(await store.countTasks(), { queued: 0, active: 0, terminated: 0 });
     });
 
     await t.step(
@@ -185,13 +217,13 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
           idempotencyKey: "k1",
           fingerprint: "a",
         });
-        assert(first.created && !again.created);
-        assertEquals(again.task.id, first.task.id);
-        await assertRejects(
+        assert.ok(first.created && !again.created);
+        assert.deepStrictEqual(again.task.id, first.task.id);
+        await assert.rejects(
           () => store.createTask(sampleTask(), { idempotencyKey: "k1", fingerprint: "b" }),
           ConflictError,
         );
-        assertEquals((await store.listTasks()).tasks.length, 1);
+        assert.deepStrictEqual((await store.listTasks()).tasks.length, 1);
       },
     );
 
@@ -203,25 +235,25 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
           () => store.createTask(sampleTask(), { idempotencyKey: "same", fingerprint: "x" }),
         ),
       );
-      assertEquals(new Set(results.map((r) => r.task.id)).size, 1);
-      assertEquals(results.filter((r) => r.created).length, 1);
+      assert.deepStrictEqual(new Set(results.map((r) => r.task.id)).size, 1);
+      assert.deepStrictEqual(results.filter((r) => r.created).length, 1);
     });
 
     await t.step("a record over the size limit is refused with TooLargeError", async () => {
       await using store = await open();
       const big = sampleTask({ env: { BIG: "x".repeat(70_000) } });
-      await assertRejects(() => store.createTask(big), TooLargeError);
+      await assert.rejects(() => store.createTask(big), TooLargeError);
     });
 
     await t.step("framework id and outbox items are kept", async () => {
       await using store = await open();
-      assertEquals(await store.getFrameworkId(), null);
+      assert.deepStrictEqual(await store.getFrameworkId(), null);
       await store.setFrameworkId("fw-1");
-      assertEquals(await store.getFrameworkId(), "fw-1");
+      assert.deepStrictEqual(await store.getFrameworkId(), "fw-1");
       await store.putOutbox("callback", { id: "c1", value: { n: 1 } });
       await store.putOutbox("callback", { id: "c2", value: { n: 2 } });
       await store.deleteOutbox("callback", "c1");
-      assertEquals(await store.listOutbox("callback"), [{ id: "c2", value: { n: 2 } }]);
+      assert.deepStrictEqual(await store.listOutbox("callback"), [{ id: "c2", value: { n: 2 } }]);
     });
 
     await t.step("many concurrent creates and updates all land", async () => {
@@ -235,10 +267,10 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
           store.updateTask(withState(withState(t, "TASK_STAGING"), "TASK_FINISHED"))
         ),
       );
-      assertEquals(await store.countTasks(), { queued: 0, active: 200, terminated: 100 });
-      assertEquals((await store.listTasks({ states: ["active"] })).tasks.length, 200);
+      assert.deepStrictEqual(await store.countTasks(), { queued: 0, active: 200, terminated: 100 });
+      assert.deepStrictEqual((await store.listTasks({ states: ["active"] })).tasks.length, 200);
       const seqs = tasks.map((t) => t.seq);
-      assertEquals(new Set(seqs).size, 300);
+      assert.deepStrictEqual(new Set(seqs).size, 300);
     });
   });
 }

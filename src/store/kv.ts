@@ -1,45 +1,50 @@
 /**
  * The Deno KV `TaskStore`. All KV access of the program lives here.
  *
- * Key layout (values are UTF-8 JSON bytes unless noted):
+ * Key layout (current; values are noted):
  *
  * | key | value |
  * |---|---|
- * | `["t", id]` | `[class, seq]`: where the record is |
- * | `["c", class, seq]` | the task record: a page of a state class is one range scan |
+ * | `["t", id]` | the task's `seq` (`Deno.KvU64`: stored without V8 serialization), written once at creation |
+ * | `["c", class, seq]` | the task record, compact (`_codec.ts`): a page of a state class is one range scan |
  * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read); not written for generated names |
  * | `["i", idempotencyKey]` | `{id, fingerprint}` |
  * | `["k", class]` | `Deno.KvU64` count of tasks in the class |
- * | `["m", "seq"]`, `["m", "framework_id"]` | last assigned seq, framework id |
+ * | `["m", "seq_max"]` | `Deno.KvU64`, the highest seq of a deleted task |
+ * | `["m", "framework_id"]` | framework id |
  * | `["o", kind, id]` | outbox item (structured clone) |
  *
- * The record is stored once, under its sequential class key, and the id key holds only a
- * small pointer: task ids are random, and a B-tree insert of a large value at a random
- * position costs SQLite several times an append (bench/submit.ts, docs/benchmarks.md).
- * (Databases written with the record under `["t", id]` are still read.)
+ * A task is one record row plus its id row. The record lives under its sequential class
+ * key, so appends and the queue head are cheap; the id row is small and never rewritten
+ * (ids of this server are time-ordered, so it lands near the end of its index; a random
+ * id is an insert at a random B-tree position, several times dearer): a read by id finds the
+ * record under one of three class keys with one `getMany`. A status change that moves a
+ * task to another class moves only its record. Nothing is written per commit that the
+ * keys already say: the next seq is derived at open from the last key of each class (and
+ * `["m", "seq_max"]`, which deletes raise), so a failed commit cannot leave a seq
+ * record behind the tasks it numbers.
+ *
+ * Earlier layouts still open, and a task moves to the current one at its next update:
+ * `["t", id]` holding `[class, seq]` (second layout) or the whole record (first layout),
+ * records as plain JSON (`_codec.ts` reads both), and `["m", "seq"]` written with every
+ * commit (read at open, never written).
  *
  * Writes are group-committed: exactly one `kv.atomic()` commit is in flight; writes
  * arriving meanwhile gather into the next batch, cut at KV's limits. A write's promise
  * resolves when the batch holding it is durable.
  *
- * Reads by id go through a bounded cache of encoded records (one KV read costs far more
- * CPU than a whole HTTP request). Only this process writes a local database, so the
- * cache is filled by its own writes and reads; it is off for remote (`http(s)://`) KV,
- * which other instances may write.
+ * Reads show only committed state. Reads by id go through a bounded cache of encoded
+ * records and their rendered views (`getTaskView`; one KV read costs far more CPU than a
+ * whole HTTP request), updated once a write has committed. Only this process writes a
+ * local database, so the cache is filled by its own writes and reads; it is off for
+ * remote (`http(s)://`) KV, which other instances may write.
  *
  * @module
  */
 import type { StateClass, TaskRecord } from "../task/mod.ts";
 import { STATE_CLASSES } from "../task/mod.ts";
-import {
-  classOfTask,
-  decodeCursor,
-  decodeRecord,
-  encodeCursor,
-  encodeRecord,
-  matchesFilter,
-  pageSize,
-} from "./_common.ts";
+import { decodeStored, encodeStored } from "./_codec.ts";
+import { classOfTask, decodeCursor, encodeCursor, matchesFilter, pageSize } from "./_common.ts";
 import {
   type ClassCounts,
   ConflictError,
@@ -50,8 +55,14 @@ import {
   type OutboxItem,
   StoreUnavailableError,
   type TaskPage,
+  type TaskRenderer,
   type TaskStore,
 } from "./types.ts";
+
+/** The highest seq given to a task that was deleted since (`Deno.KvU64`, raised with `max`). */
+const SEQ_KEY: Deno.KvKey = ["m", "seq_max"];
+/** The last assigned seq, as earlier versions wrote it with every commit (read only). */
+const LEGACY_SEQ_KEY: Deno.KvKey = ["m", "seq"];
 
 /** Deno KV allows 1,000 mutations and 819,200 bytes per atomic operation; keep a margin. */
 export const DEFAULT_MAX_BATCH_MUTATIONS = 900;
@@ -62,6 +73,9 @@ const MAX_ID_LENGTH = 512;
 export const LIST_SCAN_LIMIT = 20_000;
 /** List pages kept in memory (local databases). */
 export const MAX_CACHED_PAGES = 64;
+/** Tasks in all cached list pages together, at most; larger pages (scans) are not kept. */
+export const MAX_CACHED_PAGE_TASKS = 16_384;
+const MAX_CACHED_PAGE_SIZE = 1_000;
 /** Bytes of encoded records the read cache keeps (local databases). */
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -70,50 +84,99 @@ export interface KvStoreOptions {
   maxBatchBytes?: number;
   /** Read cache size in bytes; 0 turns it off. Default: `DEFAULT_CACHE_BYTES`, 0 for remote KV. */
   cacheBytes?: number;
+  /**
+   * Commits one atomic operation (a seam for tests that inject failures or hold a
+   * commit). Default: `op.commit()`.
+   */
+  commit?: CommitFn;
 }
 
-/** Where a record lives: `["t", id]` holds `[class, seq]`. */
-type Pointer = [StateClass, number];
+/** How a batch's atomic operation is committed. */
+export type CommitFn = (
+  op: Deno.AtomicOperation,
+) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
 
-/** A least-recently-used map of encoded records, bounded by their total size. */
+/** What the read cache keeps of a task: its stored bytes, where they are, and views of it. */
+interface CacheEntry {
+  bytes: Uint8Array;
+  seq: number;
+  cls: StateClass;
+  /** Rendered views (`getTaskView`), by renderer; dropped with the entry. */
+  views: Map<TaskRenderer, string> | null;
+  /** Bytes the entry accounts for: the record and its views. */
+  size: number;
+  /** Read since it was last passed over by eviction (second chance). */
+  used: boolean;
+}
+
+/**
+ * Cached tasks, bounded by their total size, evicted in CLOCK order: a hit only sets a
+ * flag (no map reordering on the read path); eviction gives a read entry a second chance.
+ */
 class RecordCache {
-  #map = new Map<string, Uint8Array>();
+  #map = new Map<string, CacheEntry>();
   #bytes = 0;
   constructor(readonly maxBytes: number) {}
 
-  get(id: string): Uint8Array | undefined {
-    const b = this.#map.get(id);
-    if (b !== undefined) {
-      this.#map.delete(id);
-      this.#map.set(id, b);
-    }
-    return b;
+  get(id: string): CacheEntry | undefined {
+    const e = this.#map.get(id);
+    if (e !== undefined) e.used = true;
+    return e;
   }
 
-  set(id: string, bytes: Uint8Array) {
-    if (this.maxBytes <= 0) return;
+  set(id: string, bytes: Uint8Array, seq: number, cls: StateClass): CacheEntry | undefined {
+    if (this.maxBytes <= 0) return undefined;
     this.delete(id);
-    this.#map.set(id, bytes);
-    this.#bytes += bytes.length;
-    while (this.#bytes > this.maxBytes) {
-      const [oldest, b] = this.#map.entries().next().value!;
-      this.#map.delete(oldest);
-      this.#bytes -= b.length;
-    }
+    const entry: CacheEntry = {
+      bytes,
+      seq,
+      cls,
+      views: null,
+      size: bytes.length + 64,
+      used: false,
+    };
+    this.#map.set(id, entry);
+    this.#bytes += entry.size;
+    this.#evict();
+    return entry;
+  }
+
+  /** Adds a rendered view to an entry that is still cached. */
+  addView(id: string, entry: CacheEntry, render: TaskRenderer, view: string) {
+    if (this.#map.get(id) !== entry) return;
+    (entry.views ??= new Map()).set(render, view);
+    entry.size += view.length;
+    this.#bytes += view.length;
+    this.#evict();
   }
 
   delete(id: string) {
-    const b = this.#map.get(id);
-    if (b === undefined) return;
+    const e = this.#map.get(id);
+    if (e === undefined) return;
     this.#map.delete(id);
-    this.#bytes -= b.length;
+    this.#bytes -= e.size;
+  }
+
+  #evict() {
+    if (this.#bytes <= this.maxBytes) return;
+    let passes = this.#map.size;
+    for (const [id, e] of this.#map) {
+      if (this.#bytes <= this.maxBytes) return;
+      this.#map.delete(id);
+      if (e.used && passes-- > 0) {
+        e.used = false;
+        this.#map.set(id, e); // to the end: a second chance
+      } else this.#bytes -= e.size;
+    }
   }
 }
 
 type Mutation =
   | { kind: "set"; key: Deno.KvKey; value: unknown; bytes: number }
   | { kind: "delete"; key: Deno.KvKey; bytes: number }
-  | { kind: "count"; cls: StateClass; delta: number; bytes: number };
+  | { kind: "count"; cls: StateClass; delta: number; bytes: number }
+  /** Raises the recorded highest seq (kept when the task holding it is deleted). */
+  | { kind: "seq"; seq: number; bytes: number };
 
 type SetMutation = Extract<Mutation, { kind: "set" }>;
 
@@ -139,12 +202,14 @@ class GroupCommitter {
     readonly kv: Deno.Kv,
     readonly maxMutations: number,
     readonly maxBytes: number,
-    readonly onCommit: () => SetMutation[],
+    readonly commitOp: CommitFn = (op) => op.commit(),
   ) {}
 
   write(mutations: Mutation[]): Promise<void> {
-    const bytes = mutations.reduce((n, m) => n + m.bytes, 0);
+    let bytes = 0;
+    for (const m of mutations) bytes += m.bytes;
     return new Promise((resolve, reject) => {
+      // A margin of 4 for the per-class counts and the seq record added per batch.
       if (
         this.#current.length > 0 &&
         (this.#currentMutations + mutations.length + 4 > this.maxMutations ||
@@ -184,22 +249,29 @@ class GroupCommitter {
   }
 
   async #commit(batch: PendingWrite[]): Promise<void> {
-    // The last write of a key in a batch wins; counts are summed per class.
-    const sets = new Map<string, Mutation>();
+    const op = this.kv.atomic();
+    // Counts are summed per class, the seq record takes the largest; a key written twice
+    // in a batch (outbox items, metadata) keeps its last write.
     const counts = new Map<StateClass, number>();
+    let maxSeq = 0;
+    let sets: Map<string, Mutation> | null = null;
     for (const w of batch) {
       for (const m of w.mutations) {
         if (m.kind === "count") counts.set(m.cls, (counts.get(m.cls) ?? 0) + m.delta);
-        else {
+        else if (m.kind === "seq") maxSeq = Math.max(maxSeq, m.seq);
+        else if (m.key[0] === "c" || m.key[0] === "t" || m.key[0] === "n") {
+          // Task keys: each task is written at most once per batch (per-task lock).
+          if (m.kind === "set") op.set(m.key, m.value);
+          else op.delete(m.key);
+        } else {
+          sets ??= new Map();
           const k = JSON.stringify(m.key);
           sets.delete(k); // keep the order of last writes
           sets.set(k, m);
         }
       }
     }
-    for (const m of this.onCommit()) sets.set(JSON.stringify(m.key), m);
-    const op = this.kv.atomic();
-    for (const m of sets.values()) {
+    for (const m of sets?.values() ?? []) {
       if (m.kind === "set") op.set(m.key, m.value);
       else if (m.kind === "delete") op.delete(m.key);
     }
@@ -208,8 +280,9 @@ class GroupCommitter {
       const n = BigInt(delta);
       op.sum(["k", cls], n >= 0n ? n : U64 + n);
     }
+    if (maxSeq > 0) op.max(SEQ_KEY, BigInt(maxSeq));
     try {
-      const result = await op.commit();
+      const result = await this.commitOp(op);
       if (!result.ok) throw new ConflictError("Cannot commit batch: a check failed");
       this.commits++;
       for (const w of batch) w.resolve();
@@ -256,6 +329,8 @@ const nameKey = (t: TaskRecord): Deno.KvKey => ["n", nameHash(t.name), t.seq];
 const GENERATED_NAME = /^Eremetic task [bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ1-9]{8}$/;
 const isIndexedName = (name: string) => !GENERATED_NAME.test(name);
 const classKey = (cls: StateClass, seq: number): Deno.KvKey => ["c", cls, seq];
+/** The value of a task's id entry: its seq. */
+const idValue = (seq: number) => new Deno.KvU64(BigInt(seq));
 const set = (key: Deno.KvKey, value: Uint8Array | unknown, size?: number): SetMutation => ({
   kind: "set",
   key,
@@ -284,29 +359,52 @@ export async function openKvStore(path: string, options: KvStoreOptions = {}): P
       cause: e,
     });
   }
-  const lastSeq = (await kv.get<number>(["m", "seq"])).value ?? 0;
   const remote = /^https?:\/\//.test(path);
-  return new KvTaskStore(kv, path, lastSeq, {
+  return new KvTaskStore(kv, path, await highestSeq(kv), {
     ...options,
     cacheBytes: options.cacheBytes ?? (remote ? 0 : DEFAULT_CACHE_BYTES),
   });
 }
 
+/**
+ * The highest seq ever stored, derived at open: the last key of each class, and the
+ * seq record that deletes raise (so the seq of a deleted task is never given again).
+ * Earlier versions wrote `["m", "seq"]` with every commit; it is read, never written.
+ */
+async function highestSeq(kv: Deno.Kv): Promise<number> {
+  const [legacy, floor] = await kv.getMany<[number, Deno.KvU64]>([LEGACY_SEQ_KEY, SEQ_KEY]);
+  let seq = Math.max(
+    typeof legacy.value === "number" ? legacy.value : 0,
+    floor.value ? Number(floor.value.value) : 0,
+  );
+  for (const cls of STATE_CLASSES) {
+    for await (const e of kv.list({ prefix: ["c", cls] }, { reverse: true, limit: 1 })) {
+      seq = Math.max(seq, e.key[2] as number);
+    }
+  }
+  return seq;
+}
+
+/** Where a task was found. */
+interface Located {
+  bytes: Uint8Array;
+  seq: number;
+  cls: StateClass;
+}
+
 class KvTaskStore implements TaskStore {
   readonly description: string;
   #kv: Deno.Kv;
+  /** The last seq handed out; only ever grows. */
   #seq: number;
-  #committedSeq: number;
   #committer: GroupCommitter;
-  /** Records written but perhaps not yet committed (`null` = deleted), for read-your-writes. */
-  #overlay = new Map<string, Uint8Array | null>();
   #cache: RecordCache;
   /** Completed writes; a read fills the cache only if none completed while it read. */
   #writesDone = 0;
   /** Per-task chains, so read-modify-write of one task never interleaves. */
   #locks = new Map<string, Promise<unknown>>();
   #closed = false;
-  /** Ids read in the earlier layout (the record under `["t", id]`), until rewritten. */
+  /** Ids whose `["t", id]` entry is of an earlier layout, until their next update rewrites it. */
   #legacy = new Set<string>();
   /**
    * Recent list pages, valid while no write has touched a class they read: a list
@@ -315,6 +413,8 @@ class KvTaskStore implements TaskStore {
    */
   #pages = new Map<string, { gens: number[]; page: TaskPage }>();
   #pagesOn: boolean;
+  /** Tasks held by `#pages`. */
+  #pageTasks = 0;
   /** Committed writes per state class. */
   #gens: Record<StateClass, number> = { queued: 0, active: 0, terminated: 0 };
 
@@ -322,18 +422,13 @@ class KvTaskStore implements TaskStore {
     this.#kv = kv;
     this.description = `kv:${path}`;
     this.#seq = lastSeq;
-    this.#committedSeq = lastSeq;
     this.#cache = new RecordCache(options.cacheBytes ?? 0);
     this.#pagesOn = (options.cacheBytes ?? 0) > 0;
     this.#committer = new GroupCommitter(
       kv,
       options.maxBatchMutations ?? DEFAULT_MAX_BATCH_MUTATIONS,
       options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
-      () => {
-        if (this.#seq === this.#committedSeq) return [];
-        this.#committedSeq = this.#seq;
-        return [set(["m", "seq"], this.#seq, 16)];
-      },
+      options.commit,
     );
   }
 
@@ -353,17 +448,20 @@ class KvTaskStore implements TaskStore {
     return next;
   }
 
+  /**
+   * Commits a task's mutations; only then do reads see the change (`after` = the task
+   * as now stored, `null` = deleted).
+   */
   async #write(
     id: string,
-    bytes: Uint8Array | null,
+    after: Located | null,
     mutations: Mutation[],
     classes: readonly StateClass[],
   ): Promise<void> {
-    this.#overlay.set(id, bytes);
     try {
       await this.#committer.write(mutations);
       for (const c of classes) this.#gens[c]++;
-      if (bytes) this.#cache.set(id, bytes);
+      if (after) this.#cache.set(id, after.bytes, after.seq, after.cls);
       else this.#cache.delete(id);
     } catch (e) {
       this.#cache.delete(id);
@@ -372,41 +470,60 @@ class KvTaskStore implements TaskStore {
       throw e;
     } finally {
       this.#writesDone++;
-      if (this.#overlay.get(id) === bytes) this.#overlay.delete(id);
     }
   }
 
   async #read(id: string): Promise<TaskRecord | null> {
-    const b = await this.#readBytes(id);
-    return b ? decodeRecord(b) : null;
+    const found = await this.#locate(id);
+    return found ? decodeStored(found.bytes, found.seq) : null;
   }
 
-  async #readBytes(id: string): Promise<Uint8Array | null> {
+  /** Finds a task's stored bytes: from the cache, else from KV (filling the cache). */
+  async #locate(id: string): Promise<Located | null> {
     // No stored id is this long, and KV refuses keys over 2 KiB with an error.
     if (id.length > MAX_ID_LENGTH) return null;
-    if (this.#overlay.has(id)) return this.#overlay.get(id)!;
     const cached = this.#cache.get(id);
     if (cached) return cached;
     const writes = this.#writesDone;
-    let bytes: Uint8Array | null = null;
+    const found = await this.#locateInKv(id);
+    if (found && writes === this.#writesDone) {
+      this.#cache.set(id, found.bytes, found.seq, found.cls);
+    }
+    return found;
+  }
+
+  async #locateInKv(id: string): Promise<Located | null> {
     // The pointer and the record are two reads; a class change in between moves the
     // record, so read the pointer again (only another process could do that).
     for (let attempt = 0; attempt < 3; attempt++) {
-      const e = await this.#kv.get<Pointer | Uint8Array>(["t", id]);
-      if (e.value === null) break;
-      if (e.value instanceof Uint8Array) { // written by an earlier version
-        bytes = e.value;
-        this.#legacy.add(id); // its next update writes a pointer
-        break;
+      type IdEntry = Deno.KvU64 | number | [StateClass, number] | Uint8Array;
+      const { value } = await this.#kv.get<IdEntry>(["t", id]);
+      if (value === null) return null;
+      if (value instanceof Uint8Array) {
+        // The first layout: the whole record under the id (a copy under its class key).
+        const t = decodeStored(value);
+        this.#legacy.add(id);
+        return { bytes: value, seq: t.seq, cls: classOfTask(t) };
       }
-      const r = await this.#kv.get<Uint8Array>(classKey(e.value[0], e.value[1]));
-      if (r.value !== null) {
-        bytes = r.value;
-        break;
+      let seq: number;
+      if (Array.isArray(value)) {
+        // The second layout: `[class, seq]`, rewritten with every class change.
+        this.#legacy.add(id);
+        const [cls, s] = value;
+        const r = await this.#kv.get<Uint8Array>(classKey(cls, s));
+        if (r.value !== null) return { bytes: r.value, seq: s, cls };
+        seq = s;
+      } else seq = typeof value === "number" ? value : Number(value.value);
+      // The current layout: the seq alone, written once; the class is one of three keys.
+      const found = await this.#kv.getMany<Uint8Array[]>(
+        STATE_CLASSES.map((c) => classKey(c, seq)),
+      );
+      for (let i = 0; i < found.length; i++) {
+        const bytes = found[i].value;
+        if (bytes !== null) return { bytes, seq, cls: STATE_CLASSES[i] };
       }
     }
-    if (bytes && writes === this.#writesDone && !this.#overlay.has(id)) this.#cache.set(id, bytes);
-    return bytes;
+    return null;
   }
 
   #checkOpen() {
@@ -418,13 +535,13 @@ class KvTaskStore implements TaskStore {
     const key = options.idempotencyKey;
     const fingerprint = options.fingerprint ?? "";
     const create = async (): Promise<CreateResult> => {
-      const stored: TaskRecord = { ...task, seq: this.#seq + 1 };
-      const bytes = encodeRecord(stored); // throws TooLargeError before a seq is used
-      this.#seq = stored.seq;
+      const bytes = encodeStored(task); // throws TooLargeError before a seq is used
+      const seq = ++this.#seq;
+      const stored: TaskRecord = { ...task, seq };
       const cls = classOfTask(stored);
       const mutations: Mutation[] = [
-        set(["t", stored.id], [cls, stored.seq] satisfies Pointer, 24),
-        set(classKey(cls, stored.seq), bytes),
+        set(["t", stored.id], idValue(seq), 16),
+        set(classKey(cls, seq), bytes),
         count(cls, 1),
       ];
       if (isIndexedName(stored.name)) {
@@ -433,7 +550,7 @@ class KvTaskStore implements TaskStore {
       if (key !== undefined) {
         mutations.push(set(["i", key], { id: stored.id, fingerprint }, 200));
       }
-      await this.#write(stored.id, bytes, mutations, [cls]);
+      await this.#write(stored.id, { bytes, seq, cls }, mutations, [cls]);
       return { task: stored, created: true };
     };
     if (key === undefined) return create();
@@ -457,43 +574,54 @@ class KvTaskStore implements TaskStore {
     return this.#read(id);
   }
 
+  async getTaskView(id: string, render: TaskRenderer): Promise<string | null> {
+    this.#checkOpen();
+    const found = await this.#locate(id);
+    if (!found) return null;
+    const entry = found as CacheEntry;
+    const hit = entry.views?.get(render);
+    if (hit) return hit;
+    const view = render(decodeStored(found.bytes, found.seq));
+    if ("views" in found) this.#cache.addView(id, entry, render, view);
+    return view;
+  }
+
   updateTask(task: TaskRecord): Promise<void> {
     this.#checkOpen();
     return this.#lock(task.id, async () => {
-      const prior = await this.#read(task.id);
-      if (!prior) throw new NotFoundError(`Cannot update task "${task.id}": it does not exist`);
-      const stored = { ...task, seq: prior.seq, name: prior.name };
-      const bytes = encodeRecord(stored);
-      const before = classOfTask(prior);
+      const found = await this.#locate(task.id);
+      if (!found) throw new NotFoundError(`Cannot update task "${task.id}": it does not exist`);
+      const { seq, cls: before } = found;
+      const prior = decodeStored(found.bytes, seq);
+      const stored = { ...task, seq, name: prior.name };
+      const bytes = encodeStored(stored);
       const after = classOfTask(stored);
-      const mutations: Mutation[] = [set(classKey(after, stored.seq), bytes)];
+      const mutations: Mutation[] = [set(classKey(after, seq), bytes)];
       if (before !== after) {
-        // The pointer names the class: rewrite it only when the class changes.
-        mutations.push(
-          set(["t", stored.id], [after, stored.seq] satisfies Pointer, 24),
-          del(classKey(before, stored.seq)),
-          count(before, -1),
-          count(after, 1),
-        );
-      } else if (this.#legacy.delete(stored.id)) {
-        mutations.push(set(["t", stored.id], [after, stored.seq] satisfies Pointer, 24));
+        mutations.push(del(classKey(before, seq)), count(before, -1), count(after, 1));
       }
-      await this.#write(stored.id, bytes, mutations, [before, after]);
+      // An entry of an earlier layout becomes the seq alone, once.
+      const legacy = this.#legacy.has(task.id);
+      if (legacy) mutations.push(set(["t", task.id], idValue(seq), 16));
+      await this.#write(task.id, { bytes, seq, cls: after }, mutations, [before, after]);
+      if (legacy) this.#legacy.delete(task.id);
     });
   }
 
   deleteTask(id: string): Promise<boolean> {
     this.#checkOpen();
     return this.#lock(id, async () => {
-      const prior = await this.#read(id);
-      if (!prior) return false;
-      const cls = classOfTask(prior);
+      const found = await this.#locate(id);
+      if (!found) return false;
+      const prior = decodeStored(found.bytes, found.seq);
       await this.#write(id, null, [
         del(["t", id]),
-        del(classKey(cls, prior.seq)),
+        del(classKey(found.cls, found.seq)),
         del(nameKey(prior)),
-        count(cls, -1),
-      ], [cls]);
+        count(found.cls, -1),
+        { kind: "seq", seq: found.seq, bytes: 32 },
+      ], [found.cls]);
+      this.#legacy.delete(id);
       return true;
     });
   }
@@ -515,11 +643,22 @@ class KvTaskStore implements TaskStore {
       return { tasks: hit.page.tasks, cursor: hit.page.cursor };
     }
     const page = await this.#listUncached(filter, after, limit, classes);
-    if (watched.every((c, i) => this.#gens[c] === gens[i])) {
+    if (
+      page.tasks.length <= MAX_CACHED_PAGE_SIZE &&
+      watched.every((c, i) => this.#gens[c] === gens[i])
+    ) {
       // Shared between callers: frozen, so nobody can change what another reads.
       for (const t of page.tasks) deepFreeze(t);
+      const prior = this.#pages.get(key);
+      if (prior) this.#pageTasks -= prior.page.tasks.length;
+      this.#pages.delete(key);
       this.#pages.set(key, { gens, page });
-      if (this.#pages.size > MAX_CACHED_PAGES) this.#pages.delete(this.#pages.keys().next().value!);
+      this.#pageTasks += page.tasks.length;
+      for (const [k, e] of this.#pages) {
+        if (this.#pages.size <= MAX_CACHED_PAGES && this.#pageTasks <= MAX_CACHED_PAGE_TASKS) break;
+        this.#pages.delete(k);
+        this.#pageTasks -= e.page.tasks.length;
+      }
     }
     return page;
   }
@@ -560,7 +699,7 @@ class KvTaskStore implements TaskStore {
       const entry = heads[best].value!;
       lastSeq = entry.key[2] as number;
       scanned++;
-      const t = decodeRecord(entry.value);
+      const t = decodeStored(entry.value, lastSeq);
       if (matchesFilter(t, filter)) tasks.push(t);
       heads[best] = await iters[best].next();
     }
@@ -634,7 +773,7 @@ class KvTaskStore implements TaskStore {
   async ping(): Promise<void> {
     this.#checkOpen();
     try {
-      await this.#kv.get(["m", "seq"]);
+      await this.#kv.get(SEQ_KEY);
     } catch (e) {
       throw new StoreUnavailableError(`Cannot read Deno KV: ${(e as Error).message}`, { cause: e });
     }

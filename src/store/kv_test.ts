@@ -1,6 +1,7 @@
-import { assert, assertEquals } from "../testing/asserts.ts";
+import assert from "node:assert/strict";
 import { runStoreContract, sampleTask } from "./_contract.ts";
 import { openKvStore } from "./kv.ts";
+import type { TaskRecord } from "../task/mod.ts";
 
 runStoreContract("kv", () => openKvStore(":memory:"));
 
@@ -19,13 +20,13 @@ Deno.test("openKvStore() keeps tasks, order, counts and framework id across reop
     }
     await using store = await openKvStore(path);
     const page = await store.listTasks({ states: ["queued"] });
-    assertEquals(new Set(page.tasks.map((t) => t.id)), new Set(ids));
+    assert.deepStrictEqual(new Set(page.tasks.map((t) => t.id)), new Set(ids));
     const seqs = page.tasks.map((t) => t.seq);
-    assertEquals(seqs, [...seqs].sort((a, b) => a - b));
-    assertEquals(await store.getFrameworkId(), "fw-9");
-    assertEquals((await store.countTasks()).queued, 50);
+    assert.deepStrictEqual(seqs, [...seqs].sort((a, b) => a - b));
+    assert.deepStrictEqual(await store.getFrameworkId(), "fw-9");
+    assert.deepStrictEqual((await store.countTasks()).queued, 50);
     const next = await store.createTask(sampleTask());
-    assert(next.task.seq > Math.max(...seqs), "seq continues after reopen");
+    assert.ok(next.task.seq > Math.max(...seqs), "seq continues after reopen");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -36,8 +37,8 @@ Deno.test("openKvStore() group-commits concurrent writes into few commits", asyn
   const before = (store as unknown as { commits: number }).commits;
   await Promise.all(Array.from({ length: 500 }, () => store.createTask(sampleTask())));
   const commits = (store as unknown as { commits: number }).commits - before;
-  assert(commits < 50, `500 creates took ${commits} commits`);
-  assertEquals((await store.countTasks()).queued, 500);
+  assert.ok(commits < 50, `500 creates took ${commits} commits`);
+  assert.deepStrictEqual((await store.countTasks()).queued, 500);
 });
 
 runStoreContract("kv without read cache", () => openKvStore(":memory:", { cacheBytes: 0 }));
@@ -59,23 +60,23 @@ Deno.test("openKvStore() reads tasks stored under the earlier layout (record und
     kv.close();
     {
       await using store = await openKvStore(path, { cacheBytes: 0 });
-      assertEquals((await store.getTask(task.id))?.name, "old");
+      assert.deepStrictEqual((await store.getTask(task.id))?.name, "old");
       // An update that keeps the class still moves the record to the current layout.
       await store.updateTask({ ...task, retry: 1 });
     }
     {
       await using store = await openKvStore(path, { cacheBytes: 0 });
       const again = await store.getTask(task.id);
-      assertEquals(again?.retry, 1);
+      assert.deepStrictEqual(again?.retry, 1);
       await store.updateTask({
         ...task,
         status: [...task.status, { time: task.status[0].time + 1, status: "TASK_KILLED" }],
       });
     }
     await using store = await openKvStore(path, { cacheBytes: 0 });
-    assertEquals((await store.getTask(task.id))?.status.at(-1)?.status, "TASK_KILLED");
-    assertEquals((await store.listTasks({ states: ["queued"] })).tasks, []);
-    assertEquals((await store.listTasks({ states: ["terminated"] })).tasks.length, 1);
+    assert.deepStrictEqual((await store.getTask(task.id))?.status.at(-1)?.status, "TASK_KILLED");
+    assert.deepStrictEqual((await store.listTasks({ states: ["queued"] })).tasks, []);
+    assert.deepStrictEqual((await store.listTasks({ states: ["terminated"] })).tasks.length, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -93,23 +94,28 @@ Deno.test("openKvStore() read cache never serves a record older than the last wr
     await reading;
   }));
   for (const [i, { task }] of made.entries()) {
-    assertEquals((await store.getTask(task.id))?.retry, i + 1);
+    assert.deepStrictEqual((await store.getTask(task.id))?.retry, i + 1);
   }
-  assert(await store.deleteTask(made[0].task.id));
-  assertEquals(await store.getTask(made[0].task.id), null);
+  assert.ok(await store.deleteTask(made[0].task.id));
+  assert.deepStrictEqual(await store.getTask(made[0].task.id), null);
 });
 
 Deno.test("openKvStore() finds tasks by a generated name (not indexed) and by a given one", async () => {
   await using store = await openKvStore(":memory:");
   const generated = (await store.createTask(sampleTask())).task;
-  assert(/^Eremetic task /.test(generated.name), generated.name);
+  assert.ok(/^Eremetic task /.test(generated.name), generated.name);
   const given = (await store.createTask(sampleTask({ name: "Eremetic task nightly" }))).task;
   await Promise.all(Array.from({ length: 30 }, () => store.createTask(sampleTask())));
   const byGenerated = await store.listTasks({ name: generated.name });
-  assertEquals(byGenerated.tasks.map((t) => t.id), [generated.id]);
-  assertEquals(byGenerated.cursor, null);
-  assertEquals((await store.listTasks({ name: given.name })).tasks.map((t) => t.id), [given.id]);
-  assertEquals((await store.listTasks({ name: generated.name, states: ["active"] })).tasks, []);
+  assert.deepStrictEqual(byGenerated.tasks.map((t) => t.id), [generated.id]);
+  assert.deepStrictEqual(byGenerated.cursor, null);
+  assert.deepStrictEqual((await store.listTasks({ name: given.name })).tasks.map((t) => t.id), [
+    given.id,
+  ]);
+  assert.deepStrictEqual(
+    (await store.listTasks({ name: generated.name, states: ["active"] })).tasks,
+    [],
+  );
 });
 
 Deno.test("openKvStore() keeps long records (stored as bytes) and short ones (strings) alike", async () => {
@@ -124,10 +130,166 @@ Deno.test("openKvStore() keeps long records (stored as bytes) and short ones (st
       await store.createTask(short);
     }
     await using store = await openKvStore(path, { cacheBytes: 0 });
-    assertEquals((await store.getTask(long.id))?.env, long.env);
-    assertEquals((await store.getTask(short.id))?.env, short.env);
+    assert.deepStrictEqual((await store.getTask(long.id))?.env, long.env);
+    assert.deepStrictEqual((await store.getTask(short.id))?.env, short.env);
     const page = await store.listTasks({ states: ["queued"] });
-    assertEquals(page.tasks.map((t) => t.env), [long.env, short.env]);
+    assert.deepStrictEqual(page.tasks.map((t) => t.env), [long.env, short.env]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openKvStore() never hands out a seq twice after a failed commit and a restart", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/fail.kv`;
+    const acknowledged: TaskRecord[] = [];
+    {
+      let commits = 0;
+      // Small batches, so several are sealed at once; the first commit fails.
+      await using store = await openKvStore(path, {
+        maxBatchMutations: 12,
+        commit: (op) => ++commits === 1 ? Promise.reject(new Error("injected")) : op.commit(),
+      });
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => store.createTask(sampleTask())),
+      );
+      for (const r of results) if (r.status === "fulfilled") acknowledged.push(r.value.task);
+      assert.ok(
+        acknowledged.length > 0 && acknowledged.length < 20,
+        `${acknowledged.length} stored`,
+      );
+    }
+    {
+      await using store = await openKvStore(path);
+      const more = await Promise.all(
+        Array.from({ length: 20 }, () => store.createTask(sampleTask())),
+      );
+      const seqs = [...acknowledged, ...more.map((r) => r.task)].map((t) => t.seq);
+      assert.deepStrictEqual(new Set(seqs).size, seqs.length, `seqs reused: ${seqs}`);
+    }
+    await using store = await openKvStore(path, { cacheBytes: 0 });
+    for (const t of acknowledged) assert.deepStrictEqual(await store.getTask(t.id), t);
+    assert.deepStrictEqual(
+      (await store.listTasks({ states: ["queued"] })).tasks.length,
+      acknowledged.length + 20,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openKvStore() reads show only committed writes", async () => {
+  let hold: PromiseWithResolvers<void> | null = null;
+  let holding = Promise.withResolvers<void>();
+  await using store = await openKvStore(":memory:", {
+    commit: async (op) => {
+      if (hold) {
+        holding.resolve();
+        await hold.promise;
+      }
+      return await op.commit();
+    },
+  });
+  const { task } = await store.createTask(sampleTask());
+  const running = {
+    ...task,
+    status: [...task.status, { time: task.status[0].time + 1, status: "TASK_RUNNING" as const }],
+  };
+  const fresh = sampleTask();
+  try {
+    // An update whose commit is held: reads still see the committed record.
+    hold = Promise.withResolvers();
+    const updating = store.updateTask(running);
+    await holding.promise;
+    assert.deepStrictEqual(await store.getTask(task.id), task);
+    assert.deepStrictEqual((await store.listTasks({ states: ["queued"] })).tasks, [task]);
+    hold.resolve();
+    await updating;
+    assert.deepStrictEqual(await store.getTask(task.id), running);
+    // A create whose commit is held: nothing to read yet.
+    hold = Promise.withResolvers();
+    holding = Promise.withResolvers();
+    const creating = store.createTask(fresh);
+    await holding.promise;
+    assert.deepStrictEqual(await store.getTask(fresh.id), null);
+    hold.resolve();
+    const created = (await creating).task;
+    assert.deepStrictEqual(await store.getTask(fresh.id), created);
+  } finally {
+    hold?.resolve();
+    hold = null;
+  }
+});
+
+Deno.test("openKvStore() never gives the seq of a deleted task again, also after reopen", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/deleted.kv`;
+    let last: TaskRecord;
+    {
+      await using store = await openKvStore(path);
+      await store.createTask(sampleTask());
+      last = (await store.createTask(sampleTask())).task;
+      await store.updateTask({
+        ...last,
+        status: [...last.status, { time: last.status[0].time + 1, status: "TASK_KILLED" }],
+      });
+      assert.ok(await store.deleteTask(last.id));
+    }
+    await using store = await openKvStore(path);
+    assert.ok((await store.createTask(sampleTask())).task.seq > last.seq);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openKvStore() reads tasks stored under the second layout (id key holding [class, seq])", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/second.kv`;
+    const a = { ...sampleTask({ name: "a" }), seq: 1 };
+    const b = { ...sampleTask({ name: "b" }), seq: 2 };
+    const json = (t: TaskRecord) => new TextEncoder().encode(JSON.stringify(t));
+    const kv = await Deno.openKv(path);
+    await kv.atomic()
+      .set(["t", a.id], ["queued", 1])
+      .set(["c", "queued", 1], json(a))
+      .set(["t", b.id], ["queued", 2])
+      .set(["c", "queued", 2], json(b))
+      .set(["m", "seq"], 5)
+      .sum(["k", "queued"], 2n)
+      .commit();
+    kv.close();
+    {
+      await using store = await openKvStore(path, { cacheBytes: 0 });
+      assert.deepStrictEqual(await store.getTask(a.id), a);
+      assert.deepStrictEqual((await store.listTasks({ states: ["queued"] })).tasks, [a, b]);
+      const staging = {
+        ...a,
+        status: [...a.status, { time: a.status[0].time + 1, status: "TASK_STAGING" as const }],
+      };
+      await store.updateTask(staging);
+      assert.deepStrictEqual(await store.getTask(a.id), staging);
+      // The seq continues after the one earlier versions recorded.
+      assert.deepStrictEqual((await store.createTask(sampleTask())).task.seq, 6);
+    }
+    const raw = await Deno.openKv(path);
+    assert.deepStrictEqual(
+      (await raw.get(["t", a.id])).value,
+      new Deno.KvU64(1n),
+      "rewritten as the seq alone",
+    );
+    assert.deepStrictEqual(
+      (await raw.get(["t", b.id])).value,
+      ["queued", 2],
+      "untouched until updated",
+    );
+    raw.close();
+    await using store = await openKvStore(path, { cacheBytes: 0 });
+    assert.deepStrictEqual((await store.getTask(a.id))?.status.at(-1)?.status, "TASK_STAGING");
+    assert.deepStrictEqual(await store.getTask(b.id), b);
+    assert.deepStrictEqual(await store.countTasks(), { queued: 2, active: 1, terminated: 0 });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

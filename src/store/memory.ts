@@ -4,15 +4,8 @@
  * @module
  */
 import type { StateClass, TaskRecord } from "../task/mod.ts";
-import {
-  classOfTask,
-  decodeCursor,
-  decodeRecord,
-  encodeCursor,
-  encodeRecord,
-  matchesFilter,
-  pageSize,
-} from "./_common.ts";
+import { decodeStored, encodeStored } from "./_codec.ts";
+import { classOfTask, decodeCursor, encodeCursor, matchesFilter, pageSize } from "./_common.ts";
 import {
   type ClassCounts,
   ConflictError,
@@ -22,54 +15,59 @@ import {
   NotFoundError,
   type OutboxItem,
   type TaskPage,
+  type TaskRenderer,
   type TaskStore,
 } from "./types.ts";
 
 /** A store that keeps everything in this process; records are copied in and out. */
 export function memoryStore(): TaskStore {
-  // Encoded copies, so callers can never mutate what is stored.
-  const records = new Map<string, Uint8Array>();
+  // Encoded copies (the KV store's encoding), so callers can never mutate what is stored.
+  const records = new Map<string, { bytes: Uint8Array; seq: number }>();
   const bySeq = new Map<number, string>();
   const idempotency = new Map<string, { id: string; fingerprint: string }>();
   const outbox = new Map<string, Map<string, unknown>>();
   let seq = 0;
   let frameworkId: string | null = null;
   const read = (id: string) => {
-    const bytes = records.get(id);
-    return bytes ? decodeRecord(bytes) : null;
+    const r = records.get(id);
+    return r ? decodeStored(r.bytes, r.seq) : null;
   };
 
   return {
     description: "memory",
-    createTask(task: TaskRecord, options: CreateOptions = {}): Promise<CreateResult> {
+    // deno-lint-ignore require-await
+    async createTask(task: TaskRecord, options: CreateOptions = {}): Promise<CreateResult> {
       const key = options.idempotencyKey;
       if (key !== undefined) {
         const prior = idempotency.get(key);
         const existing = prior && read(prior.id);
         if (prior && existing) {
           if (prior.fingerprint !== (options.fingerprint ?? "")) {
-            return Promise.reject(
-              new ConflictError(
-                `Cannot reuse idempotency key "${key}": it was used with a different body`,
-              ),
+            throw new ConflictError(
+              `Cannot reuse idempotency key "${key}": it was used with a different body`,
             );
           }
-          return Promise.resolve({ task: existing, created: false });
+          return { task: existing, created: false };
         }
       }
+      const bytes = encodeStored(task); // throws TooLargeError before a seq is used
       const stored = { ...task, seq: ++seq };
-      const bytes = encodeRecord(stored);
-      records.set(stored.id, bytes);
+      records.set(stored.id, { bytes, seq: stored.seq });
       bySeq.set(stored.seq, stored.id);
       if (key !== undefined) {
         idempotency.set(key, { id: stored.id, fingerprint: options.fingerprint ?? "" });
       }
-      return Promise.resolve({ task: decodeRecord(bytes), created: true });
+      return { task: decodeStored(bytes, stored.seq), created: true };
     },
     getTask(id: string) {
       return Promise.resolve(read(id));
     },
-    listTasks(filter: ListFilter = {}): Promise<TaskPage> {
+    getTaskView(id: string, render: TaskRenderer) {
+      const t = read(id);
+      return Promise.resolve(t ? render(t) : null);
+    },
+    // deno-lint-ignore require-await
+    async listTasks(filter: ListFilter = {}): Promise<TaskPage> {
       const after = decodeCursor(filter.cursor);
       const limit = pageSize(filter);
       const states = filter.states ? new Set<StateClass>(filter.states) : null;
@@ -84,18 +82,15 @@ export function memoryStore(): TaskStore {
       }
       const more = tasks.length === limit &&
         seqs.some((s) => s > tasks[tasks.length - 1].seq);
-      return Promise.resolve({ tasks, cursor: more ? encodeCursor(tasks.at(-1)!.seq) : null });
+      return { tasks, cursor: more ? encodeCursor(tasks.at(-1)!.seq) : null };
     },
-    updateTask(task: TaskRecord) {
+    // deno-lint-ignore require-await
+    async updateTask(task: TaskRecord) {
       const prior = read(task.id);
-      if (!prior) {
-        return Promise.reject(
-          new NotFoundError(`Cannot update task "${task.id}": it does not exist`),
-        );
-      }
+      if (!prior) throw new NotFoundError(`Cannot update task "${task.id}": it does not exist`);
       // Name and seq are fixed at creation (the KV store indexes both).
-      records.set(task.id, encodeRecord({ ...task, seq: prior.seq, name: prior.name }));
-      return Promise.resolve();
+      const bytes = encodeStored({ ...task, name: prior.name });
+      records.set(task.id, { bytes, seq: prior.seq });
     },
     deleteTask(id: string) {
       const prior = read(id);

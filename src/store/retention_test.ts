@@ -1,4 +1,4 @@
-import { assertEquals } from "../testing/asserts.ts";
+import assert from "node:assert/strict";
 import { sampleTask } from "./_contract.ts";
 import { memoryStore } from "./memory.ts";
 import { pruneFinishedTasks } from "./retention.ts";
@@ -16,8 +16,8 @@ Deno.test("pruneFinishedTasks() deletes only tasks that ended before the cutoff"
     ...recent,
     status: [...recent.status, { time: 5000, status: "TASK_FAILED" }],
   });
-  assertEquals(await pruneFinishedTasks(store, 1000), 1);
-  assertEquals(await store.getTask(old.id), null);
-  assertEquals((await store.getTask(recent.id))?.id, recent.id);
-  assertEquals((await store.getTask(queued.id))?.id, queued.id);
+  assert.deepStrictEqual(await pruneFinishedTasks(store, 1000), 1);
+  assert.deepStrictEqual(await store.getTask(old.id), null);
+  assert.deepStrictEqual((await store.getTask(recent.id))?.id, recent.id);
+  assert.deepStrictEqual((await store.getTask(queued.id))?.id, queued.id);
 });

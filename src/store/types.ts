@@ -75,6 +75,13 @@ export interface OutboxItem<T = unknown> {
   value: T;
 }
 
+/**
+ * Renders a task (e.g. into the JSON of an API view). Stores may keep what it returns
+ * with the record until the task changes, so it must depend on the record only, and be
+ * one long-lived function per kind of view (its identity is the cache key).
+ */
+export type TaskRenderer = (task: TaskRecord) => string;
+
 export const DEFAULT_PAGE_SIZE = 1000;
 export const MAX_PAGE_SIZE = 10_000;
 
@@ -86,6 +93,11 @@ export interface TaskStore extends AsyncDisposable {
   /** Stores a new task, assigning its `seq` (submission order). */
   createTask(task: TaskRecord, options?: CreateOptions): Promise<CreateResult>;
   getTask(id: string): Promise<TaskRecord | null>;
+  /**
+   * `render(task)` of a committed task, or `null` if there is none: a cached task's view is
+   * rendered once until the task changes (a read then costs little more than its bytes).
+   */
+  getTaskView(id: string, render: TaskRenderer): Promise<string | null>;
   listTasks(filter?: ListFilter): Promise<TaskPage>;
   /** Replaces a stored task. Throws `NotFoundError` if it was deleted. */
   updateTask(task: TaskRecord): Promise<void>;
