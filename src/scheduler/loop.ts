@@ -39,18 +39,14 @@ import { NotFoundError, type TaskStore } from "../store/mod.ts";
 import { currentState, isTerminal, type TaskRecord, wasRunning } from "../task/mod.ts";
 import { acceptCall, groupByOffer } from "./accept.ts";
 import { acknowledgements } from "./ack.ts";
-import { TaskChains } from "./chains.ts";
 import { commitRecords } from "./commit.ts";
-import {
-  type KillOutcome,
-  recordKillRequest,
-  type SchedulerStatus,
-  type TaskControl,
-} from "./control.ts";
+import { type KillOutcome, recordKillRequest, type TaskControl } from "./control.ts";
 import { matchOffers, type Placement } from "./match.ts";
 import { countEffects, notifyEffects, notifyTask, type StateListener } from "./notify.ts";
-import { DEFAULT_QUEUE_WINDOW, TaskQueue } from "./queue.ts";
+import { DEFAULT_QUEUE_WINDOW } from "./queue.ts";
+import { type LaunchContext, SchedulerState } from "./state.ts";
 import { stagePlacements } from "./stage.ts";
+import { readTurns } from "./turns.ts";
 import { planUpdates, publicIdOf, type UpdateEffect } from "./update.ts";
 
 export type { StateListener } from "./notify.ts";
@@ -82,8 +78,6 @@ export const RESUBSCRIBE_DELAY_MS = 5_000;
 export const OFFER_HOLD_MS = 10_000;
 /** Events read from the driver but not yet handled, at most: beyond, reading pauses. */
 export const MAX_EVENTS_WAITING = 50_000;
-/** Microtask turns a turn waits for events on their way before it starts. */
-const TURN_GATHER_TICKS = 4;
 /** Status updates whose write is in flight at most: beyond, the next turn waits. */
 export const MAX_UPDATES_IN_FLIGHT = 50_000;
 
@@ -128,60 +122,6 @@ export interface Scheduler extends TaskControl, AsyncDisposable {
   /** Resolves once the head of the queue and launched tasks are loaded from the store. */
   ready: Promise<void>;
   close(): Promise<void>;
-}
-
-/** What a round's launches share. */
-interface LaunchContext {
-  /** The subscription the offers belong to. */
-  epoch: number;
-  frameworkId: string;
-  now: number;
-  /** `refuse_seconds` of the ACCEPTs. */
-  refuse: number;
-}
-
-/** An offer held because no queued task could use it yet. */
-interface HeldOffer {
-  offer: Offer;
-  since: number;
-}
-
-/** Everything the scheduler knows between events, in one place. */
-export class SchedulerState {
-  /** Queued tasks (a window on the store's queue). */
-  readonly queue: TaskQueue;
-  /**
-   * Placed tasks not yet `TASK_RUNNING` or ended, as last written: their updates need no
-   * read of the store.
-   */
-  readonly placed = new Map<string, TaskRecord>();
-  /** Offers held for later rounds, by offer id. */
-  readonly offers = new Map<string, HeldOffer>();
-  /** Incremented on every SUBSCRIBED: placements of an earlier one are not sent. */
-  epoch = 0;
-  suppressed = false;
-  /** Launched tasks whose explicit reconciliation is unanswered: Mesos task id → agent. */
-  readonly unreconciled = new Map<string, { taskId: string; agentId: string }>();
-  readonly killTimers = new Map<string, Timer>();
-  readonly timeoutTimers = new Map<string, Timer>();
-  reconcileTimer: Timer | null = null;
-  wakeTimer: Timer | null = null;
-  wakeAt = Infinity;
-  holdTimer: Timer | null = null;
-  /** Per-task ordering of writes and kills. */
-  readonly chains = new TaskChains();
-  /** Status updates whose write is in flight. */
-  updatesInFlight = 0;
-  /** Kills in flight, and kills finished since the last page of the queue was read. */
-  readonly killing = new Set<string>();
-  readonly recentKills = new Set<string>();
-  status: SchedulerStatus;
-  closed = false;
-
-  constructor(master: string, queueWindow: number) {
-    this.queue = new TaskQueue({ window: queueWindow });
-    this.status = { master, state: "connecting", frameworkId: null };
-  }
 }
 
 /** Starts the scheduler: loads the queue, subscribes, and runs until closed. */
@@ -845,48 +785,12 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   };
 
   /** Reads events into turns: whatever arrived while the last turn ran is the next one. */
-  const consume = async (d: SchedulerDriver) => {
-    let inbox: Event[] = [];
-    let ended = false;
-    // Held in an object: closures assign them, which TypeScript's narrowing does not see.
-    const waits: { wake: (() => void) | null; drained: PromiseWithResolvers<void> | null } = {
-      wake: null,
-      drained: null,
-    };
-    const pump = (async () => {
-      try {
-        for await (const event of d.events) {
-          inbox.push(event);
-          waits.wake?.();
-          if (inbox.length >= MAX_EVENTS_WAITING) {
-            waits.drained = Promise.withResolvers<void>();
-            await waits.drained.promise;
-          }
-        }
-      } finally {
-        ended = true;
-        waits.wake?.();
-      }
-    })();
-    while (true) {
-      if (inbox.length === 0) {
-        if (ended) break;
-        await new Promise<void>((r) => waits.wake = r);
-        waits.wake = null;
-        continue;
-      }
-      // Let events already on their way join this turn.
-      for (let i = 0; i < TURN_GATHER_TICKS && !ended; i++) await null;
-      const turn = inbox;
-      inbox = [];
-      waits.drained?.resolve();
-      waits.drained = null;
+  const consume = (d: SchedulerDriver) =>
+    readTurns(d.events, async (turn) => {
       await exclusive(() => handleTurn(turn));
       // Bound the writes in flight: let them land before taking more.
       while (state.updatesInFlight > MAX_UPDATES_IN_FLIGHT) await chains.all();
-    }
-    await pump;
-  };
+    }, { maxWaiting: MAX_EVENTS_WAITING });
 
   // ---- the subscription loop
 
