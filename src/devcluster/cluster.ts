@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Clock, Logger } from "../runtime.ts";
+import { type Clock, type Logger, Timers } from "../runtime.ts";
 import { Agent, type ExecutorMode } from "./agent.ts";
 import {
   advertisedHostname,
@@ -20,7 +20,6 @@ import {
 import type { Recorder } from "./record.ts";
 import { type Answer, type Http1Request, type Http1Server, serveHttp1 } from "./http1.ts";
 import type { MasterRegistry, Membership } from "./registry.ts";
-import { Timers } from "./timers.ts";
 import type { Attribute, MasterInfo, Resource } from "./types.ts";
 
 const SCHEDULER_PATH = "/api/v1/scheduler";

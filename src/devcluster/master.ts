@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../runtime.ts";
+import { type Logger, silentLogger, type Timer, type Timers } from "../runtime.ts";
 import type { Agent, MasterLink } from "./agent.ts";
 import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
 import {
@@ -21,7 +21,6 @@ import {
 import { encodeJson, encodeRecord } from "./json.ts";
 import type { Recorder } from "./record.ts";
 import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
-import type { Timer, Timers } from "./timers.ts";
 import {
   type Event,
   type FrameworkInfo,

@@ -39,6 +39,7 @@ import {
 import { detectorFor, type MasterDetector } from "./detector.ts";
 import {
   CallQueueFullError,
+  FrameworkError,
   MesosApiError,
   MesosConnectionError,
   MesosProtocolError,
@@ -324,10 +325,7 @@ export class Subscription implements AsyncDisposable {
           // rejects `subscribe()` instead).
           if (this.#subscribed || this.#sink === this.#queue) this.#sink.push(event);
           if (event.type === "ERROR") {
-            error = new SubscriptionLostError(
-              "error_event",
-              `Subscription refused or ended by the master: ${event.error.message}`,
-            );
+            error = new FrameworkError(event.error.message);
             break read;
           }
         }
