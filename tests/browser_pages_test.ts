@@ -8,6 +8,7 @@ import { axeViolations, browserSuite, startPrefixProxy, watchPage } from "./_bro
 import { small, startStack, submit, waitForState } from "./_e2e.ts";
 
 const XSS_NAME = "<img src=x onerror=alert(1)>";
+const DETAILS_DT = 'section[aria-labelledby="details-title"] dt';
 const XSS_OUTPUT = "<script>alert(2)</script><img src=x onerror=alert(3)><b>bold?</b>";
 
 browserSuite("web: task page, list page and error pages", async ({ newContext }, t) => {
@@ -31,6 +32,34 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     const res = await fetch(`${stack.url}/api/v1/task/${id}`);
     await res.body?.cancel();
     assert.equal(res.status, 404);
+    assert.deepEqual(watch.errors, []);
+    await page.close();
+  });
+
+  await t.step("the details follow the task's placement without a reload", async () => {
+    // Queued until an agent with its attribute joins.
+    const id = await submit(
+      stack.url,
+      small("echo placed", {
+        name: "placed later",
+        agent_constraints: [{ attribute_name: "rack", attribute_value: "late" }],
+      }),
+    );
+    const page = await context.newPage();
+    const watch = watchPage(page);
+    await page.goto(`${stack.url}/task/${id}`);
+    const dt = (label: string) => page.locator(DETAILS_DT, { hasText: label });
+    assert.equal(await dt("Sandbox").count(), 0, "not placed yet");
+    const loads: string[] = [];
+    page.on("load", () => loads.push(page.url()));
+    stack.cluster.addAgent({ attributes: "rack:late" });
+    await page.getByRole("button", { name: "Delete" }).waitFor({ timeout: 20_000 });
+    const task = await (await fetch(`${stack.url}/api/v1/task/${id}`)).json();
+    assert.equal(task.status.at(-1).status, "TASK_FINISHED");
+    await dt("Sandbox").waitFor({ timeout: 5_000 });
+    assert.equal(await dt("Sandbox").locator("+ dd").textContent(), task.sandbox_path);
+    assert.equal(await dt("Host").locator("+ dd").textContent(), task.hostname);
+    assert.deepEqual(loads, [], "no reload");
     assert.deepEqual(watch.errors, []);
     await page.close();
   });

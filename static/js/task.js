@@ -6,6 +6,7 @@ import { stateClassName, stateLabel, timeElement } from "./page.js";
 const article = document.getElementById("task");
 const stateEl = document.getElementById("task-state");
 const timeline = document.getElementById("timeline");
+const details = document.getElementById("details");
 const killButton = document.getElementById("kill");
 const deleteButton = document.getElementById("delete");
 const actionError = document.getElementById("action-error");
@@ -21,6 +22,34 @@ function showState(state, terminal) {
   deleteButton.hidden = !terminal;
 }
 
+// The details (placement, sandbox, retries) change with the state: after a new state,
+// they are taken from the page as the server renders it now. One reading at a time;
+// states heard meanwhile ask for one more.
+let detailsReading = null;
+let detailsAgain = false;
+async function readDetails() {
+  const res = await fetch(location.href, { headers: { accept: "text/html" } });
+  if (!res.ok) return;
+  const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+  const fresh = doc.getElementById("details");
+  if (fresh) {
+    details.replaceChildren(...[...fresh.childNodes].map((n) => document.importNode(n, true)));
+  }
+}
+function refreshDetails() {
+  if (detailsReading) {
+    detailsAgain = true;
+    return;
+  }
+  detailsReading = readDetails().catch(() => {/* the next state tries again */}).finally(() => {
+    detailsReading = null;
+    if (detailsAgain) {
+      detailsAgain = false;
+      refreshDetails();
+    }
+  });
+}
+
 function followState() {
   if (article.dataset.terminal === "true") return;
   const source = new EventSource(article.dataset.events);
@@ -34,6 +63,7 @@ function followState() {
       badge.textContent = stateLabel(s.state);
       li.append(badge, " ", timeElement(s.time));
       timeline.append(li);
+      refreshDetails();
     }
     showState(s.state, s.terminal);
   });
