@@ -110,6 +110,8 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     await page.waitForURL((u) => !u.search.includes("cursor="));
     assert.deepEqual(await names(), ["pager 1", "pager 2"]);
 
+    // The API matches names exactly; the field says so.
+    assert.equal(await page.getByLabel("Name").getAttribute("placeholder"), "exact name");
     await page.getByLabel("Name").fill("pager 2");
     await page.getByRole("button", { name: "Filter" }).click();
     await page.waitForURL(/name=pager/);
