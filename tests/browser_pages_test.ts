@@ -4,6 +4,7 @@
  * `url_prefix` behind a proxy with basic authentication, a phone-sized screen.
  */
 import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
 import { axeViolations, browserSuite, startPrefixProxy, watchPage } from "./_browser.ts";
 import { small, startStack, submit, waitForState } from "./_e2e.ts";
 
@@ -62,6 +63,42 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     assert.deepEqual(loads, [], "no reload");
     assert.deepEqual(watch.errors, []);
     await page.close();
+  });
+
+  await t.step("hidden task pages close their streams, and resume where they stopped", async () => {
+    // Over HTTP/1.1 a browser opens 6 connections per server; each task page streams
+    // three (state, stdout, stderr): two open task pages would block every other page.
+    const setVisibility = (page: Page, state: "hidden" | "visible") =>
+      page.evaluate(`Object.defineProperty(document, "visibilityState", {
+        configurable: true, get: () => "${state}" });
+      document.dispatchEvent(new Event("visibilitychange"));`);
+    const pages: Page[] = [];
+    const watches = [];
+    for (const n of [1, 2]) {
+      const id = await submit(
+        stack.url,
+        small("echo one; sleep 2; echo two; sleep 30", { name: `background ${n}` }),
+      );
+      await waitForState(stack.url, id, "TASK_RUNNING");
+      const page = await context.newPage();
+      watches.push(watchPage(page));
+      await page.goto(`${stack.url}/task/${id}`);
+      await page.locator("#stdout").filter({ hasText: "one" }).waitFor();
+      await setVisibility(page, "hidden");
+      pages.push(page);
+    }
+    const other = await context.newPage();
+    const res = await other.goto(`${stack.url}/tasks`, { timeout: 10_000 });
+    assert.equal(res?.status(), 200);
+    await other.locator("#live-status").filter({ hasText: "live" }).waitFor({ timeout: 10_000 });
+    await other.close();
+    // Shown again after "two" was written: the output resumes, nothing twice.
+    await pages[0].waitForTimeout(2_500);
+    await setVisibility(pages[0], "visible");
+    await pages[0].locator("#stdout").filter({ hasText: "two" }).waitFor({ timeout: 10_000 });
+    assert.equal(await pages[0].locator("#stdout").textContent(), "one\ntwo\n");
+    for (const page of pages) await page.close();
+    for (const watch of watches) assert.deepEqual(watch.errors, []);
   });
 
   await t.step("a hostile name and hostile output render as text", async () => {
