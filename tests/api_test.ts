@@ -718,9 +718,12 @@ for (const driver of ["memory", "kv"] as const) {
       for (const q of ["?limit=0", "?limit=abc", "?limit=1.5", "?limit=100000"]) {
         const res = await request(`${base}/api/v1/task${q}`);
         assertErrorDocument(res, 422, q);
+        assertEquals((res.body as { error: string }).error, "invalid query parameter", q);
       }
       const res = await request(`${base}/api/v1/task?cursor=garbage`);
       assertErrorDocument(res, 422, "cursor");
+      // The same short error as every bad query parameter, not the store's message.
+      assertEquals((res.body as { error: string }).error, "invalid query parameter");
     });
   });
 }

@@ -4,10 +4,12 @@
  * `url_prefix` behind a proxy with basic authentication, a phone-sized screen.
  */
 import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
 import { axeViolations, browserSuite, startPrefixProxy, watchPage } from "./_browser.ts";
 import { small, startStack, submit, waitForState } from "./_e2e.ts";
 
 const XSS_NAME = "<img src=x onerror=alert(1)>";
+const DETAILS_DT = 'section[aria-labelledby="details-title"] dt';
 const XSS_OUTPUT = "<script>alert(2)</script><img src=x onerror=alert(3)><b>bold?</b>";
 
 browserSuite("web: task page, list page and error pages", async ({ newContext }, t) => {
@@ -33,6 +35,70 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     assert.equal(res.status, 404);
     assert.deepEqual(watch.errors, []);
     await page.close();
+  });
+
+  await t.step("the details follow the task's placement without a reload", async () => {
+    // Queued until an agent with its attribute joins.
+    const id = await submit(
+      stack.url,
+      small("echo placed", {
+        name: "placed later",
+        agent_constraints: [{ attribute_name: "rack", attribute_value: "late" }],
+      }),
+    );
+    const page = await context.newPage();
+    const watch = watchPage(page);
+    await page.goto(`${stack.url}/task/${id}`);
+    const dt = (label: string) => page.locator(DETAILS_DT, { hasText: label });
+    assert.equal(await dt("Sandbox").count(), 0, "not placed yet");
+    const loads: string[] = [];
+    page.on("load", () => loads.push(page.url()));
+    stack.cluster.addAgent({ attributes: "rack:late" });
+    await page.getByRole("button", { name: "Delete" }).waitFor({ timeout: 20_000 });
+    const task = await (await fetch(`${stack.url}/api/v1/task/${id}`)).json();
+    assert.equal(task.status.at(-1).status, "TASK_FINISHED");
+    await dt("Sandbox").waitFor({ timeout: 5_000 });
+    assert.equal(await dt("Sandbox").locator("+ dd").textContent(), task.sandbox_path);
+    assert.equal(await dt("Host").locator("+ dd").textContent(), task.hostname);
+    assert.deepEqual(loads, [], "no reload");
+    assert.deepEqual(watch.errors, []);
+    await page.close();
+  });
+
+  await t.step("hidden task pages close their streams, and resume where they stopped", async () => {
+    // Over HTTP/1.1 a browser opens 6 connections per server; each task page streams
+    // three (state, stdout, stderr): two open task pages would block every other page.
+    const setVisibility = (page: Page, state: "hidden" | "visible") =>
+      page.evaluate(`Object.defineProperty(document, "visibilityState", {
+        configurable: true, get: () => "${state}" });
+      document.dispatchEvent(new Event("visibilitychange"));`);
+    const pages: Page[] = [];
+    const watches = [];
+    for (const n of [1, 2]) {
+      const id = await submit(
+        stack.url,
+        small("echo one; sleep 2; echo two; sleep 30", { name: `background ${n}` }),
+      );
+      await waitForState(stack.url, id, "TASK_RUNNING");
+      const page = await context.newPage();
+      watches.push(watchPage(page));
+      await page.goto(`${stack.url}/task/${id}`);
+      await page.locator("#stdout").filter({ hasText: "one" }).waitFor();
+      await setVisibility(page, "hidden");
+      pages.push(page);
+    }
+    const other = await context.newPage();
+    const res = await other.goto(`${stack.url}/tasks`, { timeout: 10_000 });
+    assert.equal(res?.status(), 200);
+    await other.locator("#live-status").filter({ hasText: "live" }).waitFor({ timeout: 10_000 });
+    await other.close();
+    // Shown again after "two" was written: the output resumes, nothing twice.
+    await pages[0].waitForTimeout(2_500);
+    await setVisibility(pages[0], "visible");
+    await pages[0].locator("#stdout").filter({ hasText: "two" }).waitFor({ timeout: 10_000 });
+    assert.equal(await pages[0].locator("#stdout").textContent(), "one\ntwo\n");
+    for (const page of pages) await page.close();
+    for (const watch of watches) assert.deepEqual(watch.errors, []);
   });
 
   await t.step("a hostile name and hostile output render as text", async () => {
@@ -81,6 +147,8 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     await page.waitForURL((u) => !u.search.includes("cursor="));
     assert.deepEqual(await names(), ["pager 1", "pager 2"]);
 
+    // The API matches names exactly; the field says so.
+    assert.equal(await page.getByLabel("Name").getAttribute("placeholder"), "exact name");
     await page.getByLabel("Name").fill("pager 2");
     await page.getByRole("button", { name: "Filter" }).click();
     await page.waitForURL(/name=pager/);

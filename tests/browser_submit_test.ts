@@ -112,6 +112,12 @@ browserSuite("web: submit a task and watch it run", async ({ newContext }, t) =>
     assert.equal(await page.getByLabel("Masked environment").inputValue(), "TOKEN=");
     assert.equal(await page.getByLabel("Ports").inputValue(), "8080/udp");
     assert.ok(!(await page.content()).includes("s3cret"));
+    // Submitted as prefilled, the masked value is missing: asked for, not sent empty.
+    await page.getByRole("button", { name: "Submit task" }).click();
+    const error = page.locator('[data-error-for="masked_env"]');
+    await error.filter({ hasText: "enter the value of TOKEN" }).waitFor();
+    assert.equal(await page.getByLabel("Masked environment").getAttribute("aria-invalid"), "true");
+    assert.match(page.url(), /\?from=/);
     await waitForState(stack.url, id, "TASK_FINISHED");
     assert.deepEqual(watch.errors, []);
     await page.close();

@@ -147,6 +147,9 @@ export function createStreams(deps: StreamDeps): Streams {
     return new Response(channel.readable, { status: 200, headers: SSE_HEADERS });
   }
 
+  /** HEAD: the stream's headers, and no stream (nobody would ever read or cancel it). */
+  const headOnly = () => new Response(null, { status: 200, headers: SSE_HEADERS });
+
   async function taskEvents(req: Request, id: string): Promise<Response> {
     const after = lastEventIdOf(req) ?? 0;
     let sent = after;
@@ -192,6 +195,10 @@ export function createStreams(deps: StreamDeps): Streams {
       unsubscribe();
       return new Response(null, { status: 204 });
     }
+    if (req.method === "HEAD") {
+      unsubscribe();
+      return headOnly();
+    }
     const refresh = () =>
       void store.getTask(id).then((t) => {
         if (t) deliver(t.status, isTerminal(stateOf(t)));
@@ -222,6 +229,7 @@ export function createStreams(deps: StreamDeps): Streams {
 
   function allEvents(req: Request): Response {
     const after = lastEventIdOf(req);
+    if (req.method === "HEAD") return headOnly();
     const channel = open("events");
     const send = (e: StateEvent) => channel.send(frameOf(e));
     // Everything below runs in one turn: no change can slip between backlog and subscription.
@@ -248,6 +256,7 @@ export function createStreams(deps: StreamDeps): Streams {
     const start = lastEventIdOf(req) ?? 0;
     const first = await store.getTask(id);
     if (!first) return json(null, 404);
+    if (req.method === "HEAD") return headOnly();
     const channel = open(file);
     // A state change (a sandbox appears, the task ends) cuts the current wait short.
     const wake = { pending: false, interrupt: null as (() => void) | null };

@@ -426,3 +426,27 @@ Deno.test("follow reports an unreachable agent once, and gives up on a finished 
   assert.deepEqual([end!.event, json(end)], ["end", doc]);
   assert.equal(await sse.next(), null);
 });
+
+Deno.test("HEAD on a stream answers its headers without opening a stream", async () => {
+  const { sandbox } = fakeSandbox();
+  const h = harness({ sandbox });
+  const task = await h.create();
+  for (
+    const path of [
+      "/api/v1/events",
+      `/api/v1/task/${task.id}/events`,
+      `/api/v1/task/${task.id}/stdout?follow=1`,
+    ]
+  ) {
+    const res = await h.app.request(path, { method: "HEAD" });
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get("content-type"), "text/event-stream", path);
+    assert.equal(res.body, null, path);
+  }
+  const unknown = await h.app.request("/api/v1/task/eremetic-task.nope/events", { method: "HEAD" });
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(h.hub.subscribers, { all: 0, tasks: 0 });
+  for (const route of ["events", "task_events", "stdout"]) {
+    assert.equal(h.metrics.sseStreams.get({ route }), 0, route);
+  }
+});

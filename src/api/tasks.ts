@@ -232,7 +232,7 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
       // A cursor this server did not make: a client error like every bad query parameter.
       if (!(e instanceof RangeError)) throw e;
       throw new HttpError(422, {
-        error: e.message,
+        error: "invalid query parameter",
         message: "Unable to parse query params",
         details: [{ path: "cursor", problem: "was not returned by this server" }],
       });

@@ -55,10 +55,16 @@ Deno.test("formToBody() turns the form's lines into the API's body", () => {
 });
 
 Deno.test("formToBody() names the field of each line it cannot read", () => {
-  const { problems } = formToBody({ cpu: "x", env: "A=1\nnoequals", ports: "80/tcp\nhttp" });
+  const { problems } = formToBody({
+    cpu: "x",
+    env: "A=1\nnoequals\nEMPTY=",
+    masked_env: "TOKEN=\nKEY=k",
+    ports: "80/tcp\nhttp",
+  });
   assert.deepEqual(problems, [
     { path: "cpu", problem: "must be a number" },
     { path: "env", problem: "line 2: expected NAME=value" },
+    { path: "masked_env", problem: "line 1: enter the value of TOKEN (never shown again)" },
     {
       path: "ports",
       problem: "line 2: expected container_port/protocol or host_port:container_port/protocol",

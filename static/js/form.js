@@ -33,7 +33,14 @@ export function formToBody(values) {
     for (const { line, text } of nonEmptyLines(values[key])) {
       const at = text.indexOf("=");
       if (at <= 0) bad(key, `line ${line}: expected NAME=value`);
-      else map[text.slice(0, at).trim()] = text.slice(at + 1);
+      // "Resubmit as new" lists the masked names without their values: an empty one
+      // was not filled in again, and would reach the task as an empty secret.
+      else if (key === "masked_env" && text.slice(at + 1).trim() === "") {
+        bad(
+          key,
+          `line ${line}: enter the value of ${text.slice(0, at).trim()} (never shown again)`,
+        );
+      } else map[text.slice(0, at).trim()] = text.slice(at + 1);
     }
     if (Object.keys(map).length) body[key] = map;
   }
