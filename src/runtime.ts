@@ -256,6 +256,11 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /**
+   * Whether a line of `level` would be written, so that a hot path can skip building
+   * its fields; absent means every level is.
+   */
+  enabled?(level: LogLevel): boolean;
 }
 
 /** Field names whose values are never written to a log line. */
@@ -320,6 +325,7 @@ export function consoleLogger(
     info: (m, f) => emit("info", m, f),
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
+    enabled: (lvl) => LOG_LEVELS.indexOf(lvl) >= min,
   };
 }
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Metrics } from "../metrics/mod.ts";
 import type { Clock, Logger } from "../runtime.ts";
 import type { TaskControl } from "../scheduler/mod.ts";
@@ -20,6 +20,7 @@ import { openApiDocument } from "./openapi.ts";
 import { type SandboxReader, taskRoutes } from "./tasks.ts";
 import type { ApiEnv, WebPages } from "./types.ts";
 import { createStreams } from "./streams.ts";
+import { RequestMetrics } from "./observe.ts";
 import { EventHub } from "../events/mod.ts";
 
 export type { SandboxReader } from "./tasks.ts";
@@ -69,6 +70,16 @@ const ROUTES: [RegExp, string[]][] = [
   [/^\/api\/v1\/(health|openapi\.json)$/, ["GET"]],
 ];
 
+const SLASH = 0x2f;
+
+/** The redirect of a path with trailing slashes to the path without them. */
+function strictSlashRedirect(c: Context<ApiEnv>, prefix: string): Response {
+  const url = new URL(c.req.url);
+  // One leading slash only: `//evil.example/` must not redirect off-site.
+  const target = "/" + c.req.path.replace(/^\/+|\/+$/g, "");
+  return c.redirect(`${prefix}${target}${url.search}`, 301);
+}
+
 /** Paths never behind authentication: health checks and the version. */
 const OPEN_PATHS = new Set([
   "/version",
@@ -84,38 +95,33 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.onError(errorHandler(logger));
 
-  // Metrics and request log for every request.
+  // Metrics and request log for every request, and strict slash: `/api/v1/task/` →
+  // 301 `/api/v1/task`, as the original (one middleware: each costs a dispatch).
+  const requestMetrics = new RequestMetrics(metrics);
+  const logRequests = logger.enabled?.("info") ?? true;
   app.use("*", async function observe(c, next) {
     const started = performance.now();
     c.set("handler", "NotFound");
-    await next();
-    const micros = Math.round((performance.now() - started) * 1000);
-    const handler = c.get("handler");
-    const code = String(c.res.status);
-    metrics.httpRequests.inc({ handler, method: c.req.method.toLowerCase(), code });
-    metrics.httpDuration.observe(micros, { handler });
-    const reqSize = Number(c.req.header("content-length") ?? 0);
-    if (reqSize) metrics.httpRequestSize.observe(reqSize, { handler });
-    const resSize = Number(c.res.headers.get("content-length") ?? 0);
-    if (resSize) metrics.httpResponseSize.observe(resSize, { handler });
-    logger.info("HTTP request", {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      duration_ms: Math.round(micros / 100) / 10,
-    });
-  });
-
-  // Strict slash: `/api/v1/task/` → 301 `/api/v1/task`, as the original.
-  app.use("*", async function strictSlash(c, next) {
     const path = c.req.path;
-    if (path.length > 1 && path.endsWith("/")) {
-      const url = new URL(c.req.url);
-      // One leading slash only: `//evil.example/` must not redirect off-site.
-      const target = "/" + path.replace(/^\/+|\/+$/g, "");
-      return c.redirect(`${prefix}${target}${url.search}`, 301);
+    if (path.length > 1 && path.charCodeAt(path.length - 1) === SLASH) {
+      c.res = strictSlashRedirect(c, prefix);
+    } else {
+      await next();
     }
-    await next();
+    const micros = Math.round((performance.now() - started) * 1000);
+    const res = c.res;
+    const raw = c.req.raw;
+    const reqSize = Number(raw.headers.get("content-length") ?? 0);
+    const resSize = Number(res.headers.get("content-length") ?? 0);
+    requestMetrics.record(c.get("handler"), raw.method, res.status, micros, reqSize, resSize);
+    if (logRequests) {
+      logger.info("HTTP request", {
+        method: raw.method,
+        path,
+        status: res.status,
+        duration_ms: Math.round(micros / 100) / 10,
+      });
+    }
   });
 
   if (deps.credentials) {

@@ -7,7 +7,7 @@
  */
 import type { TaskStore } from "../store/mod.ts";
 import { type TaskRecord, toTaskV0, toTaskV1 } from "../task/mod.ts";
-import { json, JSON_TYPE } from "./errors.ts";
+import { json, JSON_HEADERS } from "./errors.ts";
 
 /** The body `json(view(task))` sends. */
 const renderer = (view: (t: TaskRecord) => object) => (t: TaskRecord): string =>
@@ -25,6 +25,6 @@ export function taskViewResponder(
   return async function taskView(id: string): Promise<Response> {
     const body = await store.getTaskView(id, render);
     if (body === null) return json(null, 404);
-    return new Response(body, { status: 200, headers: { "content-type": JSON_TYPE } });
+    return new Response(body, { status: 200, headers: JSON_HEADERS });
   };
 }

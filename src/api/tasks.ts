@@ -206,13 +206,14 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
       deps.metrics?.queueSize.inc();
       control.taskCreated(result.task);
     }
-    const headers = new Headers({
-      location: taskLocation(c.req.raw, deps.urlPrefix, `${base}/${result.task.id}`),
-    });
+    // Headers set on the response's own (cheaper than a `Headers` built and copied).
+    const res = json(result.task.id, 202);
+    const headers = res.headers;
+    headers.set("location", taskLocation(c.req.raw, deps.urlPrefix, `${base}/${result.task.id}`));
     if (parsed.unknownKeys.length > 0) {
       headers.append("warning", unknownKeysWarning(parsed.unknownKeys));
     }
-    return json(result.task.id, 202, headers);
+    return res;
   });
 
   app.get("/", async (c) => {

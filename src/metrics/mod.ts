@@ -39,6 +39,16 @@ interface Metric {
   render(): string;
 }
 
+/** One label set of a counter, resolved once (hot paths keep it instead of labels). */
+export interface CounterSeries {
+  inc(by?: number): void;
+}
+
+/** One label set of a histogram, resolved once. */
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+
 /** A monotonically increasing value per label set. */
 export class Counter implements Metric {
   #values = new Map<string, number>();
@@ -46,6 +56,12 @@ export class Counter implements Metric {
   inc(labels: Labels = {}, by = 1): void {
     const k = labelKey(labels);
     this.#values.set(k, (this.#values.get(k) ?? 0) + by);
+  }
+  /** The series of `labels`, for `inc` without rendering its label set each time. */
+  series(labels: Labels): CounterSeries {
+    const k = labelKey(labels);
+    const values = this.#values;
+    return { inc: (by = 1) => void values.set(k, (values.get(k) ?? 0) + by) };
   }
   get(labels: Labels = {}): number {
     return this.#values.get(labelKey(labels)) ?? 0;
@@ -92,13 +108,21 @@ export class Histogram implements Metric {
     readonly buckets: readonly number[],
   ) {}
   observe(value: number, labels: Labels = {}): void {
+    this.#record(labelKey(labels), value);
+  }
+  /** The series of `labels`, for `observe` without rendering its label set each time. */
+  series(labels: Labels): HistogramSeries {
     const k = labelKey(labels);
+    return { observe: (value) => this.#record(k, value) };
+  }
+  #record(k: string, value: number): void {
     let s = this.#series.get(k);
     if (!s) {
       s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.#series.set(k, s);
     }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    const buckets = this.buckets;
+    for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]) s.counts[i]++;
     s.sum += value;
     s.count++;
   }

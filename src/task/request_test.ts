@@ -1,5 +1,12 @@
-import { assert, assertEquals } from "../testing/asserts.ts";
-import { isArchive, parseTaskRequestV0, parseTaskRequestV1 } from "./request.ts";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  isArchive,
+  parseSimpleV1,
+  parseTaskRequestV0,
+  parseTaskRequestV1,
+  TaskRequestV1Schema,
+} from "./request.ts";
 import { EXAMPLES } from "./testdata.ts";
 
 const byName = Object.fromEntries(EXAMPLES.map(([name, , body]) => [name, body]));
@@ -12,7 +19,7 @@ Deno.test("parseTaskRequestV1() accepts the original's v1 examples", () => {
   for (const [name, , body] of V1_EXAMPLES) {
     const r = parseTaskRequestV1(body);
     assert(r.ok, `${name}: ${JSON.stringify(r)}`);
-    assertEquals(r.unknownKeys, [], name);
+    assert.deepEqual(r.unknownKeys, [], name);
   }
 });
 
@@ -27,19 +34,19 @@ Deno.test("parseTaskRequestV0() accepts the original's legacy examples", () => {
 Deno.test("parseTaskRequestV1() fills defaults and keeps null for unset arrays and maps", () => {
   const r = parseTaskRequestV1(E1);
   assert(r.ok);
-  assertEquals(r.request.args, null);
-  assertEquals(r.request.env, null);
-  assertEquals(r.request.volumes, null);
-  assertEquals(r.request.network, "");
-  assertEquals(r.request.max_retries, 5);
-  assertEquals(r.request.callback_events, "terminal");
+  assert.deepEqual(r.request.args, null);
+  assert.deepEqual(r.request.env, null);
+  assert.deepEqual(r.request.volumes, null);
+  assert.deepEqual(r.request.network, "");
+  assert.deepEqual(r.request.max_retries, 5);
+  assert.deepEqual(r.request.callback_events, "terminal");
 });
 
 Deno.test("parseTaskRequestV1() rejects {} naming image, cpu and mem", () => {
   const r = parseTaskRequestV1({});
   assert(!r.ok);
   const paths = r.problems.map((p) => p.path).sort();
-  assertEquals(paths, ["cpu", "image", "mem"]);
+  assert.deepEqual(paths, ["cpu", "image", "mem"]);
 });
 
 Deno.test("parseTaskRequestV1() rejects documents that can never run", async (t) => {
@@ -73,7 +80,7 @@ Deno.test("parseTaskRequestV1() rejects documents that can never run", async (t)
 Deno.test("parseTaskRequestV1() ignores unknown keys but reports them", () => {
   const r = parseTaskRequestV1({ ...E1, colour: "blue", imagee: "x" });
   assert(r.ok);
-  assertEquals(r.unknownKeys, ["colour", "imagee"]);
+  assert.deepEqual(r.unknownKeys, ["colour", "imagee"]);
 });
 
 Deno.test("parseTaskRequestV1() drops the null volume the original UI sends", () => {
@@ -82,7 +89,7 @@ Deno.test("parseTaskRequestV1() drops the null volume the original UI sends", ()
     volumes: [null, { container_path: "/a", host_path: "/b" }],
   });
   assert(r.ok);
-  assertEquals(r.request.volumes, [{ container_path: "/a", host_path: "/b" }]);
+  assert.deepEqual(r.request.volumes, [{ container_path: "/a", host_path: "/b" }]);
 });
 
 Deno.test("parseTaskRequestV1() rejects non-object bodies", () => {
@@ -102,9 +109,9 @@ Deno.test("parseTaskRequestV0() accepts the legacy examples and maps uris", () =
   };
   const r = parseTaskRequestV0(E5);
   assert(r.ok, JSON.stringify(r));
-  assertEquals(r.request.image, "docker:1.8");
-  assertEquals(r.request.cpu, 0.1);
-  assertEquals(r.request.fetch, [{
+  assert.deepEqual(r.request.image, "docker:1.8");
+  assert.deepEqual(r.request.cpu, 0.1);
+  assert.deepEqual(r.request.fetch, [{
     uri: "https://example.com/1.6/alpine/Dockerfile",
     extract: false,
     executable: false,
@@ -119,7 +126,7 @@ Deno.test("parseTaskRequestV0() accepts the legacy examples and maps uris", () =
   };
   const r9 = parseTaskRequestV0(E9);
   assert(r9.ok);
-  assertEquals(r9.request.fetch?.[0].extract, true);
+  assert.deepEqual(r9.request.fetch?.[0].extract, true);
   const E6 = {
     docker_image: "busybox",
     command: "date",
@@ -129,7 +136,7 @@ Deno.test("parseTaskRequestV0() accepts the legacy examples and maps uris", () =
   };
   const r6 = parseTaskRequestV0(E6);
   assert(r6.ok);
-  assertEquals(r6.request.agent_constraints, [{
+  assert.deepEqual(r6.request.agent_constraints, [{
     attribute_name: "role",
     attribute_value: "build",
   }]);
@@ -146,16 +153,68 @@ Deno.test("parseTaskRequestV1() says 'is required' only of absent fields", () =>
     assert(!r.ok);
     return r.problems;
   };
-  assertEquals(problems({ ...E1, cpu: "1" }), [{ path: "cpu", problem: "must be a number" }]);
-  assertEquals(problems({ ...E1, image: null }), [{ path: "image", problem: "must be a string" }]);
-  assertEquals(problems({ ...E1, env: { A: {} } }), [{
+  assert.deepEqual(problems({ ...E1, cpu: "1" }), [{ path: "cpu", problem: "must be a number" }]);
+  assert.deepEqual(problems({ ...E1, image: null }), [{
+    path: "image",
+    problem: "must be a string",
+  }]);
+  assert.deepEqual(problems({ ...E1, env: { A: {} } }), [{
     path: "env.A",
     problem: "must be a string",
   }]);
-  assertEquals(problems({ ...E1, env: [] }), [{ path: "env", problem: "must be an object" }]);
-  assertEquals(problems({ ...E1, args: "a" }), [{ path: "args", problem: "must be an array" }]);
-  assertEquals(problems({ ...E1, volumes: [{}] }), [
+  assert.deepEqual(problems({ ...E1, env: [] }), [{ path: "env", problem: "must be an object" }]);
+  assert.deepEqual(problems({ ...E1, args: "a" }), [{ path: "args", problem: "must be an array" }]);
+  assert.deepEqual(problems({ ...E1, volumes: [{}] }), [
     { path: "volumes[0].container_path", problem: "is required" },
   ]);
-  assertEquals(problems({ mem: 1, image: "x" }), [{ path: "cpu", problem: "is required" }]);
+  assert.deepEqual(problems({ mem: 1, image: "x" }), [{ path: "cpu", problem: "is required" }]);
+});
+
+Deno.test("parseSimpleV1() gives what the schema gives, or leaves the body to it", () => {
+  const scalar = fc.oneof(
+    fc.double(),
+    fc.integer(),
+    fc.constantFrom(0, -1, 0.5, 1e-300, "", "x", true, false, null, [], {}),
+    fc.string({ maxLength: 8 }),
+  );
+  const key = fc.constantFrom(
+    "cpu",
+    "mem",
+    "image",
+    "command",
+    "name",
+    "dns",
+    "role",
+    "force_pull_image",
+    "privileged",
+    "network",
+    "env",
+    "__proto__",
+    "constructor",
+    "colour",
+  );
+  const body = fc.tuple(
+    fc.record({
+      cpu: fc.oneof(fc.double({ min: 0.01, max: 64 }), scalar),
+      mem: fc.oneof(fc.integer({ min: 1, max: 65536 }), scalar),
+      image: fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), scalar),
+    }, { requiredKeys: [] }),
+    fc.dictionary(key, scalar, { maxKeys: 3 }),
+  ).map(([a, b]) => JSON.parse(JSON.stringify({ ...a, ...b })) as Record<string, unknown>);
+  let fast = 0;
+  fc.assert(
+    fc.property(body, (b) => {
+      const simple = parseSimpleV1(b);
+      const full = TaskRequestV1Schema.safeParse(b);
+      if (simple === null) return;
+      fast++;
+      assert(full.success, JSON.stringify(b));
+      assert.deepEqual(simple, full.data);
+      assert.deepEqual(Object.keys(simple), Object.keys(full.data));
+    }),
+    { numRuns: 3000 },
+  );
+  assert(fast > 100, `fast path taken ${fast} times`);
+  const seed = { mem: 22.0, cpu: 1.0, image: "busybox", command: "echo $(date)" };
+  assert.deepEqual(parseSimpleV1(seed), TaskRequestV1Schema.parse(seed));
 });
