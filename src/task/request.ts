@@ -207,48 +207,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/**
- * The common body (`cpu`, `mem`, `image` and a few plain scalars, all valid) checked
- * without zod: the keys it may hold and how each is checked, exactly as the schema checks
- * them. Anything else (another key, a value of another type, an invalid value) goes to
- * the full schema, which alone writes error documents.
- */
-const SIMPLE_V1: Readonly<Record<string, (v: unknown) => boolean>> = {
-  cpu: (v) => typeof v === "number" && v > 0 && Number.isFinite(v),
-  mem: (v) => typeof v === "number" && v > 0 && Number.isFinite(v),
-  image: (v) => typeof v === "string" && v.length > 0,
-  command: (v) => typeof v === "string",
-  name: (v) => typeof v === "string",
-  dns: (v) => typeof v === "string",
-  role: (v) => typeof v === "string",
-  force_pull_image: (v) => typeof v === "boolean",
-  privileged: (v) => typeof v === "boolean",
-};
-
-/** What the schema makes of a body with only the required keys: every default (no objects). */
-const V1_DEFAULTS: TaskRequest = TaskRequestV1Schema.parse({ cpu: 1, mem: 1, image: "x" });
-
-/**
- * The schema's output for a body of {@linkcode SIMPLE_V1} keys only, all valid; null
- * otherwise (then the schema decides). Exported for the test that holds it equal to zod.
- */
-export function parseSimpleV1(body: Record<string, unknown>): TaskRequest | null {
-  let required = 0;
-  for (const k in body) {
-    const check = SIMPLE_V1[k];
-    if (check === undefined || !Object.hasOwn(SIMPLE_V1, k) || !check(body[k])) return null;
-    if (k === "cpu" || k === "mem" || k === "image") required++;
-  }
-  if (required !== 3) return null;
-  return { ...V1_DEFAULTS, ...body } as TaskRequest;
-}
-
 /** Validates a decoded JSON body sent to `POST /api/v1/task`. */
 export function parseTaskRequestV1(body: unknown): ParseResult {
-  if (isPlainObject(body)) {
-    const request = parseSimpleV1(body);
-    if (request !== null) return { ok: true, request, unknownKeys: [] };
-  }
   if (!isPlainObject(body)) {
     return {
       ok: false,

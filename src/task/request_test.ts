@@ -1,12 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
-import {
-  isArchive,
-  parseSimpleV1,
-  parseTaskRequestV0,
-  parseTaskRequestV1,
-  TaskRequestV1Schema,
-} from "./request.ts";
+import { isArchive, parseTaskRequestV0, parseTaskRequestV1 } from "./request.ts";
 import { EXAMPLES } from "./testdata.ts";
 
 const byName = Object.fromEntries(EXAMPLES.map(([name, , body]) => [name, body]));
@@ -168,53 +161,4 @@ Deno.test("parseTaskRequestV1() says 'is required' only of absent fields", () =>
     { path: "volumes[0].container_path", problem: "is required" },
   ]);
   assert.deepEqual(problems({ mem: 1, image: "x" }), [{ path: "cpu", problem: "is required" }]);
-});
-
-Deno.test("parseSimpleV1() gives what the schema gives, or leaves the body to it", () => {
-  const scalar = fc.oneof(
-    fc.double(),
-    fc.integer(),
-    fc.constantFrom(0, -1, 0.5, 1e-300, "", "x", true, false, null, [], {}),
-    fc.string({ maxLength: 8 }),
-  );
-  const key = fc.constantFrom(
-    "cpu",
-    "mem",
-    "image",
-    "command",
-    "name",
-    "dns",
-    "role",
-    "force_pull_image",
-    "privileged",
-    "network",
-    "env",
-    "__proto__",
-    "constructor",
-    "colour",
-  );
-  const body = fc.tuple(
-    fc.record({
-      cpu: fc.oneof(fc.double({ min: 0.01, max: 64 }), scalar),
-      mem: fc.oneof(fc.integer({ min: 1, max: 65536 }), scalar),
-      image: fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), scalar),
-    }, { requiredKeys: [] }),
-    fc.dictionary(key, scalar, { maxKeys: 3 }),
-  ).map(([a, b]) => JSON.parse(JSON.stringify({ ...a, ...b })) as Record<string, unknown>);
-  let fast = 0;
-  fc.assert(
-    fc.property(body, (b) => {
-      const simple = parseSimpleV1(b);
-      const full = TaskRequestV1Schema.safeParse(b);
-      if (simple === null) return;
-      fast++;
-      assert(full.success, JSON.stringify(b));
-      assert.deepEqual(simple, full.data);
-      assert.deepEqual(Object.keys(simple), Object.keys(full.data));
-    }),
-    { numRuns: 3000 },
-  );
-  assert(fast > 100, `fast path taken ${fast} times`);
-  const seed = { mem: 22.0, cpu: 1.0, image: "busybox", command: "echo $(date)" };
-  assert.deepEqual(parseSimpleV1(seed), TaskRequestV1Schema.parse(seed));
 });
