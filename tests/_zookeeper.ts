@@ -74,6 +74,12 @@ export interface TestZooKeeper extends AsyncDisposable {
   url(path: string): string;
   /** Sends a four-letter command (`ruok`, `srvr`, ...) and returns the answer. */
   command(word: string): Promise<string>;
+  /**
+   * Freezes the server (SIGSTOP) for `ms`, then lets it go on: clients lose their
+   * connection, and sessions with a shorter timeout are expired when it wakes, as
+   * after a network partition.
+   */
+  pause(ms: number): Promise<void>;
   /** Kills the server and starts it again on the same port with the same data. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -198,6 +204,11 @@ export async function startZooKeeper(): Promise<TestZooKeeper> {
     port,
     url: (path) => `zk://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`,
     command: (word) => fourLetters(port, word),
+    async pause(ms) {
+      child!.kill("SIGSTOP");
+      await new Promise((r) => setTimeout(r, ms));
+      child!.kill("SIGCONT");
+    },
     async restart() {
       if (child) await kill(child);
       await waitReady(launch());

@@ -19,3 +19,17 @@ export {
   ZkUrlError,
   type ZkUrlProblem,
 } from "./url.ts";
+export {
+  connectZk,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  ZK_CODES,
+  type ZkAcl,
+  ZkClient,
+  type ZkClientOptions,
+  type ZkCreateMode,
+  ZkError,
+  type ZkNode,
+  type ZkOp,
+  ZkUnavailableError,
+} from "./client.ts";
