@@ -70,6 +70,8 @@ export interface TestZooKeeper extends AsyncDisposable {
   /** `127.0.0.1:port`. */
   readonly connect: string;
   readonly port: number;
+  /** The server process's pid (for CPU measurements), or `null` once stopped. */
+  readonly pid: number | null;
   /** A `zk://` URL for `path` on this server, e.g. `zk://127.0.0.1:2181/mesos`. */
   url(path: string): string;
   /** Sends a four-letter command (`ruok`, `srvr`, ...) and returns the answer. */
@@ -202,6 +204,9 @@ export async function startZooKeeper(): Promise<TestZooKeeper> {
   return {
     connect: `127.0.0.1:${port}`,
     port,
+    get pid() {
+      return stopped || !child ? null : (child as Deno.ChildProcess).pid;
+    },
     url: (path) => `zk://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`,
     command: (word) => fourLetters(port, word),
     async pause(ms) {

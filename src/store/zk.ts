@@ -47,6 +47,8 @@ import {
 /** Operations per multi at most, and bytes (ZooKeeper refuses requests over ~1 MiB). */
 const MAX_BATCH_OPS = 1000;
 const MAX_BATCH_BYTES = 512 * 1024;
+/** Multis sent before the first is acknowledged. */
+const MAX_IN_FLIGHT = 4;
 /** Parallel reads while loading. */
 const LOAD_CONCURRENCY = 64;
 
@@ -105,7 +107,8 @@ class ZkStore implements TaskStore {
   #frameworkId: string | null = null;
   #seq = 0;
   #queue: Pending[] = [];
-  #flushing = false;
+  #scheduled = false;
+  #inFlight = 0;
   #idle: (() => void)[] = [];
   #closed = false;
 
@@ -187,47 +190,58 @@ class ZkStore implements TaskStore {
     const bytes = ops.reduce((n, o) => n + ("data" in o ? o.data.length : 0) + o.path.length, 0);
     return new Promise((resolve, reject) => {
       this.#queue.push({ ops, bytes, resolve, reject });
-      if (!this.#flushing) void this.#flush();
+      this.#flush();
     });
   }
 
-  /** Sends queued writes, batched, until none are left; one multi in flight at a time. */
-  async #flush(): Promise<void> {
-    this.#flushing = true;
+  /**
+   * Sends queued writes in batches, up to MAX_IN_FLIGHT multis at once: ZooKeeper runs a
+   * session's requests in order, and commits concurrent ones in one log sync.
+   */
+  #flush(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
     // Let the writes issued in this turn join the batch.
-    await Promise.resolve();
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      while (this.#queue.length && this.#inFlight < MAX_IN_FLIGHT) this.#send(this.#take());
+    });
+  }
+
+  #take(): Pending[] {
+    const batch: Pending[] = [];
+    let ops = 0;
+    let bytes = 0;
     while (this.#queue.length) {
-      const batch: Pending[] = [];
-      let ops = 0;
-      let bytes = 0;
-      while (this.#queue.length) {
-        const next = this.#queue[0];
-        if (
-          batch.length &&
-          (ops + next.ops.length > MAX_BATCH_OPS || bytes + next.bytes > MAX_BATCH_BYTES)
-        ) {
-          break;
-        }
-        batch.push(this.#queue.shift()!);
-        ops += next.ops.length;
-        bytes += next.bytes;
-      }
-      try {
-        await this.#zk.multi(batch.flatMap((p) => p.ops));
-        for (const p of batch) p.resolve();
-      } catch (err) {
-        if (batch.length === 1 || (err instanceof ZkError && err.temporary)) {
-          for (const p of batch) p.reject(unavailable(err));
-        } else {
-          // One write failed the whole multi: run each alone so only that one fails.
-          for (const p of batch) {
-            await this.#zk.multi(p.ops).then(p.resolve, (e) => p.reject(unavailable(e)));
-          }
-        }
-      }
+      const next = this.#queue[0];
+      const full = ops + next.ops.length > MAX_BATCH_OPS || bytes + next.bytes > MAX_BATCH_BYTES;
+      if (batch.length && full) break;
+      batch.push(this.#queue.shift()!);
+      ops += next.ops.length;
+      bytes += next.bytes;
     }
-    this.#flushing = false;
-    for (const w of this.#idle.splice(0)) w();
+    return batch;
+  }
+
+  async #send(batch: Pending[]): Promise<void> {
+    this.#inFlight++;
+    try {
+      await this.#zk.multi(batch.flatMap((p) => p.ops));
+      for (const p of batch) p.resolve();
+    } catch (err) {
+      if (batch.length === 1 || (err instanceof ZkError && err.temporary)) {
+        for (const p of batch) p.reject(unavailable(err));
+      } else {
+        // One write failed the whole multi: run each alone so only that one fails.
+        for (const p of batch) {
+          await this.#zk.multi(p.ops).then(p.resolve, (e) => p.reject(unavailable(e)));
+        }
+      }
+    } finally {
+      this.#inFlight--;
+      if (this.#queue.length) this.#flush();
+      else if (this.#inFlight === 0) { for (const w of this.#idle.splice(0)) w(); }
+    }
   }
 
   async createTask(task: TaskRecord, options: CreateOptions = {}): Promise<CreateResult> {
@@ -422,7 +436,7 @@ class ZkStore implements TaskStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#flushing) await new Promise<void>((r) => this.#idle.push(r));
+    if (this.#inFlight || this.#queue.length) await new Promise<void>((r) => this.#idle.push(r));
     this.#closed = true;
     await this.#zk.close();
   }
