@@ -20,6 +20,7 @@ import {
   launch,
   type Offer,
   reconcile,
+  redactAddress,
   revive,
   startDriver,
   suppress,
@@ -139,6 +140,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const { store, logger, clock, metrics, listener } = options;
   // An address the client cannot use stops start-up here, not silently later (D20).
   detectorFor(options.master);
+  // What health output and warnings show: zk:// credentials replaced.
+  const shownMaster = redactAddress(options.master);
   const refuseSeconds = options.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
   const role = options.frameworkInfo.roles?.[0] ?? options.frameworkInfo.role ?? "*";
 
@@ -147,7 +150,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   let suppressed = false;
   let driver: Driver | null = null;
   let status: SchedulerStatus = {
-    master: options.master,
+    master: shownMaster,
     state: "connecting",
     frameworkId: null,
   };
@@ -723,7 +726,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         onStatus: (s) => {
           if (s.state === "subscribed") return; // SUBSCRIBED event sets it, in order
           status = {
-            master: options.master,
+            master: shownMaster,
             state: s.state === "closed" ? "disconnected" : s.state,
             frameworkId: s.frameworkId ?? status.frameworkId,
             ...(s.error ? { detail: s.error.message } : {}),
