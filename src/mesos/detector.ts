@@ -100,7 +100,12 @@ export function detectorFor(address: string, options: ZkDetectorOptions = {}): M
     try {
       return zkDetector(parseZkUrl(text), options);
     } catch (err) {
-      if (err instanceof ZkUrlError) throw new MasterAddressError(err.message, { cause: err });
+      if (err instanceof ZkUrlError) {
+        throw new MasterAddressError(
+          `Cannot use master "${redactAddress(text)}": ${err.reason}`,
+          { cause: err },
+        );
+      }
       throw err;
     }
   }

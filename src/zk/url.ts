@@ -20,7 +20,10 @@ export interface ZkUrl {
 /** A `zk://` URL that cannot be used; the message never holds the credentials. */
 export class ZkUrlError extends Error {
   override name = "ZkUrlError";
-  constructor(message: string, readonly problem: ZkUrlProblem) {
+  /**
+   * @param reason what is wrong, without the URL (e.g. `server 1 "zk1" is not host:port`)
+   */
+  constructor(message: string, readonly problem: ZkUrlProblem, readonly reason: string) {
     super(message);
   }
 }
@@ -60,7 +63,7 @@ export function redactZkUrl(text: string): string {
 export function parseZkUrl(text: string): ZkUrl {
   const shown = redactZkUrl(text);
   const fail = (problem: ZkUrlProblem, why: string): never => {
-    throw new ZkUrlError(`Cannot use ZooKeeper URL "${shown}": ${why}`, problem);
+    throw new ZkUrlError(`Cannot use ZooKeeper URL "${shown}": ${why}`, problem, why);
   };
   const trimmed = text.trim();
   if (!isZkUrl(trimmed)) fail("scheme", "expected it to start with zk://");
