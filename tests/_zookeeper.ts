@@ -119,8 +119,18 @@ async function fourLetters(port: number, word: string, timeoutMs = 2000): Promis
   }
 }
 
+export interface StartZooKeeperOptions {
+  /**
+   * JVM flags for a quick start (C1 compiler only, 128 MiB heap), the default for tests;
+   * `false` runs the JVM's defaults, as a production server would (benchmarks).
+   */
+  quickStart?: boolean;
+}
+
 /** Starts a server on a free port; rejects if it does not answer `imok` in time. */
-export async function startZooKeeper(): Promise<TestZooKeeper> {
+export async function startZooKeeper(
+  { quickStart = true }: StartZooKeeperOptions = {},
+): Promise<TestZooKeeper> {
   const missing = zookeeperMissing();
   if (missing) throw new Error(`Cannot start ZooKeeper: ${missing}`);
   const java = findJava()!;
@@ -147,8 +157,7 @@ export async function startZooKeeper(): Promise<TestZooKeeper> {
     child = new Deno.Command(java, {
       args: [
         "-Xshare:auto",
-        "-XX:TieredStopAtLevel=1",
-        "-Xmx128m",
+        ...(quickStart ? ["-XX:TieredStopAtLevel=1", "-Xmx128m"] : []),
         "-cp",
         JARS.map((j) => `${JAR_DIR}/${j}.jar`).join(":"),
         "org.apache.zookeeper.server.ZooKeeperServerMain",
