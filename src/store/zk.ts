@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "../runtime.ts";
 import type { StateClass, TaskRecord } from "../task/mod.ts";
 import {
   connectZk,
@@ -85,7 +86,10 @@ export async function openZkStore(
     );
   }
   try {
-    const store = new ZkStore(zk, url.path, String(url));
+    const store = new ZkStore(zk, url.path, String(url), {
+      clock: clientOptions.clock ?? systemClock,
+      writeTimeoutMs: zk.sessionTimeoutMs,
+    });
     await store.load();
     return store;
   } catch (err) {
@@ -97,6 +101,8 @@ export async function openZkStore(
 class ZkStore implements TaskStore {
   readonly description: string;
   #zk: ZkClient;
+  #clock: Clock;
+  #writeTimeoutMs: number;
   #root: string;
   #meta: string;
   /** Stored JSON by task id (copies are made by parsing). */
@@ -112,7 +118,14 @@ class ZkStore implements TaskStore {
   #idle: (() => void)[] = [];
   #closed = false;
 
-  constructor(zk: ZkClient, root: string, description: string) {
+  constructor(
+    zk: ZkClient,
+    root: string,
+    description: string,
+    { clock, writeTimeoutMs }: { clock: Clock; writeTimeoutMs: number },
+  ) {
+    this.#clock = clock;
+    this.#writeTimeoutMs = writeTimeoutMs;
     this.#zk = zk;
     this.#root = root;
     this.#meta = `${root}/_eremetic`;
@@ -226,7 +239,7 @@ class ZkStore implements TaskStore {
   async #send(batch: Pending[]): Promise<void> {
     this.#inFlight++;
     try {
-      await this.#zk.multi(batch.flatMap((p) => p.ops));
+      await this.#multi(batch.flatMap((p) => p.ops));
       for (const p of batch) p.resolve();
     } catch (err) {
       if (batch.length === 1 || (err instanceof ZkError && err.temporary)) {
@@ -234,13 +247,33 @@ class ZkStore implements TaskStore {
       } else {
         // One write failed the whole multi: run each alone so only that one fails.
         for (const p of batch) {
-          await this.#zk.multi(p.ops).then(p.resolve, (e) => p.reject(unavailable(e)));
+          await this.#multi(p.ops).then(p.resolve, (e) => p.reject(unavailable(e)));
         }
       }
     } finally {
       this.#inFlight--;
       if (this.#queue.length) this.#flush();
       else if (this.#inFlight === 0) { for (const w of this.#idle.splice(0)) w(); }
+    }
+  }
+
+  /**
+   * A multi that gives up after the session timeout: the library would wait for a server
+   * forever. Like a crash, a write given up on may still have been applied.
+   */
+  async #multi(ops: ZkOp[]): Promise<void> {
+    const ac = new AbortController();
+    try {
+      await Promise.race([
+        this.#zk.multi(ops),
+        this.#clock.sleep(this.#writeTimeoutMs, ac.signal).then(() => {
+          throw new StoreUnavailableError(
+            `Cannot write to ZooKeeper "${this.#zk.url}": no answer within ${this.#writeTimeoutMs} ms`,
+          );
+        }),
+      ]);
+    } finally {
+      ac.abort();
     }
   }
 
