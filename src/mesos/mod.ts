@@ -9,6 +9,7 @@
  *   redirects, retries, heartbeat watchdog;
  * - `driver.ts`: the subscribe loop that keeps a subscription alive;
  * - `detector.ts`: where the leading master is (`http(s)://host:port`, `host:port`);
+ *   `zk_detector.ts`: the leader of the masters' ZooKeeper group (`zk://…`, over `../zk/`);
  * - `errors.ts`: errors that know whether they are `temporary`.
  *
  * ```ts
@@ -39,5 +40,13 @@ export * from "./calls.ts";
 export * from "./auth.ts";
 export * from "./backoff.ts";
 export * from "./detector.ts";
+export {
+  ipFromUint32,
+  leaderNode,
+  masterInfoEndpoint,
+  MasterInfoError,
+  zkDetector,
+  type ZkDetectorOptions,
+} from "./zk_detector.ts";
 export * from "./client.ts";
 export * from "./driver.ts";
