@@ -1,9 +1,11 @@
 /**
  * Benchmark of the development cluster's master: task launches per second
- * across ACCEPT calls carrying many tasks, with the simulated executor.
+ * across ACCEPT calls carrying many tasks, with the simulated executor, and the
+ * cluster's CPU per launched task when the scheduler also acknowledges every
+ * status update (TASK_STARTING and TASK_RUNNING), as a real scheduler does.
  *
  *   deno run -A bench/devcluster.ts [--quick] [--agents 1000] [--tasks 100000]
- *                                   [--concurrency 8] [--repeat 3] [--no-report]
+ *                                   [--concurrency 32] [--repeat 3] [--no-report]
  *                                   [--url http://127.0.0.1:5050]   (an already running cluster)
  *
  * The cluster runs as its own process (`main.ts devcluster`), as a framework
@@ -14,6 +16,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console
+import { parseArgs } from "node:util";
 import { RecordIoDecoder } from "../src/devcluster/mod.ts";
 import {
   cpuMsOf,
@@ -25,16 +28,23 @@ import {
   writeSection,
 } from "./_lib.ts";
 
-function flag(name: string, fallback: number): number {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-}
-
-const quick = Deno.args.includes("--quick");
-const agents = flag("agents", quick ? 200 : 1000);
-const tasks = flag("tasks", quick ? 20_000 : 100_000);
-const concurrency = flag("concurrency", 32);
-const repeat = flag("repeat", quick ? 1 : 3);
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    agents: { type: "string" },
+    tasks: { type: "string" },
+    concurrency: { type: "string", default: "32" },
+    repeat: { type: "string" },
+    "no-report": { type: "boolean", default: false },
+    url: { type: "string" },
+  },
+});
+const quick = args.quick;
+const agents = Number(args.agents ?? (quick ? 200 : 1000));
+const tasks = Number(args.tasks ?? (quick ? 20_000 : 100_000));
+const concurrency = Number(args.concurrency);
+const repeat = Number(args.repeat ?? (quick ? 1 : 3));
 const perAgent = Math.ceil(tasks / agents);
 
 interface Offer {
@@ -48,6 +58,12 @@ interface RunResult {
   acceptSeconds: number;
   masterCpuSeconds: number;
   deliveredSeconds: number;
+  /** ACKNOWLEDGE calls sent (every update of every task: STARTING and RUNNING). */
+  acks: number;
+  /** From the first ACCEPT to the last ACKNOWLEDGE answered. */
+  ackedSeconds: number;
+  /** Cluster CPU over that whole span. */
+  totalCpuSeconds: number;
   rssMb: number;
 }
 
@@ -76,8 +92,57 @@ function acceptBody(frameworkId: string, offer: Offer, n: number, base: number):
   });
 }
 
-const urlAt = Deno.args.indexOf("--url");
-const givenUrl = urlAt >= 0 ? Deno.args[urlAt + 1] : undefined;
+const givenUrl = args.url;
+
+/** Calls sent by `concurrency` workers, each waiting for its 202 before the next. */
+class CallSender {
+  #bodies: string[] = [];
+  #head = 0;
+  #waiting: (() => void)[] = [];
+  #ended = false;
+  sent = 0;
+
+  constructor(url: string, streamId: string, workers: number) {
+    this.done = Promise.all(Array.from({ length: workers }, async () => {
+      while (true) {
+        if (this.#head === this.#bodies.length) {
+          if (this.#ended) return;
+          await new Promise<void>((r) => this.#waiting.push(r));
+          continue;
+        }
+        const body = this.#bodies[this.#head++];
+        if (this.#head === this.#bodies.length) {
+          this.#bodies = [];
+          this.#head = 0;
+        }
+        const r = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", "mesos-stream-id": streamId },
+          body,
+        });
+        if (r.status !== 202) throw new Error(`call answered ${r.status}: ${await r.text()}`);
+        await r.body?.cancel();
+        this.sent++;
+      }
+    })).then(() => {});
+  }
+
+  readonly done: Promise<void>;
+
+  push(body: string): void {
+    this.#bodies.push(body);
+    this.#waiting.pop()?.();
+  }
+
+  /** No more calls: the workers stop once the queue is empty. */
+  end(): void {
+    this.#ended = true;
+    this.push = () => {
+      throw new Error("CallSender ended");
+    };
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
+}
 
 async function run(): Promise<RunResult> {
   const port = freePort();
@@ -123,6 +188,9 @@ async function run(): Promise<RunResult> {
   const decoder = new RecordIoDecoder();
   let frameworkId = "";
   let updates = 0;
+  let acksPlanned = 0;
+  let acker = null as CallSender | null;
+  const pendingUpdates: string[] = [];
   let offers: Offer[] = [];
   let gotOffers = () => {};
   const offersReady = new Promise<void>((r) => gotOffers = r);
@@ -133,7 +201,10 @@ async function run(): Promise<RunResult> {
       for (const record of decoder.decode(value)) {
         // Type sniffing only: parsing 100,000 updates is the scheduler's cost, not the master's.
         if (record.startsWith('{"type":"UPDATE"')) {
-          updates++;
+          if (JSON.parse(record).update.status.state === "TASK_STARTING") updates++;
+          if (acker) acker.push(ackBody(frameworkId, record));
+          else pendingUpdates.push(record);
+          acksPlanned++;
           continue;
         }
         const event = JSON.parse(record);
@@ -161,6 +232,9 @@ async function run(): Promise<RunResult> {
   const cpuStart = await cpuOf(cluster.pid);
   const start = performance.now();
   let next = 0;
+  // ACKNOWLEDGE calls go on their own connections while the ACCEPTs are sent.
+  acker = new CallSender(schedulerUrl, streamId, concurrency);
+  for (const record of pendingUpdates.splice(0)) acker.push(ackBody(frameworkId, record));
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < bodies.length) {
       const body = bodies[next++];
@@ -177,6 +251,14 @@ async function run(): Promise<RunResult> {
   const masterCpuSeconds = (await cpuOf(cluster.pid) - cpuStart) / 1000;
   while (updates < planned) await new Promise((r) => setTimeout(r, 5));
   const delivered = performance.now();
+  // Every task sends TASK_STARTING, then TASK_RUNNING once STARTING is acknowledged.
+  while (acksPlanned < 2 * planned || acker.sent < acksPlanned) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const acked = performance.now();
+  const totalCpuSeconds = (await cpuOf(cluster.pid) - cpuStart) / 1000;
+  acker.end();
+  await acker.done;
   const { rssMb } = cluster.pid ? await memoryOf(cluster.pid) : { rssMb: NaN };
   await reader.cancel();
   await reading;
@@ -186,8 +268,21 @@ async function run(): Promise<RunResult> {
     acceptSeconds: (accepted - start) / 1000,
     masterCpuSeconds,
     deliveredSeconds: (delivered - start) / 1000,
+    acks: acker.sent,
+    ackedSeconds: (acked - start) / 1000,
+    totalCpuSeconds,
     rssMb: Math.round(rssMb),
   };
+}
+
+/** The ACKNOWLEDGE of an UPDATE record (parsed here: the scheduler's cost, not the master's). */
+function ackBody(frameworkId: string, record: string): string {
+  const status = JSON.parse(record).update.status;
+  return JSON.stringify({
+    type: "ACKNOWLEDGE",
+    framework_id: { value: frameworkId },
+    acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
+  });
 }
 
 const runs: RunResult[] = [];
@@ -203,6 +298,9 @@ const rows = runs.map((r, i) => [
   fmt(r.launched / r.acceptSeconds),
   fmt(r.launched / r.masterCpuSeconds),
   r.deliveredSeconds.toFixed(2),
+  fmt(r.acks),
+  r.ackedSeconds.toFixed(2),
+  fmt(r.totalCpuSeconds * 1e6 / r.launched),
   r.rssMb,
 ]);
 const markdown = `## Development cluster launches (\`bench/devcluster.ts\`)
@@ -217,7 +315,12 @@ before the clock starts. "launches/s" = tasks launched / time from the first ACC
 master CPU-second" divides by the CPU time of the cluster process over the same span (all its
 threads, from \`/proc/<pid>/stat\`), the figure least disturbed by other load on a shared machine;
 "updates delivered" = time until the scheduler has read every task's first update (TASK_STARTING).
-Target: ≥ 20,000 launches/s. Median of ${runs.length}: **${fmt(median)} launches/s**.
+Meanwhile the scheduler acknowledges every update it reads (${concurrency} more calls in flight,
+\`fetch\`, one call per request), so each task also costs the cluster two status updates (TASK_STARTING,
+then TASK_RUNNING once STARTING is acknowledged) and two ACKNOWLEDGE calls; "all acknowledged" is the
+time until the last of them is answered, and "cluster CPU per task" the cluster's CPU over that whole
+span divided by the tasks launched: what a real scheduler's launches cost it. Target: ≥ 20,000
+launches/s. Median of ${runs.length}: **${fmt(median)} launches/s**.
 
 Machine: ${await machineLine()}
 
@@ -231,13 +334,16 @@ ${
       "launches/s",
       "launches per master CPU-second",
       "updates delivered (s)",
+      "ACKs",
+      "all acknowledged (s)",
+      "cluster CPU per task µs",
       "cluster RSS MB",
     ],
     rows,
   )
 }
 `;
-if (!Deno.args.includes("--no-report")) await writeSection("devcluster", markdown);
+if (!args["no-report"]) await writeSection("devcluster", markdown);
 console.error(markdown);
 console.log(JSON.stringify({
   agents,
@@ -247,4 +353,5 @@ console.log(JSON.stringify({
   launches_per_second_median: Math.round(median),
   launches_per_second: runs.map((r) => Math.round(r.launched / r.acceptSeconds)),
   launches_per_master_cpu_second: runs.map((r) => Math.round(r.launched / r.masterCpuSeconds)),
+  cluster_cpu_us_per_task: runs.map((r) => Math.round(r.totalCpuSeconds * 1e6 / r.launched)),
 }));

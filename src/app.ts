@@ -163,7 +163,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     });
   }
   // The pages run behind the API's middleware (request log, metrics, authentication).
-  const web = await createWeb({ store, version: VERSION, urlPrefix: config.url_prefix });
+  const web = await createWeb({ store, version: VERSION, urlPrefix: config.url_prefix, events });
   // A new task's TASK_QUEUED is stored by whoever creates it (API, web), not by the
   // scheduler: everyone creating tasks tells `control`, which publishes it.
   const scheduling = control;

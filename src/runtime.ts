@@ -73,6 +73,178 @@ export class FakeClock implements Clock {
   }
 }
 
+/** Coarse timers are rounded up to buckets of this many milliseconds. */
+const COARSE_MS = 10;
+
+/** The host's timer functions; tests pass fakes to see how long delays are chained. */
+export interface TimerHost {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+const GLOBAL_TIMER_HOST: TimerHost = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+};
+
+/** A scheduled callback. */
+export interface Timer {
+  cancel(): void;
+}
+
+/**
+ * Cancellable timers over a `Clock`, all cleared at once by `close()` (so tests'
+ * sanitizers see nothing left behind). On the real clock they use the host's
+ * `setTimeout` directly, which is cheaper than `Clock.sleep` for the hundred thousand
+ * timers of a scale run, and chain delays beyond 2^31-1 ms (which `setTimeout` would
+ * fire at once); any other clock (a `FakeClock`) is driven through `sleep`.
+ *
+ * ```ts
+ * const timers = new Timers();
+ * const t = timers.after(1_000, () => {});
+ * t.cancel();
+ * timers.close();
+ * ```
+ */
+export class Timers {
+  readonly clock: Clock;
+  #host: TimerHost;
+  #live = new Set<Timer>();
+  #closed = false;
+  #buckets = new Map<number, Set<{ fn: () => void }>>();
+  #wheel: Timer | null = null;
+  #wheelAt = Infinity;
+
+  constructor(clock: Clock = systemClock, host: TimerHost = GLOBAL_TIMER_HOST) {
+    this.clock = clock;
+    this.#host = host;
+  }
+
+  /** Pending timers (`after` and `every`; coarse ones share one). */
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** Calls `fn` once after `ms` milliseconds. */
+  after(ms: number, fn: () => void): Timer {
+    if (this.#closed) return { cancel() {} };
+    const live = this.#live;
+    if (this.clock === systemClock) {
+      const host = this.#host;
+      let id: unknown;
+      const timer: Timer = {
+        cancel() {
+          host.clearTimeout(id);
+          live.delete(timer);
+        },
+      };
+      // setTimeout fires at once beyond 2^31-1 ms (a 30-day failover timeout): re-arm in steps.
+      const arm = (left: number) => {
+        const step = Math.min(Math.max(0, left), MAX_TIMEOUT_MS);
+        id = host.setTimeout(() => {
+          if (left > MAX_TIMEOUT_MS) return arm(left - MAX_TIMEOUT_MS);
+          live.delete(timer);
+          fn();
+        }, step);
+      };
+      arm(ms);
+      live.add(timer);
+      return timer;
+    }
+    const abort = new AbortController();
+    const timer: Timer = {
+      cancel() {
+        abort.abort();
+        live.delete(timer);
+      },
+    };
+    live.add(timer);
+    this.clock.sleep(Math.max(0, ms), abort.signal).then(() => {
+      live.delete(timer);
+      fn();
+    }, () => {});
+    return timer;
+  }
+
+  /**
+   * Calls `fn` once after about `ms` milliseconds (rounded up to 10 ms buckets).
+   * Many coarse timers share one real timer, which keeps a hundred thousand
+   * pending status-update retries cheap.
+   */
+  coarse(ms: number, fn: () => void): Timer {
+    if (this.#closed) return { cancel() {} };
+    const due = Math.ceil((this.clock.now() + Math.max(0, ms)) / COARSE_MS) * COARSE_MS;
+    let bucket = this.#buckets.get(due);
+    if (!bucket) {
+      bucket = new Set();
+      this.#buckets.set(due, bucket);
+      this.#armAt(due);
+    }
+    const entry = { fn };
+    bucket.add(entry);
+    const buckets = this.#buckets;
+    return {
+      cancel() {
+        bucket!.delete(entry);
+        if (!bucket!.size) buckets.delete(due);
+      },
+    };
+  }
+
+  #armWheel(): void {
+    if (this.#closed || !this.#buckets.size) return;
+    let first = Infinity;
+    for (const k of this.#buckets.keys()) if (k < first) first = k;
+    this.#armAt(first);
+  }
+
+  #armAt(due: number): void {
+    if (this.#wheel && this.#wheelAt <= due) return;
+    this.#wheel?.cancel();
+    this.#wheelAt = due;
+    this.#wheel = this.after(due - this.clock.now(), () => {
+      this.#wheel = null;
+      this.#wheelAt = Infinity;
+      const now = this.clock.now();
+      const due: number[] = [];
+      for (const k of this.#buckets.keys()) if (k <= now) due.push(k);
+      for (const k of due.sort((a, b) => a - b)) {
+        const bucket = this.#buckets.get(k)!;
+        this.#buckets.delete(k);
+        for (const e of bucket) e.fn();
+      }
+      this.#armWheel();
+    });
+  }
+
+  /** Calls `fn` every `ms` milliseconds until cancelled. */
+  every(ms: number, fn: () => void): Timer {
+    let current: Timer | null = null;
+    let cancelled = false;
+    const loop = () => {
+      current = this.after(ms, () => {
+        if (cancelled) return;
+        fn();
+        if (!cancelled) loop();
+      });
+    };
+    loop();
+    return {
+      cancel() {
+        cancelled = true;
+        current?.cancel();
+      },
+    };
+  }
+
+  /** Cancels every pending timer; later `after` calls do nothing. */
+  close(): void {
+    this.#closed = true;
+    this.#buckets.clear();
+    for (const t of [...this.#live]) t.cancel();
+  }
+}
+
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];

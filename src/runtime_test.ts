@@ -1,24 +1,24 @@
-import { assert, assertEquals, assertMatch } from "./testing/asserts.ts";
-import { collectingLogger, FakeClock, newId, redact } from "./runtime.ts";
+import assert from "node:assert/strict";
+import { collectingLogger, FakeClock, newId, redact, systemClock, Timers } from "./runtime.ts";
 
 Deno.test("newId() makes version 7 UUIDs that sort by time", () => {
   const a = newId(1_700_000_000_000);
   const b = newId(1_700_000_000_001);
-  assertMatch(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  assert(a < b);
-  assertEquals(a.slice(0, 13), "018bcfe5-6800");
-  assert(newId() !== newId());
+  assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.ok(a < b);
+  assert.deepEqual(a.slice(0, 13), "018bcfe5-6800");
+  assert.ok(newId() !== newId());
 });
 
 Deno.test("redact() hides secret fields at any depth", () => {
   const out = redact({ a: 1, masked_env: { K: "v" }, nested: { password: "p", ok: "x" } });
-  assertEquals(out, { a: 1, masked_env: "*******", nested: { password: "*******", ok: "x" } });
+  assert.deepEqual(out, { a: 1, masked_env: "*******", nested: { password: "*******", ok: "x" } });
 });
 
 Deno.test("collectingLogger() keeps redacted entries", () => {
   const log = collectingLogger();
   log.info("hello", { secret: "s", n: 1 });
-  assertEquals(log.entries, [{
+  assert.deepEqual(log.entries, [{
     level: "info",
     message: "hello",
     fields: { secret: "*******", n: 1 },
@@ -30,8 +30,51 @@ Deno.test("FakeClock.sleep() resolves only when time is advanced", async () => {
   let done = false;
   const p = clock.sleep(100).then(() => done = true);
   await clock.tick(50);
-  assert(!done);
+  assert.ok(!done);
   await clock.tick(50);
   await p;
-  assert(done);
+  assert.ok(done);
+});
+
+Deno.test("Timers on a FakeClock: after, every, coarse, cancel and close", async () => {
+  const clock = new FakeClock();
+  const timers = new Timers(clock);
+  const fired: string[] = [];
+  timers.after(100, () => fired.push("after"));
+  const cancelled = timers.after(50, () => fired.push("cancelled"));
+  cancelled.cancel();
+  const tick = timers.every(40, () => fired.push("every"));
+  timers.coarse(85, () => fired.push("coarse-85"));
+  const dropped = timers.coarse(95, () => fired.push("dropped"));
+  dropped.cancel();
+  timers.coarse(205, () => fired.push("coarse-205"));
+  for (let i = 0; i < 12; i++) await clock.tick(10);
+  assert.deepEqual(fired, ["every", "every", "coarse-85", "after", "every"]);
+  tick.cancel();
+  for (let i = 0; i < 12; i++) await clock.tick(10);
+  assert.deepEqual(fired.slice(5), ["coarse-205"]);
+  timers.coarse(10, () => fired.push("never"));
+  timers.close();
+  await clock.tick(100);
+  assert.deepEqual(fired.includes("never"), false);
+});
+
+Deno.test("Timers on the real clock chain delays beyond 2^31-1 ms instead of firing at once", () => {
+  const armed: { fn: () => void; ms: number }[] = [];
+  const host = {
+    setTimeout: (fn: () => void, ms: number) => armed.push({ fn, ms }),
+    clearTimeout: () => {},
+  };
+  const timers = new Timers(systemClock, host);
+  const max = 2 ** 31 - 1;
+  const days35 = 35 * 86_400_000;
+  let fired = 0;
+  timers.after(days35, () => fired++);
+  assert.deepEqual(armed.map((a) => a.ms), [max]);
+  armed[0].fn();
+  assert.deepEqual(fired, 0);
+  assert.deepEqual(armed.map((a) => a.ms), [max, days35 - max]);
+  armed[1].fn();
+  assert.deepEqual(fired, 1);
+  assert.deepEqual(timers.size, 0);
 });

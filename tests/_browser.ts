@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { createRequire } from "node:module";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
 /** Where Chromium is: `CHROMIUM_PATH`, else the Debian package's path. */
@@ -114,11 +115,36 @@ export function startPrefixProxy(target: string, prefix: string): PrefixProxy {
       headers: req.headers,
       body: req.body,
       redirect: "manual",
-      signal: req.signal,
+      // A client that goes away cancels the body, which ends the upstream request.
     }).then((res) => new Response(res.body, { status: res.status, headers: res.headers }));
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}${prefix}`,
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
+}
+
+let axeSource: string | null = null;
+
+/**
+ * The serious and critical accessibility violations axe-core finds on the page (WCAG 2
+ * A and AA rules). The page's context needs `bypassCSP: true`: axe is injected inline.
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  axeSource ??= await Deno.readTextFile(
+    createRequire(import.meta.url).resolve("axe-core/axe.min.js"),
+  );
+  await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(`axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+    resultTypes: ["violations"],
+  }).then((r) => r.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+  })))`) as { id: string; impact: string; help: string; targets: string[] }[];
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.targets.join(", ")}`);
 }

@@ -4,7 +4,7 @@
  * `url_prefix` behind a proxy with basic authentication, a phone-sized screen.
  */
 import assert from "node:assert/strict";
-import { browserSuite, startPrefixProxy, watchPage } from "./_browser.ts";
+import { axeViolations, browserSuite, startPrefixProxy, watchPage } from "./_browser.ts";
 import { small, startStack, submit, waitForState } from "./_e2e.ts";
 
 const XSS_NAME = "<img src=x onerror=alert(1)>";
@@ -100,7 +100,7 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     await page.close();
   });
 
-  await t.step("the list shows state changes live", async () => {
+  await t.step("the list and the index show state changes live", async () => {
     const page = await context.newPage();
     const watch = watchPage(page);
     const id = await submit(stack.url, small("sleep 1", { name: "live row" }));
@@ -110,6 +110,17 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     page.on("load", () => loads.push(page.url()));
     const badge = page.locator(`tr[data-task-id="${id}"] .state`);
     await badge.filter({ hasText: "finished" }).waitFor({ timeout: 20_000 });
+    assert.deepEqual(loads, [], "no reload");
+    // A task submitted meanwhile is offered, not inserted.
+    await submit(stack.url, small("true", { name: "later" }));
+    await page.getByRole("link", { name: "1 new task: reload" }).waitFor();
+    // The index's table too.
+    const next = await submit(stack.url, small("sleep 1", { name: "live index row" }));
+    await page.goto(`${stack.url}/`);
+    await page.locator("#live-status").filter({ hasText: "live" }).waitFor();
+    loads.length = 0;
+    const row = page.locator(`tr[data-task-id="${next}"] .state`);
+    await row.filter({ hasText: "finished" }).waitFor({ timeout: 20_000 });
     assert.deepEqual(loads, [], "no reload");
     assert.deepEqual(watch.errors, []);
     await page.close();
@@ -126,6 +137,53 @@ browserSuite("web: task page, list page and error pages", async ({ newContext },
     // The browser logs each 404 document as a failed resource; nothing else.
     assert.deepEqual(watch.errors.filter((e) => !/status of 404/.test(e)), []);
     await page.close();
+  });
+
+  await t.step("axe-core finds no serious accessibility problem on any page", async () => {
+    const id = await submit(
+      stack.url,
+      small("echo checked", {
+        name: "a11y task",
+        env: { A: "1" },
+        masked_env: { B: "2" },
+        labels: { team: "web" },
+      }),
+    );
+    await waitForState(stack.url, id, "TASK_FINISHED");
+    const all = ["/", "/tasks?state=all", `/task/${id}`, "/task/eremetic-task.none"];
+    // Rules hardly depend on the width: every page wide, the longest one narrow too.
+    for (
+      const [viewport, paths] of [
+        [{ width: 1280, height: 900 }, all],
+        [{ width: 390, height: 844 }, ["/"]],
+      ] as const
+    ) {
+      const audit = await newContext({ viewport, bypassCSP: true });
+      const page = await audit.newPage();
+      for (const path of paths) {
+        await page.goto(`${stack.url}${path}`);
+        if (path === `/task/${id}`) {
+          await page.locator("#stdout").filter({ hasText: "checked" }).waitFor();
+        }
+        assert.deepEqual(await axeViolations(page), [], `${path} at ${viewport.width} px`);
+      }
+      await audit.close();
+    }
+  });
+
+  await t.step("times show in the viewer's time zone", async () => {
+    const id = await submit(stack.url, small("true", { name: "zoned" }));
+    const zoned = await newContext({ timezoneId: "Asia/Kolkata", locale: "en-US" });
+    const page = await zoned.newPage();
+    await page.goto(`${stack.url}/task/${id}`);
+    const time = page.locator("#timeline time").first();
+    const iso = await time.getAttribute("datetime");
+    const local = new Date(Date.parse(iso!) + 330 * 60_000).toISOString(); // UTC+5:30
+    const [hh, mm] = [local.slice(11, 13), local.slice(14, 16)];
+    const text = await time.textContent() ?? "";
+    assert.match(text, /GMT\+5:30/, text);
+    assert.ok(text.includes(`${Number(hh) % 12 || 12}:${mm}`), `${text} shows ${hh}:${mm}`);
+    await zoned.close();
   });
 
   await t.step("a 390 px wide screen needs no horizontal scrolling", async () => {

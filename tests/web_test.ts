@@ -61,6 +61,25 @@ Deno.test("web pages: policy, escaping, secrets, links under url_prefix", async 
     assert.ok(res.text.includes("&lt;b&gt;k"));
   });
 
+  await t.step("the index lists queued tasks, then finished ones newest first", async () => {
+    const first = await submit(base, { ...SEED_BODY, name: "killed first" });
+    const second = await submit(base, { ...SEED_BODY, name: "killed second" });
+    for (const killed of [first, second]) {
+      assert.equal(
+        (await request(`${base}/api/v1/task/${killed}/kill`, { method: "POST" })).status,
+        202,
+      );
+    }
+    const page = await request(`${base}/`, { headers: HTML });
+    const [queued, finished] = page.text.split('id="finished-title"');
+    assert.ok(queued.includes(id) && !queued.includes(first), "queued section");
+    assert.ok(finished.indexOf(second) < finished.indexOf(first), "newest first");
+    assert.ok(!finished.includes(id));
+    await request(`${base}/api/v1/task/${second}`, { method: "DELETE" });
+    const after = await request(`${base}/`, { headers: HTML });
+    assert.ok(!after.text.includes(second), "a deleted task is left out");
+  });
+
   await t.step("JSON clients keep the JSON of /task/{id} and the 204 of /", async () => {
     const task = await request(`${base}/task/${id}`);
     assert.equal(task.status, 200);

@@ -30,3 +30,34 @@ for (
     assert.equal(await missing.text(), "null\n");
   });
 }
+
+Deno.test("taskViewResponder() answers the committed task while a change of it is being committed", async () => {
+  let hold: PromiseWithResolvers<void> | null = null;
+  const holding = Promise.withResolvers<void>();
+  await using store = await openKvStore(":memory:", {
+    commit: async (op) => {
+      if (hold) {
+        holding.resolve();
+        await hold.promise;
+      }
+      return await op.commit();
+    },
+  });
+  const v1 = taskViewResponder(store, "v1");
+  const { task } = await store.createTask(sampleTask());
+  const before = await (await v1(task.id)).text();
+  hold = Promise.withResolvers();
+  try {
+    const updating = store.updateTask({ ...task, retry: 1 });
+    await holding.promise;
+    assert.equal(await (await v1(task.id)).text(), before);
+    hold.resolve();
+    await updating;
+  } finally {
+    hold.resolve();
+  }
+  assert.equal(
+    await (await v1(task.id)).text(),
+    JSON.stringify(toTaskV1({ ...task, retry: 1 })) + "\n",
+  );
+});

@@ -95,13 +95,15 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /** The absolute URL of a task, honouring `X-Forwarded-Proto`, `Host` and `url_prefix`. */
 export function taskLocation(req: Request, prefix: string, path: string): string {
-  const url = new URL(req.url);
+  // `req.url` is absolute and normalized: its scheme ends at the first colon (no URL
+  // parsing on the submit path unless the Host header is missing).
+  const url = req.url;
   // The first proxy's value, and only a web scheme (never `javascript:` or garbage).
   const forwarded = req.headers.get("x-forwarded-proto")?.split(",")[0].trim().toLowerCase();
   const proto = forwarded === "http" || forwarded === "https"
     ? forwarded
-    : url.protocol.slice(0, -1);
-  const host = req.headers.get("host") ?? url.host;
+    : url.slice(0, url.indexOf(":"));
+  const host = req.headers.get("host") ?? new URL(url).host;
   return `${proto}://${host}${prefix}${path}`;
 }
 

@@ -13,6 +13,7 @@ import {
   startDevCluster,
   zkRegistry,
 } from "../devcluster/mod.ts";
+import { type FlagSpecs, parseFlagArgs } from "../config/mod.ts";
 import { consoleLogger } from "../runtime.ts";
 import { connectZk, parseZkUrl } from "../zk/mod.ts";
 
@@ -73,95 +74,105 @@ function duration(name: string, v: string): number {
   }
 }
 
+const FLAGS: FlagSpecs = {
+  help: { type: "boolean", short: "h" },
+  ...Object.fromEntries(
+    [
+      "port",
+      "address",
+      "masters",
+      "agents",
+      "agent-resources",
+      "agent-attributes",
+      "executor",
+      "allocation-interval",
+      "heartbeat-interval",
+      "status-update-retry",
+      "offer-timeout",
+      "simulate-duration",
+      "work-dir",
+      "record",
+      "credentials",
+      "zk",
+    ].map((name) => [name, { type: "string" as const }]),
+  ),
+};
+
 /** Parses devcluster flags (`--flag value` or `--flag=value`) into options. */
 export function parseDevclusterFlags(args: string[]): DevclusterFlags {
+  const parsed = parseFlagArgs(args, FLAGS);
+  if (parsed.issues.length > 0) throw new FlagError(parsed.issues[0]);
   const options: DevClusterOptions = { port: 5050 };
   const perAgentResources = new Map<number, string>();
   const perAgentAttributes = new Map<number, string>();
   let agents = 2;
   let help = false;
   let zk: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    let arg = args[i];
-    if (arg === "-h" || arg === "--help") {
-      help = true;
-      continue;
-    }
-    if (!arg.startsWith("--")) throw new FlagError(`Unexpected argument "${arg}"`);
-    let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (eq >= 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const name = arg.slice(2);
-    const need = (): string => {
-      if (value !== undefined) return value;
-      const next = args[++i];
-      if (next === undefined) throw new FlagError(`Flag --${name} needs a value`);
-      return next;
-    };
-    const perAgent = (v: string, into: Map<number, string>, all: (x: string) => void) => {
-      const m = /^(\d+)=(.*)$/.exec(v);
-      if (m) into.set(Number(m[1]), m[2]);
-      else all(v);
-    };
+  const perAgent = (v: string, into: Map<number, string>, all: (x: string) => void) => {
+    const m = /^(\d+)=(.*)$/.exec(v);
+    if (m) into.set(Number(m[1]), m[2]);
+    else all(v);
+  };
+  for (const { name, value: raw } of parsed.occurrences) {
+    const value = String(raw);
     switch (name) {
+      case "help":
+        help = true;
+        break;
       case "port":
-        options.port = int(name, need());
+        options.port = int(name, value);
         break;
       case "address":
-        options.address = need();
+        options.address = value;
         break;
       case "masters":
-        options.masters = Math.max(1, int(name, need()));
+        options.masters = Math.max(1, int(name, value));
         break;
       case "agents":
-        agents = int(name, need());
+        agents = int(name, value);
         break;
       case "agent-resources":
-        perAgent(need(), perAgentResources, (v) => options.agentResources = v);
+        perAgent(value, perAgentResources, (v) => options.agentResources = v);
         break;
       case "agent-attributes":
-        perAgent(need(), perAgentAttributes, (v) => options.agentAttributes = v);
+        perAgent(value, perAgentAttributes, (v) => options.agentAttributes = v);
         break;
       case "executor": {
-        const v = need();
-        if (!["process", "docker", "simulated"].includes(v)) {
-          throw new FlagError(`Flag --executor expects process, docker or simulated, got "${v}"`);
+        if (!["process", "docker", "simulated"].includes(value)) {
+          throw new FlagError(
+            `Flag --executor expects process, docker or simulated, got "${value}"`,
+          );
         }
-        options.executor = v as ExecutorMode;
+        options.executor = value as ExecutorMode;
         break;
       }
       case "allocation-interval":
-        options.allocationIntervalMs = duration(name, need());
+        options.allocationIntervalMs = duration(name, value);
         break;
       case "heartbeat-interval":
-        options.heartbeatIntervalSeconds = duration(name, need()) / 1000;
+        options.heartbeatIntervalSeconds = duration(name, value) / 1000;
         break;
       case "status-update-retry":
-        options.statusUpdateRetryMs = duration(name, need());
+        options.statusUpdateRetryMs = duration(name, value);
         break;
       case "offer-timeout":
-        options.offerTimeoutMs = duration(name, need());
+        options.offerTimeoutMs = duration(name, value);
         break;
       case "simulate-duration":
-        options.simulateDurationMs = duration(name, need());
+        options.simulateDurationMs = duration(name, value);
         break;
       case "work-dir":
-        options.workDir = need();
+        options.workDir = value;
         break;
       case "record":
-        options.record = need();
+        options.record = value;
         break;
       case "credentials":
-        options.credentials = need();
+        options.credentials = value;
         break;
       case "zk":
-        zk = need();
+        zk = value;
         break;
-      default:
-        throw new FlagError(`Unknown flag --${name}`);
     }
   }
   if (perAgentResources.size || perAgentAttributes.size) {

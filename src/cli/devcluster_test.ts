@@ -78,6 +78,18 @@ Deno.test("eremetic devcluster prints the master URL, serves, and stops cleanly 
   assert.match(log, /Stopping the development cluster/);
 });
 
+Deno.test("parseDevclusterFlags() names the flag in each error", () => {
+  assert.throws(() => parseDevclusterFlags(["--nope"]), { message: 'Unknown flag "--nope"' });
+  assert.throws(() => parseDevclusterFlags(["--agents"]), {
+    message: "Flag --agents needs a value",
+  });
+  assert.throws(() => parseDevclusterFlags(["--port", "--agents", "1"]), {
+    message: "Flag --port needs a value",
+  });
+  assert.throws(() => parseDevclusterFlags(["extra"]), { message: 'Unexpected argument "extra"' });
+  assert.equal(parseDevclusterFlags(["-h"]).help, true);
+});
+
 Deno.test("devclusterCommand() refuses a malformed --zk URL before starting, without its password", async () => {
   const printed: string[] = [];
   const original = console.error;

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { VERSION } from "../version.ts";
+import process from "node:process";
+import { buildCommit, VERSION } from "../version.ts";
 
 /** A subcommand: receives the arguments after its name, returns an exit code. */
 export type Command = (args: string[]) => Promise<number>;
@@ -19,9 +20,9 @@ interface CommandEntry {
   load: () => Promise<Command>;
 }
 
-const notYet = (what: string): Command => (_args) => {
-  console.error(`eremetic: "${what}" is not available yet in this version`);
-  return Promise.resolve(2);
+const client = (name: string): CommandEntry["load"] => async () => {
+  const { clientCommand, denoIo } = await import("./hermit.ts");
+  return (args) => clientCommand(name, args, denoIo("eremetic"));
 };
 
 /** Subcommands, loaded lazily so a client command does not pay for the server. */
@@ -38,22 +39,15 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: "run the development Mesos cluster alone",
     load: async () => (await import("./devcluster.ts")).devclusterCommand,
   },
-  run: { summary: "submit a task (hermit run)", load: () => Promise.resolve(notYet("run")) },
-  ls: { summary: "list tasks (hermit ls)", load: () => Promise.resolve(notYet("ls")) },
-  task: { summary: "show one task (hermit task)", load: () => Promise.resolve(notYet("task")) },
-  logs: { summary: "print a task's stdout or stderr", load: () => Promise.resolve(notYet("logs")) },
-  kill: { summary: "kill a task", load: () => Promise.resolve(notYet("kill")) },
-  delete: {
-    summary: "delete a terminated task",
-    load: () => Promise.resolve(notYet("delete")),
-  },
+  run: { summary: "submit a task; --wait follows it to its end (hermit run)", load: client("run") },
+  ls: { summary: "list tasks (hermit ls)", load: client("ls") },
+  task: { summary: "show one task (hermit task)", load: client("task") },
+  logs: { summary: "print a task's stdout or stderr; --follow", load: client("logs") },
+  kill: { summary: "kill a task", load: client("kill") },
+  delete: { summary: "delete a finished task", load: client("delete") },
   version: {
-    summary: "print the version",
-    load: () =>
-      Promise.resolve(() => {
-        console.log(VERSION);
-        return Promise.resolve(0);
-      }),
+    summary: "print the version and commit (and the server's, with EREMETIC_URL)",
+    load: client("version"),
   },
 };
 
@@ -75,15 +69,32 @@ export function usage(): string {
   ].join("\n");
 }
 
+/**
+ * Whether this program was invoked as `hermit`: a symlink to the binary (its argv[0]; the
+ * executable's own path is the link's target) or to main.ts.
+ */
+export function invokedAsHermit(
+  argv0: string = process.argv0,
+  mainModule: string = Deno.mainModule,
+): boolean {
+  const base = (p: string) =>
+    p.replace(/[?#].*$/, "").split(/[\\/]/).pop()!.replace(/\.(exe|ts|js)$/, "");
+  return base(argv0) === "hermit" || base(mainModule) === "hermit";
+}
+
 /** Runs the command named by `args[0]` (default `serve`) and returns its exit code. */
 export async function main(args: string[]): Promise<number> {
+  if (invokedAsHermit()) {
+    const { hermitMain } = await import("./hermit.ts");
+    return await hermitMain(args);
+  }
   const [first, ...rest] = args;
   if (first === "-h" || first === "--help" || first === "help") {
     console.log(usage());
     return 0;
   }
   if (first === "--version" || first === "-v") {
-    console.log(VERSION);
+    console.log(`${VERSION} (commit ${buildCommit()})`);
     return 0;
   }
   // No command, or flags first: serve.

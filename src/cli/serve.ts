@@ -4,7 +4,14 @@
  * @module
  */
 import { createApp } from "../app.ts";
-import { type Config, ConfigError, flagsHelp, loadConfig, redactConfig } from "../config/mod.ts";
+import {
+  type Config,
+  ConfigError,
+  type ConfigInput,
+  flagsHelp,
+  loadConfig,
+  redactConfig,
+} from "../config/mod.ts";
 import { consoleLogger, type Logger, systemClock } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 
@@ -81,10 +88,18 @@ Runs the HTTP API, the web UI and the Mesos scheduler.
 Flags (every configuration key; see docs/configuration.md):
 `;
 
+/** How `eremetic dev` adapts `serve`. */
+export interface ServeCommandOptions {
+  /** Called once listening, with the URL and the configuration actually used. */
+  onListening?: (url: string, config: Config) => void;
+  /** Defaults below the file, environment and flags (`eremetic dev`'s database). */
+  defaults?: ConfigInput;
+}
+
 /** Loads the configuration, starts the server, and stops it on SIGINT/SIGTERM. */
 export async function serveCommand(
   args: string[],
-  { onListening }: { onListening?: (url: string) => void } = {},
+  { onListening, defaults }: ServeCommandOptions = {},
 ): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
     // deno-lint-ignore no-console
@@ -93,7 +108,7 @@ export async function serveCommand(
   }
   let loaded;
   try {
-    loaded = await loadConfig(args);
+    loaded = await loadConfig(args, { defaults });
   } catch (e) {
     if (e instanceof ConfigError) {
       // deno-lint-ignore no-console
@@ -118,7 +133,7 @@ export async function serveCommand(
     database: `${config.database_driver}:${safe.database}`,
     master: safe.master || "(none)",
   });
-  onListening?.(server.url);
+  onListening?.(server.url, config);
   const stop = (signal: string) => {
     logger.info(`Received ${signal}: stopping (running tasks keep running)`);
     server.shutdown();

@@ -53,6 +53,15 @@ export {
   parseHttpCredentials,
 } from "./schema.ts";
 export {
+  flagIsOn,
+  type FlagOccurrence,
+  type FlagSpec,
+  type FlagSpecs,
+  type ParsedFlagArgs,
+  parseFlagArgs,
+  type ParseFlagArgsOptions,
+} from "./flags.ts";
+export {
   CONFIG_ENV,
   CONFIG_FLAG,
   type FileLayer,

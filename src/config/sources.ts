@@ -6,6 +6,7 @@
  * @module
  */
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { type FlagSpecs, parseFlagArgs } from "./flags.ts";
 import { CONFIG_KEYS, ConfigError, type ConfigKey, type ConfigKeySpec } from "./schema.ts";
 
 /** The YAML file layer: its path, its top-level values and the line of each key. */
@@ -122,70 +123,40 @@ export interface ParsedFlags {
   issues: string[];
 }
 
+/** The configuration flags as `parseFlagArgs()` specs: `port` for `--port`. */
+const FLAG_SPECS: FlagSpecs = Object.fromEntries([
+  ...CONFIG_KEYS.map((s) => [s.flag.slice(2), { type: s.boolean ? "boolean" : "string" }]),
+  [CONFIG_FLAG.slice(2), { type: "string" }],
+]);
+
 /**
  * Parses command-line flags: `--port 8080`, `--port=8080`, `--checkpoint`,
- * `--checkpoint=false`, `--config PATH`. Flags are the YAML keys with dashes
- * (`--database-driver`). The last occurrence of a flag wins.
+ * `--checkpoint=false`, `--checkpoint false`, `--config PATH`. Flags are the YAML keys
+ * with dashes (`--database-driver`). The last occurrence of a flag wins.
  */
 export function parseFlags(args: readonly string[]): ParsedFlags {
+  const parsed = parseFlagArgs(args, FLAG_SPECS, {
+    booleanValueNext: true,
+    suggest: suggestFlag,
+    positionalHint: "only flags like --port 8080 are accepted",
+    example: (name) => exampleValue(KEYS_BY_FLAG.get(`--${name}`)),
+  });
   const values: RawValue[] = [];
-  const issues: string[] = [];
   let config: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith("-") || arg === "-" || arg === "--") {
-      issues.push(`Unexpected argument "${arg}": only flags like --port 8080 are accepted`);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    let value: string | boolean | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-    const spec = KEYS_BY_FLAG.get(name);
-    if (name !== CONFIG_FLAG && !spec) {
-      const hint = suggestFlag(name);
-      issues.push(`Unknown flag "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
-      // Skip the unknown flag's value too, so it is not reported as a stray argument.
-      if (value === undefined && i + 1 < args.length && !args[i + 1].startsWith("--")) i++;
-      continue;
-    }
-    if (value === undefined) {
-      const next = args[i + 1];
-      if (spec?.boolean) {
-        // `--checkpoint` alone means true; `--checkpoint false` is accepted too.
-        if (next !== undefined && /^(true|false)$/i.test(next)) {
-          value = next;
-          i++;
-        } else {
-          value = true;
-        }
-      } else if (next === undefined || next.startsWith("--")) {
-        issues.push(`Flag ${name} needs a value, e.g. ${name} ${exampleValue(spec)}`);
-        continue;
-      } else {
-        value = next;
-        i++;
-      }
-    }
-    if (name === CONFIG_FLAG) config = String(value);
-    else values.push({ key: spec!.key, value, source: `flag ${name}` });
+  for (const { name, value } of parsed.occurrences) {
+    const flag = `--${name}`;
+    if (flag === CONFIG_FLAG) config = String(value);
+    else values.push({ key: KEYS_BY_FLAG.get(flag)!.key, value, source: `flag ${flag}` });
   }
-  return { values, config, issues };
+  return { values, config, issues: parsed.issues };
 }
 
-/** The `--config` path in `args`, without validating anything else. */
+/** The `--config` path in `args` (`""` when it has no value), without validating the rest. */
 export function configFlag(args: readonly string[]): string | undefined {
-  let found: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === CONFIG_FLAG) {
-      const next = args[i + 1];
-      found = next !== undefined && !next.startsWith("--") ? next : "";
-      i++;
-    } else if (arg.startsWith(CONFIG_FLAG + "=")) {
-      found = arg.slice(CONFIG_FLAG.length + 1);
-    }
-  }
-  return found;
+  const parsed = parseFlagArgs(args, FLAG_SPECS, { booleanValueNext: true });
+  const given = args.some((a) => a === CONFIG_FLAG || a.startsWith(CONFIG_FLAG + "="));
+  const value = parsed.values[CONFIG_FLAG.slice(2)];
+  return typeof value === "string" ? value : given ? "" : undefined;
 }
 
 function exampleValue(spec: ConfigKeySpec | undefined): string {

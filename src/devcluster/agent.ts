@@ -6,12 +6,11 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../runtime.ts";
+import { type Logger, silentLogger, type Timer, type Timers } from "../runtime.ts";
 import { FetchError, fetchUris } from "./fetcher.ts";
 import { FilesService } from "./files.ts";
 import { encodeJson } from "./json.ts";
 import { flattenAttributes, ResourceSet } from "./resources.ts";
-import type { Timer, Timers } from "./timers.ts";
 import {
   type Attribute,
   type FrameworkInfo,

@@ -318,7 +318,7 @@ function convertScalar(v: unknown, kind: Kind, name: string): unknown {
  * are left alone: nothing reads them, as the master ignores them. In place,
  * because a launch of a hundred thousand tasks should not copy each TaskInfo.
  */
-function convertMessage(
+function convertMessageOrdered(
   json: unknown,
   schema: Schema,
   path: string,
@@ -346,7 +346,12 @@ function convertMessage(
       let dropped = false;
       for (let i = 0; i < v.length; i++) {
         const item = message
-          ? convertMessage(v[i], message, `${path ? `${path}.` : ""}${name}[${i}]`, missing)
+          ? convertMessageOrdered(
+            v[i],
+            message,
+            `${path ? `${path}.` : ""}${name}[${i}]`,
+            missing,
+          )
           : convertLeaf(v[i], field, name);
         if (item === undefined) dropped = true;
         else if (item !== v[i]) v[i] = item;
@@ -360,7 +365,7 @@ function convertMessage(
         throw new CallParseError(`Not expecting a JSON array for field '${name}'`);
       }
       const value = message
-        ? convertMessage(v, message, path ? `${path}.${name}` : name, missing)
+        ? convertMessageOrdered(v, message, path ? `${path}.${name}` : name, missing)
         : convertLeaf(v, field, name);
       if (value === undefined) {
         obj[name] = undefined;
@@ -369,6 +374,90 @@ function convertMessage(
     }
   }
   return obj;
+}
+
+/**
+ * The same conversion driven by the keys present (a TaskInfo or Resource sets a few of its
+ * many fields), then a check of the required fields. Returns false as soon as a required
+ * field is missing: `convertMessageOrdered` then names every missing field in the master's
+ * order. Values it converted are already converted, and converting them again is a no-op.
+ */
+function convertPresent(json: unknown, schema: Schema, path: string): boolean {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new CallParseError(`Expecting a JSON object for field '${path || "Call"}'`);
+  }
+  const obj = json as Record<string, unknown>;
+  const info = infoOf(schema);
+  for (const name in obj) {
+    const field = info.fields.get(name);
+    if (!field) continue;
+    const v = obj[name];
+    if (v === undefined || v === null) {
+      if (v === null) obj[name] = undefined;
+      continue;
+    }
+    const message = field.message;
+    if (field.rule === "repeated") {
+      if (!Array.isArray(v)) {
+        throw new CallParseError(`Not expecting a JSON ${jsonKind(v)} for field '${name}'`);
+      }
+      let dropped = false;
+      for (let i = 0; i < v.length; i++) {
+        if (message) {
+          if (!convertPresent(v[i], message, `${path ? `${path}.` : ""}${name}[${i}]`)) {
+            return false;
+          }
+          continue;
+        }
+        const item = convertLeaf(v[i], field, name);
+        if (item === undefined) dropped = true;
+        else if (item !== v[i]) v[i] = item;
+      }
+      const items = dropped
+        ? v.filter((_, i) => message || convertLeaf(v[i], field, name) !== undefined)
+        : v;
+      obj[name] = items.length ? items : undefined;
+    } else {
+      if (Array.isArray(v)) {
+        throw new CallParseError(`Not expecting a JSON array for field '${name}'`);
+      }
+      if (message) {
+        if (!convertPresent(v, message, path ? `${path}.${name}` : name)) return false;
+        continue;
+      }
+      const value = convertLeaf(v, field, name);
+      if (value === undefined) {
+        obj[name] = undefined;
+        if (field.rule === "required") return false;
+      } else if (value !== v) obj[name] = value;
+    }
+  }
+  for (const name of info.required) {
+    if (obj[name] === undefined || obj[name] === null) return false;
+  }
+  return true;
+}
+
+interface SchemaInfo {
+  fields: Map<string, Field & { message: Schema | null }>;
+  required: string[];
+}
+
+const INFOS = new WeakMap<Schema, SchemaInfo>();
+
+function infoOf(schema: Schema): SchemaInfo {
+  let info = INFOS.get(schema);
+  if (!info) {
+    info = { fields: new Map(), required: [] };
+    for (const [name, field] of Object.entries(schema)) {
+      const k = field.kind;
+      const message = typeof k === "object" && !isEnum(k) ? k as Schema : null;
+      info.fields.set(name, { ...field, message });
+      if (field.rule === "required") info.required.push(name);
+    }
+    INFOS.set(schema, info);
+  }
+  return info;
 }
 
 const ENTRIES = new WeakMap<Schema, [string, Field][]>();
@@ -400,8 +489,9 @@ export interface Call {
  * master's message (`Missing required fields: subscribe.framework_info.user`).
  */
 export function convertCall(json: unknown): Call {
+  if (convertPresent(json, CALL, "")) return json as Call;
   const missing: string[] = [];
-  const call = convertMessage(json, CALL, "", missing) as Call;
+  const call = convertMessageOrdered(json, CALL, "", missing) as Call;
   if (missing.length) throw new CallParseError(`Missing required fields: ${missing.join(", ")}`);
   return call;
 }

@@ -117,3 +117,35 @@ Deno.test("randomUuidBase64() yields valid, distinct v4 UUID bytes", async () =>
   }
   assert.equal(seen.size, 5000);
 });
+
+Deno.test("convertCall() names every missing field in the master's order, whatever the key order", () => {
+  const call = () => ({
+    accept: {
+      operations: [{
+        launch: {
+          task_infos: [{
+            resources: [{ scalar: { value: "1" }, name: "cpus" }],
+            task_id: { value: "t" },
+          }],
+        },
+        type: "LAUNCH",
+      }],
+    },
+    framework_id: { value: "f" },
+    type: "ACCEPT",
+  });
+  assert.throws(() => convertCall(call()), {
+    name: "CallParseError",
+    message: "Missing required fields: accept.operations[0].launch.task_infos[0].name, " +
+      "accept.operations[0].launch.task_infos[0].agent_id, " +
+      "accept.operations[0].launch.task_infos[0].resources[0].type",
+  });
+  const complete = call();
+  const task = complete.accept.operations[0].launch.task_infos[0] as Record<string, unknown>;
+  Object.assign(task, { name: "n", agent_id: { value: "a" } });
+  (task.resources as Record<string, unknown>[])[0].type = "SCALAR";
+  const converted = convertCall(complete);
+  const resource = (converted.accept as typeof complete.accept).operations[0].launch
+    .task_infos[0].resources[0];
+  assert.equal(resource.scalar.value, 1 as unknown as string, "numeric strings converted");
+});

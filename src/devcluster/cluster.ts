@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Clock, Logger } from "../runtime.ts";
+import { type Clock, type Logger, Timers } from "../runtime.ts";
 import { Agent, type ExecutorMode } from "./agent.ts";
 import {
   advertisedHostname,
@@ -18,10 +18,12 @@ import {
   textResponse,
 } from "./master.ts";
 import type { Recorder } from "./record.ts";
-import { type Http1Server, serveHttp1 } from "./http1.ts";
+import { type Answer, type Http1Request, type Http1Server, serveHttp1 } from "./http1.ts";
 import type { MasterRegistry, Membership } from "./registry.ts";
-import { Timers } from "./timers.ts";
 import type { Attribute, MasterInfo, Resource } from "./types.ts";
+
+const SCHEDULER_PATH = "/api/v1/scheduler";
+const MASTER_SCHEDULER_PATH = "/master/api/v1/scheduler";
 
 /** One agent's shape. */
 export interface AgentSpec {
@@ -230,22 +232,33 @@ export class Cluster {
 
   // -- HTTP ---------------------------------------------------------------------------------
 
-  async #handle(node: MasterNode, req: Request): Promise<Response> {
-    try {
-      return await this.#route(node, req);
-    } catch (err) {
-      this.#logger.error("Request failed", { path: new URL(req.url).pathname, error: String(err) });
+  #handle(node: MasterNode, raw: Http1Request): Answer | Promise<Answer> {
+    const failed = (err: unknown) => {
+      this.#logger.error("Request failed", {
+        path: raw.target.split("?")[0],
+        error: String(err),
+      });
       return textResponse(500, "Internal Server Error");
+    };
+    try {
+      // The scheduler endpoint, hot during launches, works on the request as read.
+      const target = raw.target;
+      const path = target === SCHEDULER_PATH || target === MASTER_SCHEDULER_PATH
+        ? target
+        : target.split("?")[0].replace(/(.)\/$/, "$1");
+      const answer = path === SCHEDULER_PATH || path === MASTER_SCHEDULER_PATH
+        ? this.#scheduler(node, raw)
+        : this.#route(node, raw.toRequest());
+      return answer instanceof Promise ? answer.catch(failed) : answer;
+    } catch (err) {
+      return failed(err);
     }
   }
 
-  async #route(node: MasterNode, req: Request): Promise<Response> {
+  async #route(node: MasterNode, req: Request): Promise<Answer> {
     const url = new URL(req.url);
     let path = url.pathname;
     if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
-    if (path === "/api/v1/scheduler" || path === "/master/api/v1/scheduler") {
-      return await this.#scheduler(node, req);
-    }
     if (path.startsWith("/devcluster/")) return await this.#control(req, path, url.searchParams);
     const leader = this.#leaderNode();
     switch (path) {
@@ -262,7 +275,7 @@ export class Cluster {
           headers: { location: `//${leader.hostname}:${leader.port}` },
         });
     }
-    const leaderOnly: Record<string, (m: Master) => Response | Promise<Response>> = {
+    const leaderOnly: Record<string, (m: Master) => Answer | Promise<Answer>> = {
       "/state": (m) => jsonResponse(m.state()),
       "/tasks": (m) => jsonResponse(m.tasks(url.searchParams)),
       "/frameworks": (m) => jsonResponse(m.frameworks()),
@@ -298,16 +311,19 @@ export class Cluster {
     return await handler(node.master!);
   }
 
-  async #scheduler(node: MasterNode, original: Request): Promise<Response> {
-    const injected = await this.#takeInjected(original);
-    if (injected instanceof Response) return injected;
-    const req = injected ?? original;
+  #scheduler(node: MasterNode, req: Http1Request): Answer | Promise<Answer> {
+    if (this.#injected.length) {
+      return this.#takeInjected(req).then((injected) => injected ?? this.#schedulerCall(node, req));
+    }
+    return this.#schedulerCall(node, req);
+  }
+
+  #schedulerCall(node: MasterNode, req: Http1Request): Answer {
     let principal: string | undefined;
     const credentials = this.settings.credentials;
     if (credentials) {
-      const p = authenticateBasic(req.headers.get("authorization"), credentials);
+      const p = authenticateBasic(req.header("authorization"), credentials);
       if (p === null) {
-        await req.body?.cancel();
         return textResponse(401, "401 Unauthorized.", {
           "www-authenticate": 'Basic realm="mesos-master-scheduler"',
         });
@@ -316,7 +332,6 @@ export class Cluster {
     }
     const leader = this.#leaderNode();
     if (node !== leader) {
-      await req.body?.cancel();
       if (!leader) return textResponse(503, "No leader elected");
       return new Response(null, {
         status: 307,
@@ -324,31 +339,26 @@ export class Cluster {
       });
     }
     if (node.recoveringUntil > this.settings.clock.now()) {
-      await req.body?.cancel();
       return textResponse(503, "Master has not finished recovery");
     }
-    return await node.master!.handleScheduler(req, principal);
+    return node.master!.handleScheduler(req, principal);
   }
 
-  async #takeInjected(req: Request): Promise<Response | Request | null> {
-    if (!this.#injected.length) return null;
+  /** An injected answer for this call, or null to handle it (after any injected delay). */
+  async #takeInjected(req: Http1Request): Promise<Answer | null> {
     let type: string | undefined;
-    let replacement: Request | null = null;
     if (this.#injected.some((i) => i.type !== undefined)) {
-      const body = await req.text();
-      replacement = new Request(req.url, { method: req.method, headers: req.headers, body });
       try {
-        type = (JSON.parse(body) as { type?: string }).type;
+        type = (JSON.parse(req.text()) as { type?: string }).type;
       } catch { /* not JSON: matches only untyped injections */ }
     }
     const i = this.#injected.findIndex((x) => x.type === undefined || x.type === type);
-    if (i < 0) return replacement;
+    if (i < 0) return null;
     const inj = this.#injected[i];
     inj.count = (inj.count ?? 1) - 1;
     if (inj.count <= 0) this.#injected.splice(i, 1);
     if (inj.delayMs) await this.settings.clock.sleep(inj.delayMs);
-    if (inj.status === undefined) return replacement ?? req;
-    if (!replacement) await req.body?.cancel();
+    if (inj.status === undefined) return null;
     return new Response(inj.body ?? null, {
       status: inj.status,
       headers: { "content-type": "text/plain; charset=utf-8", ...inj.headers },

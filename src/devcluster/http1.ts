@@ -4,10 +4,14 @@
  * merges whatever a stream has queued into one chunk, and a client that relies on
  * the master's framing would pass against it and fail against a real master.)
  *
- * Requests become `Request` objects and handlers answer `Response`s, as with
- * `Deno.serve`; responses marked with `markStreaming()` are sent with
+ * Handlers get an `Http1Request` (method, target, lower-case headers, the body
+ * already read) and answer a `Response`, or a plain `Reply` object where building
+ * `Request`/`Headers`/`Response` objects would cost more than the work itself (a
+ * scheduler call answered 202); `toRequest()` gives the `Request` the other routes
+ * want. Responses marked with `markStreaming()` are sent with
  * `Transfer-Encoding: chunked`, one chunk per stream read, and their stream is
- * cancelled when the client goes away. Supports keep-alive, `Content-Length` and
+ * cancelled when the client goes away. Supports keep-alive and pipelining (the
+ * answers to requests read together leave in one write), `Content-Length` and
  * chunked request bodies, and `Expect: 100-continue` (curl sends it).
  *
  * @module
@@ -46,6 +50,63 @@ export function utf8Length(text: string): number {
   return NON_ASCII_RE.test(text) ? encoder.encode(text).length : text.length;
 }
 
+/** A request as read from the connection, before any `Request` object exists. */
+export interface Http1Request {
+  /** `POST`, `GET`… */
+  readonly method: string;
+  /** Path and query (origin form). */
+  readonly target: string;
+  /** The `Host` header, or the listen address. */
+  readonly host: string;
+  /** Header values by lower-case name (repeated headers joined by `, `). */
+  readonly headers: ReadonlyMap<string, string>;
+  /** The body, or null when the request had none. */
+  readonly body: Uint8Array | null;
+  /** A header's value by lower-case name, or null. */
+  header(name: string): string | null;
+  /** The body as UTF-8 text ("" without one). */
+  text(): string;
+  /** The same request as a `Request` (for routes that are not hot). */
+  toRequest(): Request;
+}
+
+/** An answer without a `Response` object: status, headers (lower-case names) and text. */
+export interface Reply {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+/** What a handler answers. */
+export type Answer = Response | Reply;
+
+class RawRequest implements Http1Request {
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    readonly host: string,
+    readonly headers: Map<string, string>,
+    readonly body: Uint8Array | null,
+  ) {}
+
+  header(name: string): string | null {
+    return this.headers.get(name) ?? null;
+  }
+
+  text(): string {
+    return this.body ? decoder.decode(this.body) : "";
+  }
+
+  toRequest(): Request {
+    const hasBody = this.body !== null && this.method !== "GET" && this.method !== "HEAD";
+    return new Request(`http://${this.host}${this.target}`, {
+      method: this.method,
+      headers: [...this.headers],
+      body: hasBody ? this.body as Uint8Array<ArrayBuffer> : undefined,
+    });
+  }
+}
+
 /** A running server. */
 export interface Http1Server {
   readonly port: number;
@@ -62,8 +123,10 @@ export interface ServeHttp1Options {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
+const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const latin1 = new TextDecoder("latin1");
 const REASONS: Record<number, string> = {
   100: "Continue",
   200: "OK",
@@ -90,11 +153,15 @@ class BadRequest extends Error {
   }
 }
 
-/** Buffered reads from a connection. */
+/** Buffered reads from a connection, into one reused buffer. */
 class ConnReader {
   #conn: Deno.Conn;
-  #buf = new Uint8Array(0);
+  #buf = new Uint8Array(65536);
+  #start = 0;
+  #end = 0;
   #eof = false;
+  /** Called before each read from the socket (the server flushes its answers there). */
+  beforeRead: (() => Promise<void>) | null = null;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -102,10 +169,22 @@ class ConnReader {
 
   async #fill(): Promise<boolean> {
     if (this.#eof) return false;
-    const chunk = new Uint8Array(65536);
+    if (this.beforeRead) await this.beforeRead();
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#end === this.#buf.length) {
+      const used = this.#end - this.#start;
+      if (this.#start > 0) this.#buf.copyWithin(0, this.#start, this.#end);
+      else {
+        const bigger = new Uint8Array(this.#buf.length * 2);
+        bigger.set(this.#buf);
+        this.#buf = bigger;
+      }
+      this.#start = 0;
+      this.#end = used;
+    }
     let n: number | null;
     try {
-      n = await this.#conn.read(chunk);
+      n = await this.#conn.read(this.#buf.subarray(this.#end));
     } catch {
       n = null;
     }
@@ -113,40 +192,38 @@ class ConnReader {
       this.#eof = true;
       return false;
     }
-    const joined = new Uint8Array(this.#buf.length + n);
-    joined.set(this.#buf);
-    joined.set(chunk.subarray(0, n), this.#buf.length);
-    this.#buf = joined;
+    this.#end += n;
     return true;
   }
 
-  #indexOf(seq: number[], from = 0): number {
+  /** Index of CRLF (or CRLFCRLF) at or after `from` within the bytes held, or -1. */
+  #find(from: number, blank: boolean): number {
     const b = this.#buf;
-    outer: for (let i = from; i <= b.length - seq.length; i++) {
-      for (let j = 0; j < seq.length; j++) if (b[i + j] !== seq[j]) continue outer;
-      return i;
+    const last = this.#end - (blank ? 3 : 1);
+    for (let i = from; i < last; i++) {
+      if (b[i] !== 13 || b[i + 1] !== 10) continue;
+      if (!blank || (b[i + 2] === 13 && b[i + 3] === 10)) return i;
     }
     return -1;
   }
 
-  #take(n: number): Uint8Array {
-    const out = this.#buf.slice(0, n);
-    this.#buf = this.#buf.subarray(n);
-    return out;
-  }
-
   /** The request head (up to the blank line), or null at a clean end of stream. */
   async head(): Promise<string | null> {
+    let scanned = 0;
     while (true) {
-      const i = this.#indexOf([13, 10, 13, 10]);
+      // Rescan only the new bytes (and the three before them).
+      const i = this.#find(this.#start + Math.max(0, scanned - 3), true);
       if (i >= 0) {
-        const text = decoder.decode(this.#take(i));
-        this.#take(4);
+        const text = latin1.decode(this.#buf.subarray(this.#start, i));
+        this.#start = i + 4;
         return text;
       }
-      if (this.#buf.length > MAX_HEAD_BYTES) throw new BadRequest("Request head too large", 431);
+      scanned = this.#end - this.#start;
+      if (scanned > MAX_HEAD_BYTES) throw new BadRequest("Request head too large", 431);
       if (!(await this.#fill())) {
-        if (this.#buf.length) throw new BadRequest("Connection closed inside a request head");
+        if (this.#end > this.#start) {
+          throw new BadRequest("Connection closed inside a request head");
+        }
         return null;
       }
     }
@@ -154,27 +231,31 @@ class ConnReader {
 
   async line(): Promise<string> {
     while (true) {
-      const i = this.#indexOf([13, 10]);
+      const i = this.#find(this.#start, false);
       if (i >= 0) {
-        const text = decoder.decode(this.#take(i));
-        this.#take(2);
+        const text = latin1.decode(this.#buf.subarray(this.#start, i));
+        this.#start = i + 2;
         return text;
       }
-      if (this.#buf.length > MAX_HEAD_BYTES) throw new BadRequest("Chunk header too large");
+      if (this.#end - this.#start > MAX_HEAD_BYTES) throw new BadRequest("Chunk header too large");
       if (!(await this.#fill())) throw new BadRequest("Connection closed inside a body");
     }
   }
 
+  /** The next `n` bytes, copied out of the reused buffer. */
   async exactly(n: number): Promise<Uint8Array> {
-    while (this.#buf.length < n) {
+    while (this.#end - this.#start < n) {
       if (!(await this.#fill())) throw new BadRequest("Connection closed inside a body");
     }
-    return this.#take(n);
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
   }
 
   /** Resolves when the peer closes the connection (bytes read meanwhile are dropped). */
   async untilEof(): Promise<void> {
-    while (await this.#fill()) this.#buf = new Uint8Array(0);
+    this.beforeRead = null;
+    while (await this.#fill()) this.#start = this.#end;
   }
 }
 
@@ -192,11 +273,11 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 async function readBody(
   reader: ConnReader,
-  headers: Headers,
+  headers: Map<string, string>,
   maxBodyBytes: number,
 ): Promise<Uint8Array | null> {
   const te = headers.get("transfer-encoding");
-  if (te !== null) {
+  if (te !== undefined) {
     if (te.toLowerCase() !== "chunked") {
       throw new BadRequest(`Unsupported Transfer-Encoding "${te}"`);
     }
@@ -219,7 +300,7 @@ async function readBody(
     }
   }
   const cl = headers.get("content-length");
-  if (cl === null) return null;
+  if (cl === undefined) return null;
   if (!/^\d+$/.test(cl.trim())) throw new BadRequest(`Invalid Content-Length "${cl}"`);
   const n = Number(cl);
   if (n > maxBodyBytes) throw new BadRequest("Request body too large", 413);
@@ -230,14 +311,48 @@ function statusLine(status: number): string {
   return `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n`;
 }
 
-function headerBlock(res: Response, extra: string): string {
+/** The `Date` header's value, made once per second. */
+let dateSecond = 0;
+let dateText = "";
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/** The head of a keep-alive answer with no header and no body (a 202), per status. */
+const bareHeads = new Map<number, { date: string; bytes: Uint8Array }>();
+function bareHead(status: number): Uint8Array {
+  const date = httpDate();
+  let cached = bareHeads.get(status);
+  if (cached?.date !== date) {
+    const text = `${statusLine(status)}date: ${date}\r\ncontent-length: 0\r\n\r\n`;
+    cached = { date, bytes: encoder.encode(text) };
+    bareHeads.set(status, cached);
+  }
+  return cached.bytes;
+}
+
+function skipped(name: string): boolean {
+  return name === "content-length" || name === "transfer-encoding" || name === "connection";
+}
+
+function headerBlock(res: Answer, extra: string): string {
   let out = statusLine(res.status);
-  res.headers.forEach((value, name) => {
-    if (name !== "content-length" && name !== "transfer-encoding" && name !== "connection") {
-      out += `${name}: ${value}\r\n`;
+  if (res instanceof Response) {
+    res.headers.forEach((value, name) => {
+      if (!skipped(name)) out += `${name}: ${value}\r\n`;
+    });
+  } else if (res.headers) {
+    for (const name in res.headers) {
+      if (!skipped(name)) out += `${name}: ${res.headers[name]}\r\n`;
     }
-  });
-  return `${out}date: ${new Date().toUTCString()}\r\n${extra}\r\n`;
+  }
+  return `${out}date: ${httpDate()}\r\n${extra}\r\n`;
 }
 
 /** Writes everything, or throws when the connection is gone. */
@@ -249,7 +364,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 async function streamDirect(
   conn: Deno.Conn,
   reader: ConnReader,
-  res: Response,
+  res: Answer,
   direct: DirectBody,
 ): Promise<void> {
   await writeAll(conn, encoder.encode(headerBlock(res, "transfer-encoding: chunked\r\n")));
@@ -370,7 +485,7 @@ async function streamBody(conn: Deno.Conn, reader: ConnReader, res: Response): P
 /** Serves `handler` over plain HTTP/1.1. */
 export function serveHttp1(
   { hostname, port, maxBodyBytes = 64 * 1024 * 1024 }: ServeHttp1Options,
-  handler: (req: Request) => Response | Promise<Response>,
+  handler: (req: Http1Request) => Answer | Promise<Answer>,
 ): Http1Server {
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
   const conns = new Set<Deno.Conn>();
@@ -379,26 +494,41 @@ export function serveHttp1(
 
   const serveConn = async (conn: Deno.Conn) => {
     const reader = new ConnReader(conn);
+    // Answers wait here while more pipelined requests are already read, and leave in one
+    // write before the next read from the socket (or before a handler that must wait).
+    let out: Uint8Array[] = [];
+    const flush = async () => {
+      if (!out.length) return;
+      const bytes = out.length === 1 ? out[0] : concat(out);
+      out = [];
+      await writeAll(conn, bytes);
+    };
+    reader.beforeRead = flush;
     try {
       while (!closed) {
-        let res: Response;
+        let res: Answer;
         let keepAlive = false;
         try {
           const head = await reader.head();
           if (head === null) break;
-          const [requestLine, ...lines] = head.split("\r\n");
-          const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(requestLine);
+          const lines = head.split("\r\n");
+          const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
           if (!m) throw new BadRequest("Malformed request line");
-          const headers = new Headers();
-          for (const line of lines) {
+          const headers = new Map<string, string>();
+          for (let i = 1; i < lines.length; i++) {
+            const line = lines[i];
             const colon = line.indexOf(":");
             if (colon <= 0) throw new BadRequest("Malformed header line");
-            headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+            const name = line.slice(0, colon).trim().toLowerCase();
+            const value = line.slice(colon + 1).trim();
+            const before = headers.get(name);
+            headers.set(name, before === undefined ? value : `${before}, ${value}`);
           }
           const connection = headers.get("connection")?.toLowerCase();
           keepAlive = m[3] === "1" ? connection !== "close" : connection === "keep-alive";
           if (headers.get("expect")?.toLowerCase() === "100-continue") {
-            await writeAll(conn, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+            out.push(encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+            await flush();
           }
           const body = await readBody(reader, headers, maxBodyBytes);
           const host = headers.get("host") ?? `${hostname}:${port}`;
@@ -408,32 +538,44 @@ export function serveHttp1(
             if (!abs) throw new BadRequest("Malformed request target");
             target = abs.pathname + abs.search;
           }
-          const hasBody = body !== null && m[1] !== "GET" && m[1] !== "HEAD";
-          const req = new Request(`http://${host}${target}`, {
-            method: m[1],
-            headers,
-            body: hasBody ? body as Uint8Array<ArrayBuffer> : undefined,
-          });
-          res = await handler(req);
+          const answer = handler(new RawRequest(m[1], target, host, headers, body));
+          if (answer instanceof Promise) {
+            await flush();
+            res = await answer;
+          } else res = answer;
         } catch (err) {
           if (!(err instanceof BadRequest)) throw err;
-          res = new Response(err.message, { status: err.status });
+          res = {
+            status: err.status,
+            headers: { "content-type": "text/plain;charset=UTF-8" },
+            body: err.message,
+          };
           keepAlive = false;
         }
-        if (STREAMING.has(res)) {
+        if (res instanceof Response && STREAMING.has(res)) {
+          await flush();
           const direct = STREAMING.get(res);
           if (direct) await streamDirect(conn, reader, res, direct);
           else await streamBody(conn, reader, res);
           return;
         }
-        const bytes = res.body ? new Uint8Array(await res.arrayBuffer()) : new Uint8Array(0);
+        if (!(res instanceof Response) && !res.headers && !res.body && keepAlive) {
+          out.push(bareHead(res.status));
+          continue;
+        }
+        let bytes: Uint8Array;
+        if (res instanceof Response) {
+          bytes = res.body ? new Uint8Array(await res.arrayBuffer()) : new Uint8Array(0);
+        } else bytes = res.body ? encoder.encode(res.body) : EMPTY;
         const head = headerBlock(
           res,
           `content-length: ${bytes.length}\r\n${keepAlive ? "" : "connection: close\r\n"}`,
         );
-        await writeAll(conn, concat([encoder.encode(head), bytes]));
+        out.push(encoder.encode(head));
+        if (bytes.length) out.push(bytes);
         if (!keepAlive) break;
       }
+      await flush();
     } catch { /* the connection broke */ }
     try {
       conn.close();

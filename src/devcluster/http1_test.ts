@@ -20,7 +20,8 @@ async function exchange(
 }
 
 Deno.test("serveHttp1() handles keep-alive, chunked bodies, Expect: 100-continue and bad requests", async () => {
-  const server = serveHttp1({ hostname: "127.0.0.1", port: 0 }, async (req) => {
+  const server = serveHttp1({ hostname: "127.0.0.1", port: 0 }, async (raw) => {
+    const req = raw.toRequest();
     const body = await req.text();
     return new Response(`${req.method} ${new URL(req.url).pathname} ${body}`, {
       headers: { "content-type": "text/plain" },
@@ -74,6 +75,38 @@ Deno.test("serveHttp1() sends one chunk per stream read and cancels the stream w
     assert.match(text, /transfer-encoding: chunked\r\n/);
     assert.ok(text.endsWith("\r\n\r\n3\r\none\r\n3\r\ntwo\r\n5\r\nthree\r\n"));
     await gone;
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp1() answers pipelined requests in order, plain replies included", async () => {
+  const server = serveHttp1(
+    { hostname: "127.0.0.1", port: 0 },
+    (req) =>
+      req.target === "/slow"
+        ? Promise.resolve({ status: 400, headers: { "content-type": "text/plain" }, body: "slow" })
+        : { status: 202 },
+  );
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const one = (path: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`;
+    await conn.write(new TextEncoder().encode(one("/a") + one("/b") + one("/slow") + one("/c")));
+    let text = "";
+    const buf = new Uint8Array(65536);
+    while ((text.match(/HTTP\/1\.1/g) ?? []).length < 4) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    conn.close();
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ["202", "202", "400", "202"]);
+    assert.match(text, /^HTTP\/1\.1 202 Accepted\r\ndate: [^\r]+GMT\r\ncontent-length: 0\r\n\r\n/);
+    assert.match(
+      text,
+      /content-type: text\/plain\r\ndate: [^\r]+\r\ncontent-length: 4\r\n\r\nslow/,
+    );
   } finally {
     await server.shutdown();
   }

@@ -7,14 +7,20 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../runtime.ts";
+import { type Logger, silentLogger, type Timer, type Timers } from "../runtime.ts";
 import type { Agent, MasterLink } from "./agent.ts";
 import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
-import { type DirectBody, type DirectSink, markStreaming, utf8Length } from "./http1.ts";
+import {
+  type Answer,
+  type DirectBody,
+  type DirectSink,
+  markStreaming,
+  type Reply,
+  utf8Length,
+} from "./http1.ts";
 import { encodeJson, encodeRecord } from "./json.ts";
 import type { Recorder } from "./record.ts";
 import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
-import type { Timer, Timers } from "./timers.ts";
 import {
   type Event,
   type FrameworkInfo,
@@ -141,6 +147,17 @@ interface AgentRecord {
 }
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
+/** The answer to every accepted call: no `Response` object per call. */
+const ACCEPTED: Reply = { status: 202 };
+
+/** What the scheduler endpoint reads of a request (an `Http1Request` of `http1.ts`). */
+export interface SchedulerRequest {
+  readonly method: string;
+  /** A header's value by lower-case name, or null. */
+  header(name: string): string | null;
+  /** The body as text. */
+  text(): string;
+}
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { status, headers: { ...TEXT, ...headers } });
@@ -447,26 +464,23 @@ export class Master implements MasterLink {
    * Handles `/api/v1/scheduler` from check 5 (method) on; `principal` is the
    * authenticated principal when authentication is on.
    */
-  async handleScheduler(req: Request, principal?: string): Promise<Response> {
+  handleScheduler(req: SchedulerRequest, principal?: string): Answer {
     if (req.method !== "POST") {
-      await req.body?.cancel();
       return text(
         405,
         `405 Method Not Allowed. Expecting one of { 'POST' }, but received '${req.method}'.`,
         { allow: "POST" },
       );
     }
-    const contentType = req.headers.get("content-type");
+    const contentType = req.header("content-type");
     if (contentType === null) {
-      await req.body?.cancel();
       return text(400, "Expecting 'Content-Type' to be present");
     }
     if (contentType !== "application/json") {
       // Protobuf is not implemented: answered like any unsupported type.
-      await req.body?.cancel();
       return text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf");
     }
-    const raw = await req.text();
+    const raw = req.text();
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
@@ -487,7 +501,7 @@ export class Master implements MasterLink {
     if (invalid) return text(400, `Failed to validate scheduler::Call: ${invalid}`);
     if (
       (call.type === "SUBSCRIBE" || call.type === "RECONCILE_OPERATIONS") &&
-      !acceptsJson(req.headers.get("accept"))
+      !acceptsJson(req.header("accept"))
     ) {
       return text(
         406,
@@ -495,7 +509,7 @@ export class Master implements MasterLink {
       );
     }
     if (call.type === "SUBSCRIBE") {
-      if (req.headers.has("mesos-stream-id")) {
+      if (req.header("mesos-stream-id") !== null) {
         return text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
       }
       return this.#subscribe(call, principal);
@@ -512,7 +526,7 @@ export class Master implements MasterLink {
       );
     }
     if (!fw.sub) return text(403, "Framework is not subscribed");
-    const streamId = req.headers.get("mesos-stream-id");
+    const streamId = req.header("mesos-stream-id");
     if (streamId === null) {
       return text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
     }
@@ -596,7 +610,7 @@ export class Master implements MasterLink {
         // SHUTDOWN, MESSAGE, REQUEST, inverse offers: accepted, nothing to do here.
         break;
     }
-    return new Response(null, { status: 202 });
+    return ACCEPTED;
   }
 
   #frameworkProblem(info: FrameworkInfo, suppressed: string[]): string | null {

@@ -5,15 +5,23 @@
  * - SUBSCRIBE resolves once the SUBSCRIBED event has arrived; the stream is decoded
  *   incrementally and read eagerly, so the heartbeat watchdog measures the network, not the
  *   consumer.
- * - Calls carry the current `Mesos-Stream-Id` and `framework_id`, go out one at a time in
- *   the order they were made, and are retried on 503/429 and connection errors with capped
- *   exponential back-off and jitter. ACCEPT is retried only when the master surely did not
- *   process it (503, 429, connection refused): a second ACCEPT of the same offers would turn
- *   launched tasks into `TASK_LOST`/`TASK_DROPPED` updates.
+ * - Calls carry the current `Mesos-Stream-Id` and `framework_id` and travel on the client's
+ *   own keep-alive HTTP/1.1 connections to the leader (`connection.ts`), not `fetch`: ordered
+ *   calls on one connection, one at a time in the order they were made; `{ ordered: false }`
+ *   calls (ACKNOWLEDGE) pipelined on another, several per write, answered in order, with one
+ *   watchdog per connection instead of a timer per call. Calls are retried on 503/429 and
+ *   connection errors with capped exponential back-off and jitter. ACCEPT is retried only
+ *   when the master surely did not process it (503, 429, never written): a second ACCEPT of
+ *   the same offers would turn launched tasks into `TASK_LOST`/`TASK_DROPPED` updates.
  * - A 307 from a non-leader carries a scheme-less `Location`
  *   (`//host:port/master/api/v1/scheduler`); the client keeps its scheme, switches to that
- *   leader and tries again (redirects are followed here, not by `fetch`, so the client learns
- *   the leader and keeps the `Authorization` header).
+ *   leader and tries again (redirects are followed here, so the client learns the leader and
+ *   keeps the `Authorization` header).
+ * - SUBSCRIBE, one long chunked response, has a connection of its own too (`openStream`):
+ *   its bytes go from the socket to the RecordIO decoder and the event parser, and each
+ *   event straight into the consumer's queue (a `sink`, e.g. the driver's), with no
+ *   `ReadableStream` or second queue in between. A connection that cannot be opened is
+ *   told apart by the error of the connect, not by its text.
  *
  * @module
  */
@@ -21,19 +29,29 @@ import { type Clock, type Logger, silentLogger, systemClock } from "../runtime.t
 import { basicAuthorization, type Credential } from "./auth.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { type Call, encodeCall, type SubscribeCall, withFrameworkId } from "./calls.ts";
+import {
+  type ByteSource,
+  CallConnection,
+  type Connect,
+  openStream,
+  type StreamResponse,
+} from "./connection.ts";
 import { detectorFor, type MasterDetector } from "./detector.ts";
 import {
+  CallQueueFullError,
+  FrameworkError,
   MesosApiError,
   MesosConnectionError,
   MesosProtocolError,
   SubscriptionLostError,
 } from "./errors.ts";
 import { type Event, parseEvent, type SubscribedEvent } from "./events.ts";
+import { encodePost, type HttpResponse } from "./http1.ts";
 import { RecordIODecoder } from "./recordio.ts";
 import type { FrameworkID } from "./types.ts";
 import { AsyncQueue } from "./_queue.ts";
 
-/** Per-attempt timeout of a non-SUBSCRIBE call. */
+/** A call connection with calls outstanding fails after this long without a byte. */
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** Time allowed from sending SUBSCRIBE to receiving SUBSCRIBED. */
 export const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 30_000;
@@ -41,8 +59,10 @@ export const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 30_000;
 export const DEFAULT_CALL_ATTEMPTS = 6;
 /** Redirects followed for one request (mesos-go allows 9). */
 export const DEFAULT_MAX_REDIRECTS = 9;
-/** Concurrent unordered calls (each on its own connection). */
-export const DEFAULT_MAX_UNORDERED_IN_FLIGHT = 8;
+/** Unordered calls written and not yet answered on their pipelined connection. */
+export const DEFAULT_MAX_UNORDERED_IN_FLIGHT = 512;
+/** Unordered calls waiting for room in the pipeline before `call()` refuses more. */
+export const DEFAULT_MAX_QUEUED_CALLS = 50_000;
 /** Missed heartbeats before the stream counts as dead (docs: ~5 × 15 s). */
 export const DEFAULT_MISSED_HEARTBEATS = 5;
 /** Heartbeat interval assumed when SUBSCRIBED does not say (the master's fixed 15 s). */
@@ -54,12 +74,18 @@ export interface MesosClientOptions {
   master: string | MasterDetector;
   /** HTTP Basic credential sent on every request. */
   credential?: Credential;
+  /**
+   * Sends SUBSCRIBE with this `fetch` instead of the client's own connection (tests); calls
+   * never use it.
+   */
   fetch?: typeof fetch;
+  /** Opens the connections calls travel on (TCP, or TLS for `https:`). */
+  connect?: Connect;
   clock?: Clock;
   /** Source of jitter, in [0, 1). */
   random?: () => number;
   logger?: Logger;
-  /** Per-attempt timeout of a call. */
+  /** A call connection with calls outstanding fails after this long without an answer. */
   callTimeoutMs?: number;
   /** Attempts of a call (1 = no retry). */
   callAttempts?: number;
@@ -67,8 +93,10 @@ export interface MesosClientOptions {
   callBackoff?: BackoffOptions;
   /** Redirects followed per request. */
   maxRedirects?: number;
-  /** Concurrent `{ ordered: false }` calls. */
+  /** `{ ordered: false }` calls written and not yet answered (the pipeline's depth). */
   maxUnorderedInFlight?: number;
+  /** `{ ordered: false }` calls waiting beyond those; more are refused. */
+  maxQueuedCalls?: number;
 }
 
 /** Options of {@linkcode MesosClient.call}. */
@@ -89,21 +117,27 @@ export interface SubscribeRequestOptions {
   heartbeatTimeoutMs?: number;
   /** Largest accepted event, in bytes. */
   maxRecordBytes?: number;
+  /**
+   * Where the events go instead of {@linkcode Subscription.events} (which then yields
+   * nothing): each event, SUBSCRIBED first, is pushed as it is decoded, with no queue of the
+   * subscription's own in between. The driver passes its event queue here.
+   */
+  sink?: EventSink;
+}
+
+/** A consumer of events fed synchronously, such as an `AsyncQueue`. */
+export interface EventSink {
+  push(event: Event): unknown;
 }
 
 const JSON_TYPE = "application/json";
 
-/** Clears a timer made of `clock.sleep` when the work finishes first. */
+/** Calls `onTimeout` after `ms` of the clock unless cancelled first. */
 function timeout(
   clock: Clock,
   ms: number,
   onTimeout: () => void,
 ): { cancel(): void } {
-  if (clock === systemClock) {
-    // The common case, on every call: a plain timer is far cheaper than an aborted sleep.
-    const id = setTimeout(onTimeout, ms);
-    return { cancel: () => clearTimeout(id) };
-  }
   const ac = new AbortController();
   clock.sleep(ms, ac.signal).then(onTimeout, () => {});
   return { cancel: () => ac.abort() };
@@ -119,14 +153,6 @@ function link(source: AbortSignal | undefined, target: AbortController): () => v
   const onAbort = () => target.abort(source.reason);
   source.addEventListener("abort", onAbort, { once: true });
   return () => source.removeEventListener("abort", onAbort);
-}
-
-/** Whether a fetch error means the connection was never opened (the request surely not seen). */
-function neverConnected(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.message} ${String(err.cause ?? "")}` : String(err);
-  return /connection refused|tcp connect error|dns error|failed to lookup|no route to host/i.test(
-    text,
-  );
 }
 
 /** Resolves a redirect `Location`, scheme-less (`//host:port/path`) as the master sends it. */
@@ -151,7 +177,8 @@ export class Subscription implements AsyncDisposable {
   /**
    * Every event of this subscription, SUBSCRIBED first, in order. Single consumer. Ends when
    * the subscription ends (see {@linkcode closed} for why); stopping the iteration early
-   * closes the subscription.
+   * closes the subscription. Empty when the events go to a `sink` (see
+   * {@linkcode SubscribeRequestOptions.sink}).
    */
   readonly events: AsyncIterable<Event>;
   /** Resolves when the subscription is over: `undefined` after `close()`, else the error. */
@@ -159,7 +186,8 @@ export class Subscription implements AsyncDisposable {
 
   #subscribed: SubscribedEvent["subscribed"] | null = null;
   #queue: AsyncQueue<Event>;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #sink: EventSink;
+  #source: ByteSource;
   #clock: Clock;
   #logger: Logger;
   #decoder: RecordIODecoder;
@@ -176,7 +204,7 @@ export class Subscription implements AsyncDisposable {
   constructor(init: {
     streamId: string;
     master: URL;
-    body: ReadableStream<Uint8Array>;
+    body: ByteSource;
     clock: Clock;
     logger: Logger;
     maxRecordBytes?: number;
@@ -184,18 +212,22 @@ export class Subscription implements AsyncDisposable {
     missedHeartbeats: number;
     firstEventTimeoutMs: number;
     onEnd: (sub: Subscription) => void;
+    sink?: EventSink;
   }) {
     this.streamId = init.streamId;
     this.master = init.master;
     this.#clock = init.clock;
     this.#logger = init.logger;
-    this.#reader = init.body.getReader();
-    this.#decoder = new RecordIODecoder({ maxRecordBytes: init.maxRecordBytes });
+    this.#source = init.body;
+    // The source hands out a new buffer per read: records can be views of it.
+    this.#decoder = new RecordIODecoder({ maxRecordBytes: init.maxRecordBytes, views: true });
     this.#heartbeatTimeoutMs = init.heartbeatTimeoutMs;
     this.#missedHeartbeats = init.missedHeartbeats;
     this.#onEnd = init.onEnd;
     this.#lastByteAt = init.clock.now();
     this.#queue = new AsyncQueue<Event>(() => void this.close());
+    this.#sink = init.sink ?? this.#queue;
+    if (init.sink) this.#queue.close();
     this.events = this.#queue;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#ready.promise.catch(() => {});
@@ -220,7 +252,7 @@ export class Subscription implements AsyncDisposable {
     return this.#ending;
   }
 
-  /** Events received but not yet consumed. */
+  /** Events received but not yet consumed (0 when they go to a sink). */
   get backlog(): number {
     return this.#queue.size;
   }
@@ -249,7 +281,7 @@ export class Subscription implements AsyncDisposable {
     if (this.#ending) return;
     this.#ending = true;
     this.#watchdog.abort();
-    this.#reader.cancel().catch(() => {});
+    this.#source.cancel().catch(() => {});
     this.#queue.close();
     if (!this.#subscribed) {
       this.#ready.reject(
@@ -272,9 +304,9 @@ export class Subscription implements AsyncDisposable {
     let error: Error | undefined;
     try {
       read: while (true) {
-        const r = await this.#reader.read();
+        const bytes = await this.#source.read();
         if (this.#ending) return;
-        if (r.done) {
+        if (bytes === null) {
           error = new SubscriptionLostError(
             "stream_ended",
             `Subscription to "${this.master.host}" ended: the master closed the stream`,
@@ -282,19 +314,18 @@ export class Subscription implements AsyncDisposable {
           break;
         }
         this.#lastByteAt = this.#clock.now();
-        for (const record of this.#decoder.decode(r.value)) {
+        for (const record of this.#decoder.decode(bytes)) {
           if (record.length === 0) continue;
           const event = parseEvent(record);
           if (!this.#subscribed && event.type === "SUBSCRIBED") {
             this.#subscribed = event.subscribed;
             this.#ready.resolve();
           }
-          this.#queue.push(event);
+          // A sink sees only events of an established subscription (a refusal's ERROR
+          // rejects `subscribe()` instead).
+          if (this.#subscribed || this.#sink === this.#queue) this.#sink.push(event);
           if (event.type === "ERROR") {
-            error = new SubscriptionLostError(
-              "error_event",
-              `Subscription refused or ended by the master: ${event.error.message}`,
-            );
+            error = new FrameworkError(event.error.message);
             break read;
           }
         }
@@ -361,7 +392,8 @@ export class Subscription implements AsyncDisposable {
 export class MesosClient implements AsyncDisposable {
   #detector: MasterDetector;
   #authorization: string | undefined;
-  #fetch: typeof fetch;
+  #fetch: typeof fetch | undefined;
+  #connect: Connect | undefined;
   #clock: Clock;
   #random: () => number;
   #logger: Logger;
@@ -374,17 +406,22 @@ export class MesosClient implements AsyncDisposable {
   #current: Subscription | null = null;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
+  /** The connections calls travel on, by origin and lane (ordered or not). */
+  #connections = new Map<string, CallConnection>();
   #maxUnorderedInFlight: number;
+  #maxQueuedCalls: number;
   #inFlight = 0;
-  /** Unordered calls waiting for a slot, first in first out (an array's `shift` is O(n)). */
-  #slotWaiters = new Set<() => void>();
+  /** Unordered calls waiting for room in the pipeline, oldest first from `#waitingHead`. */
+  #waiting: (() => void)[] = [];
+  #waitingHead = 0;
   #unorderedPending = new Set<Promise<void>>();
 
   constructor(options: MesosClientOptions) {
     const {
       master,
       credential,
-      fetch: fetchFn = globalThis.fetch,
+      fetch: fetchFn,
+      connect,
       clock = systemClock,
       random = Math.random,
       logger = silentLogger,
@@ -393,11 +430,14 @@ export class MesosClient implements AsyncDisposable {
       callBackoff = {},
       maxRedirects = DEFAULT_MAX_REDIRECTS,
       maxUnorderedInFlight = DEFAULT_MAX_UNORDERED_IN_FLIGHT,
+      maxQueuedCalls = DEFAULT_MAX_QUEUED_CALLS,
     } = options;
     this.#maxUnorderedInFlight = Math.max(1, maxUnorderedInFlight);
+    this.#maxQueuedCalls = Math.max(0, maxQueuedCalls);
     this.#detector = typeof master === "string" ? detectorFor(master) : master;
     this.#authorization = credential ? basicAuthorization(credential) : undefined;
     this.#fetch = fetchFn;
+    this.#connect = connect;
     this.#clock = clock;
     this.#random = random;
     this.#logger = logger;
@@ -443,6 +483,7 @@ export class MesosClient implements AsyncDisposable {
       missedHeartbeats = DEFAULT_MISSED_HEARTBEATS,
       heartbeatTimeoutMs,
       maxRecordBytes,
+      sink,
     } = options;
     await this.#current?.close();
     const body = encodeCall(call);
@@ -458,14 +499,14 @@ export class MesosClient implements AsyncDisposable {
     });
     let sub: Subscription;
     try {
-      const { response, url } = await this.#request("SUBSCRIBE", body, undefined, ac.signal);
+      const { response, url } = await this.#request("SUBSCRIBE", body, ac.signal);
       if (response.status !== 200) {
-        const text = await response.text().catch(() => "");
+        const text = await readText(response.body).catch(() => "");
         throw new MesosApiError("SUBSCRIBE", response.status, text);
       }
-      const streamId = response.headers.get("Mesos-Stream-Id");
-      if (!response.body || !streamId) {
-        await response.body?.cancel().catch(() => {});
+      const streamId = response.headers.get("mesos-stream-id");
+      if (!streamId) {
+        await response.body.cancel().catch(() => {});
         throw new MesosApiError("SUBSCRIBE", response.status, "", {
           temporary: true,
           cause: new MesosProtocolError("SUBSCRIBE answer lacks a Mesos-Stream-Id or a body"),
@@ -481,6 +522,7 @@ export class MesosClient implements AsyncDisposable {
         heartbeatTimeoutMs,
         missedHeartbeats,
         firstEventTimeoutMs: Math.max(1, timeoutMs - (this.#clock.now() - started)),
+        sink,
         onEnd: (s) => {
           if (this.#current === s) this.#current = null;
         },
@@ -516,15 +558,17 @@ export class MesosClient implements AsyncDisposable {
   /**
    * Sends a non-SUBSCRIBE call on the current subscription. Sets `framework_id` when
    * absent. Resolves on 202 (200 for UPDATE_FRAMEWORK). Rejects with
-   * {@linkcode MesosApiError}, {@linkcode MesosConnectionError} (after the retries) or
-   * {@linkcode SubscriptionLostError} (no subscription, or it ended meanwhile). A call
-   * answered by "not subscribed" / "stream id mismatch" ends the subscription too.
+   * {@linkcode MesosApiError}, {@linkcode MesosConnectionError} (after the retries),
+   * {@linkcode SubscriptionLostError} (no subscription, or it ended meanwhile) or
+   * {@linkcode CallQueueFullError}. A call answered by "not subscribed" / "stream id
+   * mismatch" ends the subscription too.
    *
    * Ordered calls (the default) go out one at a time, each after every ordered call made
    * before it, because the master only keeps the order of calls on one connection (ACCEPT
-   * then KILL, SUPPRESS then REVIVE). `{ ordered: false }` sends at once, up to
-   * `maxUnorderedInFlight` concurrently, possibly overtaking ordered calls: for calls whose
-   * relative order does not matter, such as ACKNOWLEDGE.
+   * then KILL, SUPPRESS then REVIVE). `{ ordered: false }` calls are pipelined on their own
+   * connection, up to `maxUnorderedInFlight` unanswered, `maxQueuedCalls` more waiting,
+   * possibly overtaking ordered calls: for calls whose relative order does not matter, such
+   * as ACKNOWLEDGE.
    */
   call(call: Call, options?: AbortSignal | CallOptions): Promise<void> {
     const { signal, ordered = true } = options instanceof AbortSignal
@@ -538,7 +582,7 @@ export class MesosClient implements AsyncDisposable {
     if (ordered) {
       turn = this.#chain.then(() => {
         if (signal?.aborted) throw signal.reason;
-        return this.#send(call, signal);
+        return this.#send(call, signal, true);
       });
       this.#chain = turn.then(() => {}, () => {});
     } else {
@@ -552,26 +596,37 @@ export class MesosClient implements AsyncDisposable {
     });
   }
 
-  #wakeSlotWaiter(): void {
-    for (const wake of this.#slotWaiters) {
-      this.#slotWaiters.delete(wake);
-      wake();
-      return;
+  #unordered(call: Call, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#inFlight < this.#maxUnorderedInFlight) return this.#sendUnordered(call, signal);
+    if (this.#waiting.length - this.#waitingHead >= this.#maxQueuedCalls) {
+      return Promise.reject(new CallQueueFullError(call.type, this.#maxQueuedCalls));
     }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve)).then(() => {
+      if (signal?.aborted) {
+        this.#wakeWaiter();
+        throw signal.reason;
+      }
+      return this.#sendUnordered(call, signal);
+    });
   }
 
-  async #unordered(call: Call, signal: AbortSignal | undefined): Promise<void> {
-    while (this.#inFlight >= this.#maxUnorderedInFlight) {
-      const slot = Promise.withResolvers<void>();
-      this.#slotWaiters.add(slot.resolve);
-      await slot.promise;
+  #wakeWaiter(): void {
+    if (this.#waitingHead >= this.#waiting.length) return;
+    const wake = this.#waiting[this.#waitingHead];
+    this.#waiting[this.#waitingHead++] = undefined as unknown as () => void;
+    if (this.#waitingHead === this.#waiting.length) {
+      this.#waiting = [];
+      this.#waitingHead = 0;
+    } else if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#waitingHead);
+      this.#waitingHead = 0;
     }
-    if (signal?.aborted) {
-      this.#wakeSlotWaiter();
-      throw signal.reason;
-    }
+    wake();
+  }
+
+  async #sendUnordered(call: Call, signal: AbortSignal | undefined): Promise<void> {
     this.#inFlight++;
-    const sending = this.#send(call, signal);
+    const sending = this.#send(call, signal, false);
     const tracked = sending.then(() => {}, () => {});
     this.#unorderedPending.add(tracked);
     try {
@@ -579,7 +634,7 @@ export class MesosClient implements AsyncDisposable {
     } finally {
       this.#unorderedPending.delete(tracked);
       this.#inFlight--;
-      this.#wakeSlotWaiter();
+      this.#wakeWaiter();
     }
   }
 
@@ -589,13 +644,15 @@ export class MesosClient implements AsyncDisposable {
     await this.#current?.close();
     await this.#chain;
     await Promise.all(this.#unorderedPending);
+    for (const conn of this.#connections.values()) conn.close();
+    this.#connections.clear();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  async #send(call: Call, signal: AbortSignal | undefined): Promise<void> {
+  async #send(call: Call, signal: AbortSignal | undefined, ordered: boolean): Promise<void> {
     const type = call.type;
     const sub = this.#current;
     if (this.#closed || !sub || sub.isClosed) {
@@ -614,8 +671,9 @@ export class MesosClient implements AsyncDisposable {
       }
       let error: unknown;
       try {
-        await this.#attempt(type, body, sub.streamId, signal);
-        return;
+        const { response } = await this.#call(type, body, sub.streamId, ordered, signal);
+        if (response.status >= 200 && response.status < 300) return;
+        error = new MesosApiError(type, response.status, response.body);
       } catch (err) {
         error = err;
       }
@@ -653,96 +711,175 @@ export class MesosClient implements AsyncDisposable {
     return false;
   }
 
-  /** One call attempt (with its redirects) under the per-call timeout. */
-  async #attempt(
+  /** The connection of `lane` to the origin of `url`, opened when needed. */
+  #connectionTo(url: URL, ordered: boolean): CallConnection {
+    const key = `${ordered ? "ordered" : "unordered"} ${url.origin}`;
+    let conn = this.#connections.get(key);
+    if (conn?.alive) return conn;
+    conn = new CallConnection(url, {
+      clock: this.#clock,
+      timeoutMs: this.#callTimeoutMs,
+      connect: this.#connect,
+    });
+    this.#connections.set(key, conn);
+    // Connections to a former leader go once their calls are answered.
+    for (const [k, other] of this.#connections) {
+      if (other.url.origin !== url.origin) {
+        other.closeWhenIdle();
+        this.#connections.delete(k);
+      }
+    }
+    return conn;
+  }
+
+  /** One call attempt on a call connection, following 307 redirects. */
+  async #call(
     type: string,
     body: string,
     streamId: string,
+    ordered: boolean,
     signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const ac = new AbortController();
-    const unlink = link(signal, ac);
-    const timer = timeout(this.#clock, this.#callTimeoutMs, () => {
-      ac.abort(
-        new MesosConnectionError(type, this.#leader?.href ?? this.#detector.description, {
-          detail: `no answer within ${this.#callTimeoutMs} ms`,
-        }),
-      );
-    });
-    try {
-      const { response } = await this.#request(type, body, streamId, ac.signal);
-      const text = await response.text();
-      if (response.status >= 200 && response.status < 300) return;
-      throw new MesosApiError(type, response.status, text);
-    } catch (err) {
-      if (ac.signal.aborted && !signal?.aborted && ac.signal.reason instanceof Error) {
-        throw ac.signal.reason;
-      }
-      throw err;
-    } finally {
-      timer.cancel();
-      unlink();
-    }
-  }
-
-  /** POSTs to the leader, following 307 redirects. The caller consumes the response. */
-  async #request(
-    type: string,
-    body: string,
-    streamId: string | undefined,
-    signal: AbortSignal,
-  ): Promise<{ response: Response; url: URL }> {
-    const headers: Record<string, string> = {
-      "Content-Type": JSON_TYPE,
-      "Accept": JSON_TYPE,
-    };
-    if (streamId) headers["Mesos-Stream-Id"] = streamId;
+  ): Promise<{ response: HttpResponse; url: URL }> {
+    const headers: Record<string, string> = { "Mesos-Stream-Id": streamId };
     if (this.#authorization) headers["Authorization"] = this.#authorization;
     for (let redirects = 0;; redirects++) {
       const url = this.#leader ?? await this.#detector.leader(signal);
-      let response: Response;
+      let response: HttpResponse;
       try {
-        response = await this.#fetch(url, {
-          method: "POST",
-          headers,
-          body,
-          redirect: "manual",
-          signal,
-        });
+        const conn = this.#connectionTo(url, ordered);
+        response = await conn.send(
+          type,
+          encodePost(url.host, url.pathname + url.search, headers, body),
+        );
       } catch (err) {
-        if (signal.aborted) throw signal.reason;
         // Ask the detector again next time: the redirected leader may be gone.
         this.#leader = null;
-        throw new MesosConnectionError(type, url.href, {
-          cause: err,
-          maybeProcessed: !neverConnected(err),
-        });
+        throw err;
       }
       if (response.status !== 307) {
         // "No leader elected" / recovering: the leader we were sent to may be stale.
         if (response.status === 503) this.#leader = null;
         return { response, url };
       }
-      const location = response.headers.get("Location");
-      await response.body?.cancel().catch(() => {});
-      if (!location) {
-        throw new MesosApiError(type, 307, "redirect without a Location header", {
-          temporary: true,
-        });
-      }
-      if (redirects >= this.#maxRedirects) {
-        this.#leader = null;
-        throw new MesosApiError(type, 307, `more than ${this.#maxRedirects} redirects`, {
-          temporary: true,
-        });
-      }
-      const next = resolveLocation(location, url);
-      this.#logger.info("Mesos master redirected to the leader", {
-        from: url.host,
-        to: next.host,
-        call: type,
-      });
-      this.#leader = next;
+      this.#redirect(type, response.headers.get("location") ?? null, url, redirects);
     }
   }
+
+  /** Follows a 307: learns the leader, or throws after too many redirects. */
+  #redirect(type: string, location: string | null, url: URL, redirects: number): void {
+    if (!location) {
+      throw new MesosApiError(type, 307, "redirect without a Location header", {
+        temporary: true,
+      });
+    }
+    if (redirects >= this.#maxRedirects) {
+      this.#leader = null;
+      throw new MesosApiError(type, 307, `more than ${this.#maxRedirects} redirects`, {
+        temporary: true,
+      });
+    }
+    const next = resolveLocation(location, url);
+    this.#logger.info("Mesos master redirected to the leader", {
+      from: url.host,
+      to: next.host,
+      call: type,
+    });
+    this.#leader = next;
+  }
+
+  /**
+   * POSTs SUBSCRIBE to the leader, following 307 redirects: on a connection of its own
+   * (`openStream`), or with `fetch` when one was given.
+   */
+  async #request(
+    type: string,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<{ response: StreamResponse; url: URL }> {
+    const headers: Record<string, string> = {};
+    if (this.#authorization) headers["Authorization"] = this.#authorization;
+    for (let redirects = 0;; redirects++) {
+      const url = this.#leader ?? await this.#detector.leader(signal);
+      let response: StreamResponse;
+      try {
+        response = this.#fetch
+          ? await this.#fetchStream(type, url, headers, body, signal)
+          : await openStream(
+            type,
+            url,
+            encodePost(url.host, url.pathname + url.search, headers, body),
+            {
+              connect: this.#connect,
+              signal,
+            },
+          );
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        // Ask the detector again next time: the redirected leader may be gone.
+        this.#leader = null;
+        throw err;
+      }
+      if (response.status !== 307) {
+        // "No leader elected" / recovering: the leader we were sent to may be stale.
+        if (response.status === 503) this.#leader = null;
+        return { response, url };
+      }
+      const location = response.headers.get("location") ?? null;
+      await response.body.cancel().catch(() => {});
+      this.#redirect(type, location, url, redirects);
+    }
+  }
+
+  /** The `fetch` variant of `openStream` (a `fetch` given in the options). */
+  async #fetchStream(
+    type: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<StreamResponse> {
+    let response: Response;
+    try {
+      response = await this.#fetch!(url, {
+        method: "POST",
+        headers: { "Content-Type": JSON_TYPE, "Accept": JSON_TYPE, ...headers },
+        body,
+        redirect: "manual",
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw new MesosConnectionError(type, url.href, { cause: err });
+    }
+    const headerMap = new Map<string, string>();
+    response.headers.forEach((value, name) => headerMap.set(name, value));
+    const reader = response.body?.getReader();
+    return {
+      status: response.status,
+      headers: headerMap,
+      body: {
+        async read() {
+          if (!reader) return null;
+          const r = await reader.read();
+          return r.done ? null : r.value;
+        },
+        cancel: () => reader?.cancel().catch(() => {}) ?? Promise.resolve(),
+      },
+    };
+  }
+}
+
+/** The whole body of a (short) response as text. */
+async function readText(body: ByteSource): Promise<string> {
+  const parts: Uint8Array[] = [];
+  for (let b = await body.read(); b !== null; b = await body.read()) parts.push(b);
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const all = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return new TextDecoder().decode(all);
 }

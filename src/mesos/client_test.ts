@@ -1,9 +1,14 @@
-import { assert, assertEquals, assertRejects, assertStrictEquals } from "../testing/asserts.ts";
+import assert from "node:assert/strict";
 import { FakeClock } from "../runtime.ts";
 import { basicAuthorization } from "./auth.ts";
 import { accept, kill, launch, revive, subscribe, suppress } from "./calls.ts";
 import { MesosClient, resolveLocation } from "./client.ts";
-import { MesosApiError, MesosConnectionError, SubscriptionLostError } from "./errors.ts";
+import {
+  CallQueueFullError,
+  MesosApiError,
+  MesosConnectionError,
+  SubscriptionLostError,
+} from "./errors.ts";
 import type { Event } from "./events.ts";
 import { eventsAsBytes, startFakeMaster } from "./_fake_master.ts";
 
@@ -24,13 +29,13 @@ async function take(events: AsyncIterable<Event>, n: number): Promise<Event[]> {
 
 Deno.test("resolveLocation() keeps the scheme of a scheme-less Location", () => {
   const current = new URL("https://m1:5050/api/v1/scheduler");
-  assertEquals(
+  assert.deepEqual(
     resolveLocation("//m2:5050/master/api/v1/scheduler", current).href,
     "https://m2:5050/master/api/v1/scheduler",
   );
-  assertEquals(resolveLocation("//m2:5050", current).href, "https://m2:5050/api/v1/scheduler");
-  assertEquals(resolveLocation("m3:5051", current).href, "https://m3:5051/api/v1/scheduler");
-  assertEquals(
+  assert.deepEqual(resolveLocation("//m2:5050", current).href, "https://m2:5050/api/v1/scheduler");
+  assert.deepEqual(resolveLocation("m3:5051", current).href, "https://m3:5051/api/v1/scheduler");
+  assert.deepEqual(
     resolveLocation("http://m4:1/master/api/v1/scheduler", current).href,
     "http://m4:1/master/api/v1/scheduler",
   );
@@ -46,21 +51,21 @@ Deno.test("MesosClient.subscribe() sends SUBSCRIBE with the right headers and re
   });
   const sub = await client.subscribe(subscribe(INFO));
   const [req] = master.requests;
-  assertEquals(req.path, "/api/v1/scheduler");
-  assertEquals(req.method, "POST");
-  assertEquals(req.headers.get("Content-Type"), "application/json");
-  assertEquals(req.headers.get("Accept"), "application/json");
-  assertEquals(req.headers.get("Mesos-Stream-Id"), null);
-  assertEquals(req.headers.get("Authorization"), "Basic cDpz");
-  assertEquals(req.body, { type: "SUBSCRIBE", subscribe: { framework_info: INFO } });
+  assert.deepEqual(req.path, "/api/v1/scheduler");
+  assert.deepEqual(req.method, "POST");
+  assert.deepEqual(req.headers.get("Content-Type"), "application/json");
+  assert.deepEqual(req.headers.get("Accept"), "application/json");
+  assert.deepEqual(req.headers.get("Mesos-Stream-Id"), null);
+  assert.deepEqual(req.headers.get("Authorization"), "Basic cDpz");
+  assert.deepEqual(req.body, { type: "SUBSCRIBE", subscribe: { framework_info: INFO } });
   const stream = await master.stream(0);
-  assertEquals(sub.streamId, stream.streamId);
-  assertEquals(sub.frameworkId.value, stream.frameworkId);
-  assertEquals(sub.subscribed.heartbeat_interval_seconds, 15);
-  assertStrictEquals(client.subscription, sub);
+  assert.deepEqual(sub.streamId, stream.streamId);
+  assert.deepEqual(sub.frameworkId.value, stream.frameworkId);
+  assert.deepEqual(sub.subscribed.heartbeat_interval_seconds, 15);
+  assert.equal(client.subscription, sub);
   stream.send({ type: "RESCIND", rescind: { offer_id: { value: "O1" } } });
   const events = await take(sub.events, 3);
-  assertEquals(events.map((e) => e.type), ["SUBSCRIBED", "HEARTBEAT", "RESCIND"]);
+  assert.deepEqual(events.map((e) => e.type), ["SUBSCRIBED", "HEARTBEAT", "RESCIND"]);
 });
 
 Deno.test("MesosClient.subscribe() decodes records split across and merged into chunks", async () => {
@@ -81,7 +86,7 @@ Deno.test("MesosClient.subscribe() decodes records split across and merged into 
   }
   stream.sendRaw(eventsAsBytes([{ type: "HEARTBEAT" }, { type: "HEARTBEAT" }]));
   const events = await take(sub.events, 7);
-  assertEquals(events.map((e) => e.type), [
+  assert.deepEqual(events.map((e) => e.type), [
     "SUBSCRIBED",
     "HEARTBEAT",
     "UNKNOWN",
@@ -91,11 +96,11 @@ Deno.test("MesosClient.subscribe() decodes records split across and merged into 
     "HEARTBEAT",
   ]);
   const unknown = events[2];
-  assert(unknown.type === "UNKNOWN");
-  assertEquals(unknown.raw.x, "naïve ünïcödé ✓ 🚀");
+  assert.ok(unknown.type === "UNKNOWN");
+  assert.deepEqual(unknown.raw.x, "naïve ünïcödé ✓ 🚀");
   const rescind = events[3];
-  assert(rescind.type === "RESCIND");
-  assertEquals(rescind.rescind.offer_id.value, "Ö-1");
+  assert.ok(rescind.type === "RESCIND");
+  assert.deepEqual(rescind.rescind.offer_id.value, "Ö-1");
 });
 
 Deno.test("MesosClient.call() sends Mesos-Stream-Id and framework_id, in order", async () => {
@@ -118,22 +123,22 @@ Deno.test("MesosClient.call() sends Mesos-Stream-Id and framework_id, in order",
       await new Promise((r) => setTimeout(r, 10));
     }
     await new Promise((r) => setTimeout(r, 20));
-    assertEquals(master.calls().length, 1, "later calls wait for the first");
+    assert.deepEqual(master.calls().length, 1, "later calls wait for the first");
   } finally {
     // Never leave the fake master's handler waiting, or disposing it hangs.
     gate.resolve();
   }
   await Promise.all(sent);
   const calls = master.calls();
-  assertEquals(calls.map((c) => c.body.type), ["SUPPRESS", ...Array(20).fill("KILL")]);
-  assertEquals(
+  assert.deepEqual(calls.map((c) => c.body.type), ["SUPPRESS", ...Array(20).fill("KILL")]);
+  assert.deepEqual(
     calls.slice(1).map((c) => (c.body.kill as { task_id: { value: string } }).task_id.value),
     Array.from({ length: 20 }, (_, i) => `t-${i}`),
   );
   for (const c of calls) {
-    assertEquals(c.headers.get("Mesos-Stream-Id"), sub.streamId);
-    assertEquals(c.body.framework_id, sub.frameworkId);
-    assertEquals(c.headers.get("Content-Type"), "application/json");
+    assert.deepEqual(c.headers.get("Mesos-Stream-Id"), sub.streamId);
+    assert.deepEqual(c.body.framework_id, sub.frameworkId);
+    assert.deepEqual(c.headers.get("Content-Type"), "application/json");
   }
 });
 
@@ -148,13 +153,13 @@ Deno.test("MesosClient follows a 307 with a scheme-less Location to the leader",
   const credential = { principal: "p", secret: "s" };
   await using client = new MesosClient({ master: follower.url, credential });
   const sub = await client.subscribe(subscribe(INFO));
-  assertEquals(sub.master.href, `http://${leader.hostPort}/master/api/v1/scheduler`);
-  assertEquals(leader.requests[0].path, "/master/api/v1/scheduler");
-  assertEquals(leader.requests[0].headers.get("Authorization"), basicAuthorization(credential));
-  assertEquals(client.redirectedLeader?.host, leader.hostPort);
+  assert.deepEqual(sub.master.href, `http://${leader.hostPort}/master/api/v1/scheduler`);
+  assert.deepEqual(leader.requests[0].path, "/master/api/v1/scheduler");
+  assert.deepEqual(leader.requests[0].headers.get("Authorization"), basicAuthorization(credential));
+  assert.deepEqual(client.redirectedLeader?.host, leader.hostPort);
   await client.call(revive());
-  assertEquals(follower.requests.length, 1, "later calls go straight to the leader");
-  assertEquals(leader.calls().map((c) => c.body.type), ["REVIVE"]);
+  assert.deepEqual(follower.requests.length, 1, "later calls go straight to the leader");
+  assert.deepEqual(leader.calls().map((c) => c.body.type), ["REVIVE"]);
 });
 
 Deno.test("MesosClient gives up after too many redirects", async () => {
@@ -162,9 +167,11 @@ Deno.test("MesosClient gives up after too many redirects", async () => {
   a.script = () =>
     new Response(null, { status: 307, headers: { Location: `//${a.hostPort}/api/v1/scheduler` } });
   await using client = new MesosClient({ master: a.url, maxRedirects: 3 });
-  const err = await assertRejects(() => client.subscribe(subscribe(INFO)), MesosApiError, "307");
-  assertEquals((err as MesosApiError).temporary, true);
-  assertEquals(a.requests.length, 4);
+  const err = await client.subscribe(subscribe(INFO)).catch((e) => e);
+  assert.ok(err instanceof MesosApiError, String(err));
+  assert.ok(err.message.includes("307"), err.message);
+  assert.deepEqual((err as MesosApiError).temporary, true);
+  assert.deepEqual(a.requests.length, 4);
 });
 
 Deno.test("MesosClient.call() retries 503 with back-off, then succeeds", async () => {
@@ -177,7 +184,7 @@ Deno.test("MesosClient.call() retries 503 with back-off, then succeeds", async (
       ? new Response("Master has not finished recovery", { status: 503 })
       : undefined;
   await client.call(revive());
-  assertEquals(master.calls().length, 3);
+  assert.deepEqual(master.calls().length, 3);
 });
 
 Deno.test("MesosClient.call() retries ACCEPT on 503 but never on 500", async () => {
@@ -189,12 +196,14 @@ Deno.test("MesosClient.call() retries ACCEPT on 503 but never on 500", async () 
   master.script = (req) =>
     req.body.type === "ACCEPT" && failures-- > 0 ? new Response("x", { status }) : undefined;
   await client.call(accept(["O1"], [launch([])]));
-  assertEquals(master.calls().length, 2);
+  assert.deepEqual(master.calls().length, 2);
   status = 500;
   failures = 1;
-  const err = await assertRejects(() => client.call(accept(["O2"], [])), MesosApiError, "500");
-  assertEquals((err as MesosApiError).temporary, true);
-  assertEquals(master.calls().length, 3);
+  const err = await client.call(accept(["O2"], [])).catch((e) => e);
+  assert.ok(err instanceof MesosApiError, String(err));
+  assert.ok(err.message.includes("500"), err.message);
+  assert.deepEqual((err as MesosApiError).temporary, true);
+  assert.deepEqual(master.calls().length, 3);
 });
 
 Deno.test("MesosClient.call() surfaces a 400 at once as a permanent error", async () => {
@@ -202,15 +211,13 @@ Deno.test("MesosClient.call() surfaces a 400 at once as a permanent error", asyn
   await using client = new MesosClient({ master: master.url, callBackoff: FAST });
   const sub = await client.subscribe(subscribe(INFO));
   master.script = () => new Response("Failed to validate scheduler::Call: bad", { status: 400 });
-  const err = await assertRejects(
-    () => client.call(revive()),
-    MesosApiError,
-    "Cannot REVIVE: master answered 400",
-  );
-  assertEquals((err as MesosApiError).temporary, false);
-  assertEquals((err as MesosApiError).body, "Failed to validate scheduler::Call: bad");
-  assertEquals(master.calls().length, 1);
-  assertEquals(sub.isClosed, false);
+  const err = await client.call(revive()).catch((e) => e);
+  assert.ok(err instanceof MesosApiError, String(err));
+  assert.ok(err.message.includes("Cannot REVIVE: master answered 400"), err.message);
+  assert.deepEqual((err as MesosApiError).temporary, false);
+  assert.deepEqual((err as MesosApiError).body, "Failed to validate scheduler::Call: bad");
+  assert.deepEqual(master.calls().length, 1);
+  assert.deepEqual(sub.isClosed, false);
 });
 
 Deno.test("MesosClient.call() answered 'not subscribed' ends the subscription", async () => {
@@ -218,27 +225,33 @@ Deno.test("MesosClient.call() answered 'not subscribed' ends the subscription", 
   await using client = new MesosClient({ master: master.url });
   const sub = await client.subscribe(subscribe(INFO));
   master.script = () => new Response("Framework is not subscribed", { status: 403 });
-  const err = await assertRejects(() => client.call(revive()), MesosApiError);
-  assertEquals((err as MesosApiError).subscriptionLost, true);
+  const err = await client.call(revive()).catch((e) => e);
+  assert.ok(err instanceof MesosApiError, String(err));
+  assert.deepEqual((err as MesosApiError).subscriptionLost, true);
   const closed = await sub.closed;
-  assert(closed instanceof SubscriptionLostError);
-  assertEquals(closed.reason, "call_rejected");
-  assertEquals(closed.temporary, true);
-  assertEquals(client.subscription, null);
+  assert.ok(closed instanceof SubscriptionLostError);
+  assert.deepEqual(closed.reason, "call_rejected");
+  assert.deepEqual(closed.temporary, true);
+  assert.deepEqual(client.subscription, null);
   await (await master.stream(0)).done; // the client hung up
-  await assertRejects(() => client.call(revive()), SubscriptionLostError, "not subscribed");
+  const rejected = await client.call(revive()).catch((e) => e);
+  assert.ok(rejected instanceof SubscriptionLostError, String(rejected));
+  assert.ok(rejected.message.includes("not subscribed"), rejected.message);
 });
 
 Deno.test("MesosClient.subscribe() reports HTTP refusals with their temporariness", async () => {
   await using master = startFakeMaster({ authorization: "Basic nope" });
   await using client = new MesosClient({ master: master.url });
-  const e401 = await assertRejects(() => client.subscribe(subscribe(INFO)), MesosApiError, "401");
-  assertEquals((e401 as MesosApiError).temporary, false);
+  const e401 = await client.subscribe(subscribe(INFO)).catch((e) => e);
+  assert.ok(e401 instanceof MesosApiError, String(e401));
+  assert.ok(e401.message.includes("401"), e401.message);
+  assert.deepEqual((e401 as MesosApiError).temporary, false);
   await using other = startFakeMaster();
   other.script = () => new Response("No leader elected", { status: 503 });
   await using client2 = new MesosClient({ master: other.url });
-  const e503 = await assertRejects(() => client2.subscribe(subscribe(INFO)), MesosApiError);
-  assertEquals((e503 as MesosApiError).temporary, true);
+  const e503 = await client2.subscribe(subscribe(INFO)).catch((e) => e);
+  assert.ok(e503 instanceof MesosApiError, String(e503));
+  assert.deepEqual((e503 as MesosApiError).temporary, true);
 });
 
 Deno.test("MesosClient.subscribe() rejects permanently on an ERROR event", async () => {
@@ -252,13 +265,11 @@ Deno.test("MesosClient.subscribe() rejects permanently on an ERROR event", async
     return new Response(body, { headers: { "Mesos-Stream-Id": "s-1" } });
   };
   await using client = new MesosClient({ master: master.url });
-  const err = await assertRejects(
-    () => client.subscribe(subscribe(INFO, { frameworkId: "F-9" })),
-    SubscriptionLostError,
-    "Framework has been removed",
-  );
-  assertEquals((err as SubscriptionLostError).reason, "error_event");
-  assertEquals((err as SubscriptionLostError).temporary, false);
+  const err = await client.subscribe(subscribe(INFO, { frameworkId: "F-9" })).catch((e) => e);
+  assert.ok(err instanceof SubscriptionLostError, String(err));
+  assert.ok(err.message.includes("Framework has been removed"), err.message);
+  assert.deepEqual((err as SubscriptionLostError).reason, "error_event");
+  assert.deepEqual((err as SubscriptionLostError).temporary, false);
 });
 
 Deno.test("MesosClient reports a refused connection as temporary and never processed", async () => {
@@ -266,9 +277,10 @@ Deno.test("MesosClient reports a refused connection as temporary and never proce
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   await using client = new MesosClient({ master: `127.0.0.1:${port}` });
-  const err = await assertRejects(() => client.subscribe(subscribe(INFO)), MesosConnectionError);
-  assertEquals((err as MesosConnectionError).temporary, true);
-  assertEquals((err as MesosConnectionError).maybeProcessed, false);
+  const err = await client.subscribe(subscribe(INFO)).catch((e) => e);
+  assert.ok(err instanceof MesosConnectionError, String(err));
+  assert.deepEqual((err as MesosConnectionError).temporary, true);
+  assert.deepEqual((err as MesosConnectionError).maybeProcessed, false);
 });
 
 Deno.test("Subscription ends with stream_ended when the master closes the stream", async () => {
@@ -278,11 +290,11 @@ Deno.test("Subscription ends with stream_ended when the master closes the stream
   (await master.stream(0)).end();
   const types: string[] = [];
   for await (const e of sub.events) types.push(e.type);
-  assertEquals(types, ["SUBSCRIBED", "HEARTBEAT"]);
+  assert.deepEqual(types, ["SUBSCRIBED", "HEARTBEAT"]);
   const closed = await sub.closed;
-  assert(closed instanceof SubscriptionLostError);
-  assertEquals(closed.reason, "stream_ended");
-  assertEquals(closed.temporary, true);
+  assert.ok(closed instanceof SubscriptionLostError);
+  assert.deepEqual(closed.reason, "stream_ended");
+  assert.deepEqual(closed.temporary, true);
 });
 
 Deno.test("Subscription.close() hangs up without TEARDOWN and resolves closed with undefined", async () => {
@@ -290,9 +302,9 @@ Deno.test("Subscription.close() hangs up without TEARDOWN and resolves closed wi
   await using client = new MesosClient({ master: master.url });
   const sub = await client.subscribe(subscribe(INFO));
   await sub.close();
-  assertEquals(await sub.closed, undefined);
+  assert.deepEqual(await sub.closed, undefined);
   await (await master.stream(0)).done;
-  assertEquals(master.calls().length, 0);
+  assert.deepEqual(master.calls().length, 0);
 });
 
 Deno.test("Subscription heartbeat watchdog drops a silent stream after the missed heartbeats", async () => {
@@ -305,16 +317,16 @@ Deno.test("Subscription heartbeat watchdog drops a silent stream after the misse
   await it.next(); // SUBSCRIBED
   await it.next(); // HEARTBEAT
   await clock.tick(60_000);
-  assertEquals(sub.isClosed, false);
+  assert.deepEqual(sub.isClosed, false);
   stream.send({ type: "HEARTBEAT" });
-  assertEquals((await it.next()).value?.type, "HEARTBEAT");
+  assert.deepEqual((await it.next()).value?.type, "HEARTBEAT");
   await clock.tick(60_000); // 60 s after the last byte: still fine
-  assertEquals(sub.isClosed, false);
+  assert.deepEqual(sub.isClosed, false);
   await clock.tick(15_000); // 75 s = 5 × 15 s of silence
   const closed = await sub.closed;
-  assert(closed instanceof SubscriptionLostError);
-  assertEquals(closed.reason, "heartbeat_timeout");
-  assertEquals(closed.temporary, true);
+  assert.ok(closed instanceof SubscriptionLostError);
+  assert.deepEqual(closed.reason, "heartbeat_timeout");
+  assert.deepEqual(closed.temporary, true);
   await stream.done; // the client hung up
 });
 
@@ -337,7 +349,9 @@ Deno.test("MesosClient.call() times out a call the master never answers", async 
     const pending = client.call(kill("t"));
     while (master.calls().length === 0) await new Promise((r) => setTimeout(r, 1));
     await clock.tick(1000);
-    await assertRejects(() => pending, MesosConnectionError, "no answer within 1000 ms");
+    const rejected = await pending.catch((e) => e);
+    assert.ok(rejected instanceof MesosConnectionError, String(rejected));
+    assert.ok(rejected.message.includes("no answer within 1000 ms"), rejected.message);
   } finally {
     hang.resolve();
   }
@@ -356,11 +370,13 @@ Deno.test("MesosClient.call() rejects at once when its signal aborts while queue
   const ac = new AbortController();
   const second = client.call(revive(), ac.signal);
   ac.abort(new Error("stop"));
-  await assertRejects(() => second, Error, "stop");
+  const rejected = await second.catch((e) => e);
+  assert.ok(rejected instanceof Error, String(rejected));
+  assert.ok(rejected.message.includes("stop"), rejected.message);
   gate.resolve();
   await first;
   await client.call(kill("t"));
-  assertEquals(master.calls().map((c) => c.body.type), ["SUPPRESS", "KILL"]);
+  assert.deepEqual(master.calls().map((c) => c.body.type), ["SUPPRESS", "KILL"]);
 });
 
 Deno.test("MesosClient.subscribe() closes the previous subscription", async () => {
@@ -368,57 +384,62 @@ Deno.test("MesosClient.subscribe() closes the previous subscription", async () =
   await using client = new MesosClient({ master: master.url });
   const first = await client.subscribe(subscribe(INFO));
   const second = await client.subscribe(subscribe(INFO, { frameworkId: first.frameworkId }));
-  assertEquals(await first.closed, undefined);
-  assertEquals(second.frameworkId, first.frameworkId);
-  assertEquals(master.requests[1].body.framework_id, first.frameworkId);
+  assert.deepEqual(await first.closed, undefined);
+  assert.deepEqual(second.frameworkId, first.frameworkId);
+  assert.deepEqual(master.requests[1].body.framework_id, first.frameworkId);
   await client.call(revive());
-  assertEquals(master.calls()[0].headers.get("Mesos-Stream-Id"), second.streamId);
+  assert.deepEqual(master.calls()[0].headers.get("Mesos-Stream-Id"), second.streamId);
 });
 
-Deno.test("MesosClient.call({ ordered: false }) overtakes ordered calls, within the concurrency cap", async () => {
+Deno.test("MesosClient.call({ ordered: false }) overtakes ordered calls, many in flight at once", async () => {
   await using master = startFakeMaster();
-  await using client = new MesosClient({ master: master.url, maxUnorderedInFlight: 2 });
+  await using client = new MesosClient({ master: master.url });
   await client.subscribe(subscribe(INFO));
-  const gates = new Map<string, PromiseWithResolvers<void>>();
-  let inFlight = 0;
-  let maxInFlight = 0;
+  const gate = Promise.withResolvers<void>();
   master.script = async (req) => {
-    const id = (req.body.kill as { task_id: { value: string } } | undefined)?.task_id.value ??
-      String(req.body.type);
-    const gate = Promise.withResolvers<void>();
-    gates.set(id, gate);
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    await gate.promise;
-    inFlight--;
+    if (req.body.type === "SUPPRESS") await gate.promise;
     return undefined;
   };
-  // A failed assertion must not leave the fake master's handlers waiting (dispose would hang).
-  const releaseAll = () => {
-    for (const g of gates.values()) g.resolve();
-  };
   const ordered = client.call(suppress());
-  const unordered = ["a", "b", "c", "d"].map((t) => client.call(kill(t), { ordered: false }));
+  const later = client.call(revive());
   try {
-    const until = async (n: number) => {
-      while (master.calls().length < n) await new Promise((r) => setTimeout(r, 1));
-    };
-    await until(3); // SUPPRESS, plus two unordered ones
-    await new Promise((r) => setTimeout(r, 10));
-    assertEquals(master.calls().length, 3, "only two unordered calls in flight");
-    gates.get("a")!.resolve();
-    await unordered[0];
-    await until(4);
-    for (const t of ["b", "c"]) gates.get(t)!.resolve();
-    await until(5);
-    gates.get("d")!.resolve();
-    await Promise.all(unordered);
-    gates.get("SUPPRESS")!.resolve();
-    await ordered;
-    assertEquals(maxInFlight, 3); // the ordered SUPPRESS plus two unordered calls
+    while (master.calls().length === 0) await new Promise((r) => setTimeout(r, 1));
+    // Far more than the former cap of 8 calls in flight, all answered while SUPPRESS waits.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => client.call(kill(`t-${i}`), { ordered: false })),
+    );
+    const types = master.calls().map((c) => c.body.type);
+    assert.deepEqual(types.length, 41);
+    assert.deepEqual(types[0], "SUPPRESS");
+    assert.deepEqual(types.includes("REVIVE"), false, "ordered calls still wait for each other");
   } finally {
-    releaseAll();
+    gate.resolve();
   }
+  await ordered;
+  await later;
+  assert.deepEqual(master.calls().at(-1)?.body.type, "REVIVE");
+});
+
+Deno.test("MesosClient.call({ ordered: false }) refuses calls beyond the bounded queue", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({
+    master: master.url,
+    maxUnorderedInFlight: 1,
+    maxQueuedCalls: 2,
+  });
+  await client.subscribe(subscribe(INFO));
+  const gate = Promise.withResolvers<void>();
+  master.script = async (req) => {
+    if (req.body.type === "KILL") await gate.promise;
+    return undefined;
+  };
+  const accepted = ["a", "b", "c"].map((t) => client.call(kill(t), { ordered: false }));
+  const refused = await client.call(kill("d"), { ordered: false }).catch((e) => e);
+  gate.resolve();
+  await Promise.all(accepted);
+  assert.ok(refused instanceof CallQueueFullError);
+  assert.deepEqual(refused.temporary, true);
+  assert.deepEqual(master.calls().length, 3);
 });
 
 Deno.test("Subscription ends with protocol_error on a corrupt stream", async () => {
@@ -428,9 +449,9 @@ Deno.test("Subscription ends with protocol_error on a corrupt stream", async () 
   const stream = await master.stream(0);
   stream.sendRaw(new TextEncoder().encode("12x\n{}"));
   const closed = await sub.closed;
-  assert(closed instanceof SubscriptionLostError);
-  assertEquals(closed.reason, "protocol_error");
-  assertEquals(closed.temporary, true);
+  assert.ok(closed instanceof SubscriptionLostError);
+  assert.deepEqual(closed.reason, "protocol_error");
+  assert.deepEqual(closed.temporary, true);
   await stream.done;
 });
 
@@ -440,8 +461,8 @@ Deno.test("Subscription ends with protocol_error on an event that is not JSON", 
   const sub = await client.subscribe(subscribe(INFO));
   (await master.stream(0)).sendRaw(new TextEncoder().encode("3\n{x}"));
   const closed = await sub.closed;
-  assert(closed instanceof SubscriptionLostError);
-  assertEquals(closed.reason, "protocol_error");
+  assert.ok(closed instanceof SubscriptionLostError);
+  assert.deepEqual(closed.reason, "protocol_error");
 });
 
 Deno.test("MesosClient reads a 2 MB OFFERS event delivered in 1 KiB chunks", async () => {
@@ -466,12 +487,42 @@ Deno.test("MesosClient reads a 2 MB OFFERS event delivered in 1 KiB chunks", asy
     attributes: [{ name: "rack", type: "TEXT", text: { value: `r${i % 40}-✓` } }],
   }));
   const bytes = eventsAsBytes([{ type: "OFFERS", offers: { offers } }, { type: "HEARTBEAT" }]);
-  assert(bytes.length > 1_500_000);
+  assert.ok(bytes.length > 1_500_000);
   const stream = await master.stream(0);
   for (let i = 0; i < bytes.length; i += 1024) stream.sendRaw(bytes.slice(i, i + 1024));
   const [, event, heartbeat] = await take(sub.events, 3);
-  assert(event.type === "OFFERS");
-  assertEquals(event.offers.offers!.length, 4000);
-  assertEquals(event.offers.offers![3999].attributes![0].text!.value, "r39-✓");
-  assertEquals(heartbeat.type, "HEARTBEAT");
+  assert.ok(event.type === "OFFERS");
+  assert.deepEqual(event.offers.offers!.length, 4000);
+  assert.deepEqual(event.offers.offers![3999].attributes![0].text!.value, "r39-✓");
+  assert.deepEqual(heartbeat.type, "HEARTBEAT");
+});
+
+Deno.test("MesosClient.subscribe({ sink }) pushes events straight into the sink, nothing into events", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const got: Event[] = [];
+  const sub = await client.subscribe(subscribe(INFO), { sink: { push: (e) => got.push(e) } });
+  assert.deepEqual(got.map((e) => e.type), ["SUBSCRIBED", "HEARTBEAT"]);
+  const stream = await master.stream(0);
+  stream.send({ type: "HEARTBEAT" });
+  stream.end();
+  assert.ok((await sub.closed) instanceof SubscriptionLostError);
+  assert.deepEqual(got.map((e) => e.type), ["SUBSCRIBED", "HEARTBEAT", "HEARTBEAT"]);
+  assert.deepEqual(await take(sub.events, 1), []);
+  // A refusal rejects subscribe(); its ERROR event never reaches the sink.
+  master.script = (req) =>
+    req.body.type === "SUBSCRIBE"
+      ? new Response(
+        eventsAsBytes([{ type: "ERROR", error: { message: "Framework has been removed" } }]),
+        {
+          headers: { "Mesos-Stream-Id": "s-2" },
+        },
+      )
+      : undefined;
+  const refused: Event[] = [];
+  await assert.rejects(
+    client.subscribe(subscribe(INFO), { sink: { push: (e) => refused.push(e) } }),
+    SubscriptionLostError,
+  );
+  assert.deepEqual(refused, []);
 });

@@ -4,7 +4,8 @@
  * rejected call, leader change, temporary HTTP or connection error) subscribes again with
  * the framework id, after a capped exponential back-off with jitter. Permanent refusals
  * (401, 400, an ERROR event such as `Framework has been removed` or `Framework failed
- * over`) end the driver with that error rather than spin (reference §11).
+ * over`) end the driver with that error rather than spin (reference §11); an ERROR event
+ * ends it with a {@linkcode FrameworkError} whose `kind` says which.
  *
  * @module
  */
@@ -14,7 +15,7 @@ import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { type Call, subscribe } from "./calls.ts";
 import { type CallOptions, MesosClient, type Subscription } from "./client.ts";
 import { detectorFor, type MasterDetector } from "./detector.ts";
-import { isTemporary, SubscriptionLostError } from "./errors.ts";
+import { FrameworkError, isTemporary, SubscriptionLostError } from "./errors.ts";
 import type { Event } from "./events.ts";
 import type { FrameworkInfo } from "./types.ts";
 import { AsyncQueue } from "./_queue.ts";
@@ -69,7 +70,7 @@ export interface DriverOptions {
   callAttempts?: number;
   /** Back-off between call attempts. */
   callBackoff?: BackoffOptions;
-  /** Concurrent `{ ordered: false }` calls. */
+  /** `{ ordered: false }` calls written and not yet answered (the pipeline's depth). */
   maxUnorderedInFlight?: number;
   /** Called on every status change, synchronously, in order. */
   onStatus?: (status: ConnectionStatus) => void;
@@ -316,7 +317,11 @@ export class Driver implements AsyncDisposable {
           frameworkId: this.#frameworkId,
           suppressedRoles: this.#suppressedRoles(),
         });
-        sub = await this.#client.subscribe(call, { ...this.#subscribeOptions, signal });
+        sub = await this.#client.subscribe(call, {
+          ...this.#subscribeOptions,
+          signal,
+          sink: this.#queue,
+        });
       } catch (err) {
         error = err instanceof Error ? err : new Error(String(err));
       }
@@ -332,9 +337,9 @@ export class Driver implements AsyncDisposable {
           attempt: 0,
         });
         const stopWatching = this.#watchLeader(sub);
-        for await (const event of sub.events) this.#queue.push(event);
-        stopWatching();
+        // The subscription pushes its events straight into `events` (the sink below).
         error = (await sub.closed) ?? undefined;
+        stopWatching();
         if (!error && !this.#stopping) {
           error = new SubscriptionLostError("stream_ended", "Subscription closed unexpectedly");
         }
@@ -344,6 +349,7 @@ export class Driver implements AsyncDisposable {
         this.#logger.error("Mesos subscription failed permanently", {
           error: error?.message,
           framework_id: this.#frameworkId,
+          ...(error instanceof FrameworkError ? { kind: error.kind } : {}),
         });
         this.#finish(error);
         return;

@@ -4,7 +4,7 @@ import { basicAuthorization } from "./auth.ts";
 import { revive } from "./calls.ts";
 import type { MasterDetector } from "./detector.ts";
 import { type ConnectionStatus, type Driver, startDriver } from "./driver.ts";
-import { SubscriptionLostError } from "./errors.ts";
+import { FrameworkError, SubscriptionLostError } from "./errors.ts";
 import type { Event } from "./events.ts";
 import { startFakeMaster } from "./_fake_master.ts";
 
@@ -161,9 +161,10 @@ Deno.test("Driver stops on a permanent error: another instance took over", async
   });
   await waitFor(other, (s) => s.state === "subscribed");
   const result = await driver.closed;
-  assert(result instanceof SubscriptionLostError);
+  assert(result instanceof FrameworkError);
   assertEquals(result.reason, "error_event");
-  assertEquals(result.message.includes("Framework failed over"), true);
+  assertEquals(result.kind, "failed_over");
+  assertEquals(driver.frameworkId, other.frameworkId, "the id is kept: it is still ours to claim");
   const types: string[] = [];
   for await (const e of driver.events) types.push(e.type);
   assertEquals(types, ["SUBSCRIBED", "HEARTBEAT", "ERROR"]);

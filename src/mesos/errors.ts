@@ -133,6 +133,50 @@ export class SubscriptionLostError extends Error {
   }
 }
 
+/** What a master's ERROR event (Mesos's `FrameworkErrorMessage`) says about this framework. */
+export type FrameworkErrorKind =
+  /**
+   * Another scheduler subscribed with this framework id and owns it now: stop scheduling
+   * (two instances would keep evicting each other), but the id stays valid.
+   */
+  | "failed_over"
+  /** The framework was torn down, or its failover timeout expired: the id is dead for good. */
+  | "removed"
+  /** Any other refusal of the subscription (authorization, invalid `FrameworkInfo`, ...). */
+  | "refused";
+
+/**
+ * The kind of an ERROR event's message. Mesos sends only text here, so this is the one
+ * place that reads it (reference `mesos-v1.md`: `Framework failed over`, `Framework has
+ * been removed`); everything above asks `FrameworkError.kind`.
+ */
+export function frameworkErrorKind(message: string): FrameworkErrorKind {
+  if (/^Framework failed over/i.test(message)) return "failed_over";
+  if (/^Framework (has been )?removed|torn down/i.test(message)) return "removed";
+  return "refused";
+}
+
+/**
+ * The master sent an ERROR event: the subscription is over and re-subscribing as is will
+ * not help (`temporary` is false). `kind` says what to do instead.
+ */
+export class FrameworkError extends SubscriptionLostError {
+  override name = "FrameworkError";
+  readonly kind: FrameworkErrorKind;
+  /** The master's own words. */
+  readonly masterMessage: string;
+
+  constructor(masterMessage: string, options?: ErrorOptions) {
+    super(
+      "error_event",
+      `Subscription refused or ended by the master: ${masterMessage}`,
+      options,
+    );
+    this.masterMessage = masterMessage;
+    this.kind = frameworkErrorKind(masterMessage);
+  }
+}
+
 /** The stream broke the RecordIO or event framing. */
 export class MesosProtocolError extends Error {
   override name = "MesosProtocolError";
@@ -143,4 +187,23 @@ export class MesosProtocolError extends Error {
 export function isTemporary(err: unknown): boolean {
   return typeof err === "object" && err !== null &&
     (err as { temporary?: unknown }).temporary === true;
+}
+
+/**
+ * Too many `{ ordered: false }` calls are already waiting for the pipeline: this one was
+ * not sent. Temporary; for an ACKNOWLEDGE the agent resends its update later anyway.
+ */
+export class CallQueueFullError extends Error {
+  override name = "CallQueueFullError";
+  readonly temporary = true;
+  /** The call type, e.g. `"ACKNOWLEDGE"`. */
+  readonly callType: string;
+  /** The limit that was reached. */
+  readonly limit: number;
+
+  constructor(callType: string, limit: number) {
+    super(`Cannot ${callType}: ${limit} calls are already waiting to be sent`);
+    this.callType = callType;
+    this.limit = limit;
+  }
 }

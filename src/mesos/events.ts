@@ -131,18 +131,52 @@ function hasId(v: unknown): boolean {
  * Parses one event from a RecordIO payload (bytes or text). Throws
  * {@linkcode MesosProtocolError} when the JSON is malformed or a known event lacks the
  * fields a scheduler relies on. Unknown types become {@linkcode UnknownEvent}.
+ *
+ * The payload is decoded and parsed once, with a plain `JSON.parse`. Only an event whose
+ * parsed shape holds a `TimeInfo`/`DurationInfo` (an offer's `unavailability`, a status's
+ * `unreachable_time`) or whose type carries them in other places (inverse offers, operation
+ * statuses, types this client does not know) is parsed again with the int64-exact reader
+ * of `json.ts`: the frequent UPDATE and HEARTBEAT events never pay for a scan or a reviver.
  */
 export function parseEvent(payload: Uint8Array | string): Event {
   const text = typeof payload === "string" ? payload : decoder.decode(payload);
   let json: unknown;
   try {
-    json = parseMesosJson(text);
+    json = JSON.parse(text);
+    if (mayHoldInt64(json)) json = parseMesosJson(text);
   } catch (err) {
     throw new MesosProtocolError(`Cannot parse event: ${(err as Error).message}`, {
       cause: err,
     });
   }
   return toEvent(json);
+}
+
+/** Whether a plainly parsed event may hold an int64 that `JSON.parse` rounded. */
+function mayHoldInt64(json: unknown): boolean {
+  if (!isObject(json)) return false;
+  switch (json.type) {
+    case "HEARTBEAT":
+    case "SUBSCRIBED":
+    case "RESCIND":
+    case "RESCIND_INVERSE_OFFER":
+    case "ERROR":
+    case "MESSAGE":
+    case "FAILURE":
+      return false;
+    case "UPDATE": {
+      const update = json.update;
+      const status = isObject(update) ? update.status : undefined;
+      return isObject(status) && status.unreachable_time !== undefined;
+    }
+    case "OFFERS": {
+      const offers = isObject(json.offers) ? json.offers.offers : undefined;
+      return Array.isArray(offers) &&
+        offers.some((o) => isObject(o) && o.unavailability !== undefined);
+    }
+    default:
+      return true;
+  }
 }
 
 /** Checks and types an already parsed event object. */

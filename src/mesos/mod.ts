@@ -7,6 +7,9 @@
  * - `calls.ts`: pure call builders ({@linkcode subscribe}, {@linkcode accept}, {@linkcode acknowledge}, …);
  * - `client.ts`: HTTP — SUBSCRIBE stream, ordered calls with `Mesos-Stream-Id`, 307 leader
  *   redirects, retries, heartbeat watchdog;
+ * - `connection.ts` + `http1.ts`: the keep-alive HTTP/1.1 connections calls travel on,
+ *   pipelined (several calls per write, answers read in order, one watchdog per connection),
+ *   and the SUBSCRIBE stream's own connection;
  * - `driver.ts`: the subscribe loop that keeps a subscription alive;
  * - `detector.ts`: where the leading master is (`http(s)://host:port`, `host:port`);
  *   `zk_detector.ts`: the leader of the masters' ZooKeeper group (`zk://…`, over `../zk/`);

@@ -22,6 +22,11 @@ const encoder = new TextEncoder();
 export interface RecordIODecoderOptions {
   /** Records longer than this many bytes are rejected as corrupt. */
   maxRecordBytes?: number;
+  /**
+   * Return records as views of the chunks given rather than copies (default false): for a
+   * caller that never reuses a chunk's buffer, such as a `ReadableStream` reader.
+   */
+  views?: boolean;
 }
 
 /** An incremental RecordIO decoder: feed it bytes, get complete records back. */
@@ -34,9 +39,13 @@ export class RecordIODecoder {
   #remaining = -1;
   #parts: Uint8Array[] = [];
   #partsLength = 0;
+  #views: boolean;
 
-  constructor({ maxRecordBytes = DEFAULT_MAX_RECORD_BYTES }: RecordIODecoderOptions = {}) {
+  constructor(
+    { maxRecordBytes = DEFAULT_MAX_RECORD_BYTES, views = false }: RecordIODecoderOptions = {},
+  ) {
     this.#maxRecordBytes = maxRecordBytes;
+    this.#views = views;
   }
 
   /** Whether bytes of an incomplete record are held. */
@@ -87,11 +96,11 @@ export class RecordIODecoder {
       i += take;
       this.#remaining -= take;
       if (this.#remaining === 0 && this.#parts.length === 0) {
-        // The whole payload sits inside this chunk: copy once, no concatenation.
-        records.push(piece.slice());
+        // The whole payload sits inside this chunk: at most one copy, no concatenation.
+        records.push(this.#views ? piece : piece.slice());
       } else {
-        // Copy: the caller may reuse its buffer.
-        this.#parts.push(piece.slice());
+        // Copied unless views were asked for: the caller may reuse its buffer.
+        this.#parts.push(this.#views ? piece : piece.slice());
         this.#partsLength += take;
         if (this.#remaining === 0) records.push(this.#join());
       }

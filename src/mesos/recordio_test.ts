@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../testing/asserts.ts";
+import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeRecord, encodeRecords, readRecords, RecordIODecoder } from "./recordio.ts";
 import { MesosProtocolError } from "./errors.ts";
@@ -15,9 +15,12 @@ const SAMPLES = [
 ];
 
 Deno.test("encodeRecord() prefixes the UTF-8 byte length, not the character count", () => {
-  assertEquals(decoder.decode(encodeRecord('{"type":"HEARTBEAT"}')), '20\n{"type":"HEARTBEAT"}');
+  assert.deepEqual(
+    decoder.decode(encodeRecord('{"type":"HEARTBEAT"}')),
+    '20\n{"type":"HEARTBEAT"}',
+  );
   // "é" is 2 bytes, "🚀" 4 bytes.
-  assertEquals(decoder.decode(encodeRecord("é🚀")), "6\né🚀");
+  assert.deepEqual(decoder.decode(encodeRecord("é🚀")), "6\né🚀");
 });
 
 Deno.test("RecordIODecoder.decode() decodes records split at every byte boundary", () => {
@@ -25,8 +28,8 @@ Deno.test("RecordIODecoder.decode() decodes records split at every byte boundary
   for (let cut = 0; cut <= bytes.length; cut++) {
     const d = new RecordIODecoder();
     const out = [...d.decode(bytes.subarray(0, cut)), ...d.decode(bytes.subarray(cut))];
-    assertEquals(texts(out), SAMPLES, `cut at ${cut}`);
-    assertEquals(d.pending, false);
+    assert.deepEqual(texts(out), SAMPLES, `cut at ${cut}`);
+    assert.deepEqual(d.pending, false);
   }
 });
 
@@ -40,7 +43,7 @@ Deno.test("RecordIODecoder.decode() decodes records split at every pair of bound
         ...d.decode(bytes.subarray(a, b)),
         ...d.decode(bytes.subarray(b)),
       ];
-      assertEquals(texts(out), SAMPLES.slice(0, 3), `cuts at ${a}, ${b}`);
+      assert.deepEqual(texts(out), SAMPLES.slice(0, 3), `cuts at ${a}, ${b}`);
     }
   }
 });
@@ -50,21 +53,21 @@ Deno.test("RecordIODecoder.decode() decodes one byte at a time and in one piece"
   const d = new RecordIODecoder();
   const out: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i++) out.push(...d.decode(bytes.subarray(i, i + 1)));
-  assertEquals(texts(out), SAMPLES);
-  assertEquals(texts(new RecordIODecoder().decode(bytes)), SAMPLES);
+  assert.deepEqual(texts(out), SAMPLES);
+  assert.deepEqual(texts(new RecordIODecoder().decode(bytes)), SAMPLES);
 });
 
 Deno.test("RecordIODecoder.decode() does not keep references to the caller's buffer", () => {
   const d = new RecordIODecoder();
   const buf = encodeRecord("abcdef");
   const first = d.decode(buf.subarray(0, 5)); // "6\nabc"
-  assertEquals(first, []);
+  assert.deepEqual(first, []);
   buf.fill(0x21, 0, 5); // the caller reuses its buffer
-  assertEquals(texts(d.decode(buf.subarray(5))), ["abcdef"]);
+  assert.deepEqual(texts(d.decode(buf.subarray(5))), ["abcdef"]);
   const whole = encodeRecord("xyz");
   const [rec] = new RecordIODecoder().decode(whole);
   whole.fill(0x21);
-  assertEquals(decoder.decode(rec), "xyz");
+  assert.deepEqual(decoder.decode(rec), "xyz");
 });
 
 Deno.test("RecordIODecoder handles a zero-length record and a large one", () => {
@@ -73,30 +76,27 @@ Deno.test("RecordIODecoder handles a zero-length record and a large one", () => 
   const d = new RecordIODecoder();
   const out: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i += 4096) out.push(...d.decode(bytes.subarray(i, i + 4096)));
-  assertEquals(out.length, 2);
-  assertEquals(out[0].length, 0);
-  assertEquals(decoder.decode(out[1]), big);
+  assert.deepEqual(out.length, 2);
+  assert.deepEqual(out[0].length, 0);
+  assert.deepEqual(decoder.decode(out[1]), big);
 });
 
 Deno.test("RecordIODecoder rejects malformed prefixes and oversized records", () => {
-  assertThrows(
-    () => new RecordIODecoder().decode(new TextEncoder().encode("1a\nx")),
-    MesosProtocolError,
-    "not a digit",
-  );
-  assertThrows(
-    () => new RecordIODecoder().decode(new TextEncoder().encode("\n")),
-    MesosProtocolError,
-    "empty length prefix",
-  );
-  assertThrows(
+  assert.throws(() => new RecordIODecoder().decode(new TextEncoder().encode("1a\nx")), {
+    name: "MesosProtocolError",
+    message: /not a digit/,
+  });
+  assert.throws(() => new RecordIODecoder().decode(new TextEncoder().encode("\n")), {
+    name: "MesosProtocolError",
+    message: /empty length prefix/,
+  });
+  assert.throws(
     () => new RecordIODecoder({ maxRecordBytes: 10 }).decode(new TextEncoder().encode("11\n")),
-    MesosProtocolError,
-    "exceeds 10 bytes",
+    { name: "MesosProtocolError", message: /exceeds 10 bytes/ },
   );
   const d = new RecordIODecoder();
   d.decode(new TextEncoder().encode("5\nab"));
-  assertThrows(() => d.finish(), MesosProtocolError, "inside a record");
+  assert.throws(() => d.finish(), { name: "MesosProtocolError", message: /inside a record/ });
 });
 
 Deno.test("readRecords() reads a stream whose chunks split multi-byte characters", async () => {
@@ -109,7 +109,7 @@ Deno.test("readRecords() reads a stream whose chunks split multi-byte characters
   });
   const out: string[] = [];
   for await (const r of readRecords(stream)) out.push(decoder.decode(r));
-  assertEquals(out, SAMPLES);
+  assert.deepEqual(out, SAMPLES);
 });
 
 Deno.test("readRecords() throws when the stream ends inside a record", async () => {
@@ -125,7 +125,7 @@ Deno.test("readRecords() throws when the stream ends inside a record", async () 
   } catch (err) {
     caught = err;
   }
-  assertEquals(caught instanceof MesosProtocolError, true);
+  assert.deepEqual(caught instanceof MesosProtocolError, true);
 });
 
 Deno.test("readRecords() cancels the stream when the consumer stops early", async () => {
@@ -139,7 +139,7 @@ Deno.test("readRecords() cancels the stream when the consumer stops early", asyn
     },
   });
   for await (const _ of readRecords(stream)) break;
-  assertEquals(cancelled, true);
+  assert.deepEqual(cancelled, true);
 });
 
 Deno.test("RecordIODecoder decodes any payloads under any chunking (property)", () => {
@@ -159,9 +159,18 @@ Deno.test("RecordIODecoder decodes any payloads under any chunking (property)", 
         }
         out.push(...d.decode(bytes.subarray(at)));
         d.finish();
-        assertEquals(texts(out), payloads);
+        assert.deepEqual(texts(out), payloads);
       },
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("RecordIODecoder({ views: true }) returns records as views of the chunk, not copies", () => {
+  const chunk = new TextEncoder().encode("2\nab3\ncde");
+  const [a, b] = new RecordIODecoder({ views: true }).decode(chunk);
+  assert.equal(a.buffer, chunk.buffer);
+  assert.equal(new TextDecoder().decode(b), "cde");
+  const [copy] = new RecordIODecoder().decode(chunk);
+  assert.notEqual(copy.buffer, chunk.buffer);
 });

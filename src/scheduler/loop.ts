@@ -1,23 +1,30 @@
 /**
- * The Mesos scheduler of Eremetic: subscribes through the driver, matches the
- * durable queue against offers, launches, records every status update, kills,
- * retries, times out and reconciles. One event loop: events and kill requests
- * run one at a time, so a task is never changed by two hands at once.
+ * The Mesos scheduler of Eremetic: one explicit state object ({@linkcode SchedulerState})
+ * and the stages around it:
+ *
+ * - offers: **match** (pure, `match.ts`) → **stage** (durable `TASK_STAGING`, `stage.ts`)
+ *   → **accept** (ACCEPT calls, `accept.ts`);
+ * - status updates that arrived in one turn: **update** (pure, `update.ts`) → **store**
+ *   (one group commit, `commit.ts`) → **notify** (listener work stored, `notify.ts`) →
+ *   **ack** (`ack.ts`) → metrics, timers, re-queueing.
+ *
+ * Ordering: turns of events, kills and timers run one at a time (`exclusive`), but a
+ * turn does not wait for its writes; each task's own operations are ordered by
+ * {@linkcode TaskChains}, so one task's pending commit holds back only that task.
  *
  * @module
  */
 import {
-  accept,
-  acknowledgeStatus,
   type Call,
+  type CallOptions,
   type Credential,
   decline,
   detectorFor,
-  type Driver,
+  type DriverOptions,
   type Event,
+  FrameworkError,
   type FrameworkInfo,
   kill,
-  launch,
   type Offer,
   reconcile,
   redactAddress,
@@ -27,26 +34,24 @@ import {
   type TaskStatus,
 } from "../mesos/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import { agentUrlOf, findSandboxDirectory, sandboxFromStatusData } from "../sandbox/mod.ts";
-import type { Clock, Logger } from "../runtime.ts";
-import type { TaskStore } from "../store/mod.ts";
-import {
-  applyMesosState,
-  currentState,
-  isTaskState,
-  isTerminal,
-  type TaskRecord,
-  type TaskState,
-  wasRunning,
-} from "../task/mod.ts";
-import {
-  type KillOutcome,
-  recordKillRequest,
-  type SchedulerStatus,
-  type TaskControl,
-} from "./control.ts";
+import { agentUrlOf, findSandboxDirectory } from "../sandbox/mod.ts";
+import { type Clock, type Logger, type Timer, Timers } from "../runtime.ts";
+import { NotFoundError, type TaskStore } from "../store/mod.ts";
+import { currentState, isTerminal, type TaskRecord, wasRunning } from "../task/mod.ts";
+import { acceptCall, groupByOffer } from "./accept.ts";
+import { acknowledgements } from "./ack.ts";
+import { commitRecords } from "./commit.ts";
+import { type KillOutcome, recordKillRequest, type TaskControl } from "./control.ts";
 import { matchOffers, type Placement } from "./match.ts";
-import { assignPorts, buildTaskInfo } from "./task_info.ts";
+import { countEffects, notifyEffects, notifyTask, type StateListener } from "./notify.ts";
+import { DEFAULT_QUEUE_WINDOW } from "./queue.ts";
+import { type LaunchContext, SchedulerState } from "./state.ts";
+import { stagePlacements } from "./stage.ts";
+import { readTurns } from "./turns.ts";
+import { planUpdates, publicIdOf, type UpdateEffect } from "./update.ts";
+
+export type { StateListener } from "./notify.ts";
+export { mesosIdOf, publicIdOf, RETRY_BASE_MS, RETRY_MAX_MS, retryDelayMs } from "./update.ts";
 
 /** Seconds Mesos should not re-offer declined resources when nothing asked for them. */
 export const DEFAULT_REFUSE_SECONDS = 5;
@@ -60,31 +65,30 @@ export const MAX_SANDBOX_LOOKUPS = 8;
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
 /** Tasks launching at once above which sandbox directories are not looked up. */
 export const SANDBOX_LOOKUP_MAX_LAUNCHING = 50;
+/** Queued tasks read before subscribing; the rest of the window follows with the first offers. */
+const FIRST_PAGE_TASKS = 1_000;
 /** Offers whose tasks are staged (then accepted) at the same time. */
 export const OFFERS_STAGING_AT_ONCE = 8;
+/** Wait before subscribing again after the driver stopped on a permanent error. */
+export const RESUBSCRIBE_DELAY_MS = 5_000;
 /**
- * Tasks placed but not yet running (or ended) at most. Beyond it, offers are declined for
- * one allocation round: a longer backlog of status updates would outlast the agents'
- * 10 s resend of unacknowledged updates, and every resend is work for both sides.
+ * How long an offer no queued task can use yet (all placed, waiting for a page of the
+ * queue or for a retry's back-off) is held before it is declined, so other frameworks
+ * are not starved.
  */
-export const MAX_LAUNCHES_IN_FLIGHT = 3_000;
-/** Back-off before a retried task may launch again: base × 2^(retry-1), capped. */
-export const RETRY_BASE_MS = 1_000;
-export const RETRY_MAX_MS = 60_000;
+export const OFFER_HOLD_MS = 10_000;
+/** Events read from the driver but not yet handled, at most: beyond, reading pauses. */
+export const MAX_EVENTS_WAITING = 50_000;
+/** Status updates whose write is in flight at most: beyond, the next turn waits. */
+export const MAX_UPDATES_IN_FLIGHT = 50_000;
 
-/** What the scheduler tells the rest of Eremetic after a state change is stored. */
-export interface StateListener {
-  /**
-   * Every stored state change (callbacks decide what to send). A status update is
-   * acknowledged to Mesos only after the promise settles, so what it stores (a
-   * callback delivery) survives a crash: otherwise Mesos would not resend the update.
-   */
-  taskChanged(
-    task: TaskRecord,
-    state: TaskState,
-    timeSec: number,
-    terminal: boolean,
-  ): void | Promise<void>;
+/** What the scheduler needs of a Mesos driver: a fake in tests, `startDriver` otherwise. */
+export interface SchedulerDriver {
+  readonly events: AsyncIterable<Event>;
+  /** Resolves when the driver stops: `undefined` after `close()`, else its permanent error. */
+  readonly closed: Promise<void | Error>;
+  call(call: Call, options?: CallOptions): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface SchedulerOptions {
@@ -106,33 +110,19 @@ export interface SchedulerOptions {
     heartbeatTimeoutMs?: number;
     backoff?: { initialMs?: number; maxMs?: number };
   };
+  /** Starts the driver (tests pass a fake); `startDriver` by default. */
+  startDriver?: (options: DriverOptions) => SchedulerDriver;
+  /** Queued records held in memory at most. */
+  queueWindow?: number;
+  /** Timers of the scheduler; built on `clock` by default. */
+  timers?: Timers;
 }
 
 /** A running scheduler. */
 export interface Scheduler extends TaskControl, AsyncDisposable {
-  /** Resolves once the queue and launched tasks are loaded from the store. */
+  /** Resolves once the head of the queue and launched tasks are loaded from the store. */
   ready: Promise<void>;
   close(): Promise<void>;
-}
-
-/** The Eremetic task id of a Mesos task id (`<id>` or `<id>.retry-<n>`). */
-export function publicIdOf(mesosTaskId: string): string {
-  return mesosTaskId.replace(/\.retry-\d+$/, "");
-}
-
-/** The Mesos task id of attempt `retry` (0 = first). New ids per attempt, as Mesos advises (D26). */
-export function mesosIdOf(id: string, retry: number): string {
-  return retry === 0 ? id : `${id}.retry-${retry}`;
-}
-
-/** The back-off before a retry may launch. */
-export function retryDelayMs(retry: number): number {
-  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, retry - 1));
-}
-
-function agentAddress(offer: Offer): { ip: string; port: number } {
-  const a = offer.url?.address;
-  return { ip: a?.ip || a?.hostname || offer.hostname, port: a?.port ?? 5051 };
 }
 
 /** Starts the scheduler: loads the queue, subscribes, and runs until closed. */
@@ -144,43 +134,30 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const shownMaster = redactAddress(options.master);
   const refuseSeconds = options.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
   const role = options.frameworkInfo.roles?.[0] ?? options.frameworkInfo.role ?? "*";
+  const timers = options.timers ?? new Timers(clock);
+  const makeDriver = options.startDriver ?? startDriver;
+  const state = new SchedulerState(shownMaster, options.queueWindow ?? DEFAULT_QUEUE_WINDOW);
+  const { queue, placed, offers, chains, killing, recentKills } = state;
+  let driver: SchedulerDriver | null = null;
+  const stopping = new AbortController();
 
-  /** Queued tasks in submission order: a mirror of the store's queued class. */
-  let queue: TaskRecord[] = [];
-  let suppressed = false;
-  let driver: Driver | null = null;
-  let status: SchedulerStatus = {
-    master: shownMaster,
-    state: "connecting",
-    frameworkId: null,
-  };
-  type Timer = ReturnType<typeof setTimeout>;
-  const killTimers = new Map<string, Timer>();
-  const timeoutTimers = new Map<string, Timer>();
-  /** Launched tasks whose explicit reconciliation is unanswered: public id → Mesos task id. */
-  const unreconciled = new Map<string, { taskId: string; agentId: string }>();
-  let reconcileTimer: Timer | undefined;
-  let periodicTimer: Timer | undefined;
-  let wakeTimer: Timer | undefined;
-  let closed = false;
-  /**
-   * Per public id, the staging (until its ACCEPT is sent) or stored status change still in
-   * flight. Writes of different tasks share group commits instead of waiting for each other;
-   * a task's next update or kill waits for its own.
-   */
-  const updating = new Map<string, Promise<void>>();
-  /** Public ids placed by this subscription and not yet TASK_RUNNING or ended. */
-  const launching = new Set<string>();
-
-  // One thing at a time: events, kills and timers run through this chain.
+  // One turn at a time: event batches, kills and timers run through this chain.
   let chain: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+  const exclusive = <T>(fn: () => T | Promise<T>): Promise<T> => {
     const next = chain.then(fn, fn);
     chain = next.catch(() => {});
     return next;
   };
 
+  /** Runs `fn` as a turn of its own, later; a failure is logged. */
+  const inTurn = (what: string, fn: () => unknown) => {
+    void exclusive(fn).catch((e) =>
+      logger.error(`Cannot ${what}`, { error: (e as Error).message })
+    );
+  };
+
   const nowSec = () => Math.floor(clock.now() / 1000);
+  const setQueueGauge = () => metrics.queueSize.set(queue.size);
 
   /** Sends a call; `ordered: false` for calls whose order does not matter (ACKNOWLEDGE). */
   const send = async (call: Call, what: string, ordered = true) => {
@@ -190,121 +167,109 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       return true;
     } catch (e) {
       // While closing, the stream is gone on purpose: the master resends what is unanswered.
-      (closed ? logger.debug : logger.warn).call(logger, `Cannot send ${what} to Mesos`, {
+      (state.closed ? logger.debug : logger.warn).call(logger, `Cannot send ${what} to Mesos`, {
         error: (e as Error).message,
       });
       return false;
     }
   };
 
-  const setQueueGauge = () => metrics.queueSize.set(queue.length);
+  // ---- queue
+
+  const reviveIfSuppressed = () => {
+    if (!state.suppressed) return;
+    state.suppressed = false;
+    void send(revive([role]), "REVIVE");
+  };
 
   const enqueue = (task: TaskRecord) => {
-    if (queue.some((t) => t.id === task.id)) return;
-    // Keep submission order: a retried task goes back to its place.
-    let i = queue.length;
-    while (i > 0 && queue[i - 1].seq > task.seq) i--;
-    queue.splice(i, 0, task);
+    queue.add(task);
     setQueueGauge();
-    if (suppressed) {
-      suppressed = false;
-      void send(revive([role]), "REVIVE");
-    }
+    reviveIfSuppressed();
     scheduleWake(task.not_before);
+    if (offers.size > 0) inTurn("match offers", matchRound);
   };
 
-  /** A retried task waiting for its back-off needs an offer when it expires. */
+  /** A task waiting for its back-off needs a round when it expires. */
   const scheduleWake = (at: number) => {
-    const delay = at - clock.now();
-    if (delay <= 0 || wakeTimer !== undefined) return;
-    wakeTimer = setTimeout(() => {
-      wakeTimer = undefined;
-      if (!suppressed) return;
-      suppressed = false;
-      void send(revive([role]), "REVIVE");
-    }, delay);
+    if (at <= clock.now() || at >= state.wakeAt || state.closed) return;
+    state.wakeTimer?.cancel();
+    state.wakeAt = at;
+    state.wakeTimer = timers.after(at - clock.now(), () => {
+      state.wakeTimer = null;
+      state.wakeAt = Infinity;
+      reviveIfSuppressed();
+      inTurn("match offers", matchRound);
+    });
   };
 
-  const dequeue = (id: string) => {
-    const before = queue.length;
-    queue = queue.filter((t) => t.id !== id);
-    if (queue.length !== before) setQueueGauge();
+  /** Reads the next page of the queue when the window runs low (then matches held offers). */
+  const refillIfLow = async () => {
+    if (!queue.needsRefill() || state.closed) return;
+    // Refills do not overlap: this page is read after every kill finished so far.
+    recentKills.clear();
+    try {
+      await queue.refill(
+        (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }),
+        (id) => placed.has(id) || killing.has(id) || recentKills.has(id),
+      );
+    } catch (e) {
+      logger.warn("Cannot read the queue", { error: (e as Error).message });
+    }
   };
 
-  const notify = (task: TaskRecord, timeSec: number, terminal: boolean) => {
-    const state = currentState(task);
-    return state ? listener?.taskChanged(task, state, timeSec, terminal) : undefined;
+  // ---- timers of tasks
+
+  const clearKill = (id: string) => {
+    state.killTimers.get(id)?.cancel();
+    state.killTimers.delete(id);
   };
 
   const sendKill = async (task: TaskRecord) => {
     if (!task.agent_id) return;
     await send(kill(task.mesos_task_id, task.agent_id), `KILL of "${task.id}"`);
-    if (!killTimers.has(task.id)) {
-      // Re-send until a terminal update arrives (kills are not reliable in Mesos).
-      killTimers.set(
-        task.id,
-        setInterval(() => {
-          void exclusive(async () => {
-            const t = await store.getTask(task.id);
-            if (!t || isTerminal(currentState(t))) return clearKill(task.id);
-            await send(kill(t.mesos_task_id, t.agent_id), `KILL of "${t.id}"`);
-          });
-        }, KILL_RESEND_MS),
-      );
-    }
-  };
-
-  const clearKill = (id: string) => {
-    clearInterval(killTimers.get(id));
-    killTimers.delete(id);
+    if (state.killTimers.has(task.id) || state.closed) return;
+    // Re-send until a terminal update arrives (kills are not reliable in Mesos).
+    state.killTimers.set(
+      task.id,
+      timers.every(KILL_RESEND_MS, () => {
+        void chains.run(task.id, async () => {
+          const t = await store.getTask(task.id);
+          if (!t || isTerminal(currentState(t))) return clearKill(task.id);
+          await send(kill(t.mesos_task_id, t.agent_id), `KILL of "${t.id}"`);
+        }).catch(() => {});
+      }),
+    );
   };
 
   const armTimeout = (task: TaskRecord) => {
-    if (task.timeout_seconds <= 0 || timeoutTimers.has(task.id)) return;
+    if (task.timeout_seconds <= 0 || state.timeoutTimers.has(task.id) || state.closed) return;
     const started = task.status.findLast((s) => s.status === "TASK_RUNNING")?.time ?? nowSec();
     const delay = Math.max(0, (started + task.timeout_seconds) * 1000 - clock.now());
-    timeoutTimers.set(
+    state.timeoutTimers.set(
       task.id,
-      setTimeout(() => {
-        timeoutTimers.delete(task.id);
+      timers.after(delay, () => {
+        state.timeoutTimers.delete(task.id);
         logger.info("Task timed out: killing it", {
           task_id: task.id,
           timeout_seconds: task.timeout_seconds,
         });
-        void killTask(task.id);
-      }, delay),
+        killTask(task.id).catch((e) =>
+          logger.error("Cannot kill a timed-out task", {
+            task_id: task.id,
+            error: (e as Error).message,
+          })
+        );
+      }),
     );
   };
 
   const clearTimeoutTimer = (id: string) => {
-    clearTimeout(timeoutTimers.get(id));
-    timeoutTimers.delete(id);
+    state.timeoutTimers.get(id)?.cancel();
+    state.timeoutTimers.delete(id);
   };
 
   // ---- loading
-
-  const load = async () => {
-    const queued: TaskRecord[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: Awaited<ReturnType<TaskStore["listTasks"]>> = await store.listTasks({
-        states: ["queued"],
-        limit: 10_000,
-        cursor,
-      });
-      queued.push(...page.tasks);
-      cursor = page.cursor;
-    } while (cursor);
-    queue = queued;
-    setQueueGauge();
-    let running = 0;
-    for await (const task of activeTasks()) {
-      if (currentState(task) === "TASK_RUNNING") running++;
-      if (wasRunning(task)) armTimeout(task);
-    }
-    metrics.tasksRunning.set(running);
-    logger.info("Scheduler loaded the queue", { queued: queue.length, running });
-  };
 
   async function* activeTasks(): AsyncGenerator<TaskRecord> {
     let cursor: string | null = null;
@@ -319,43 +284,70 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     } while (cursor);
   }
 
-  // ---- reconciliation: explicit for launched tasks (never queued ones, D10), then implicit
-
-  const startReconciliation = async () => {
-    unreconciled.clear();
+  const load = async () => {
+    queue.setTotal((await store.countTasks()).queued);
+    // A first page only: subscribing need not wait for the whole window; the first
+    // offer round reads the rest.
+    await queue.refill(
+      (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }),
+      undefined,
+      { max: FIRST_PAGE_TASKS },
+    );
+    setQueueGauge();
+    let running = 0;
     for await (const task of activeTasks()) {
-      if (!task.agent_id) continue;
-      unreconciled.set(task.mesos_task_id, { taskId: task.mesos_task_id, agentId: task.agent_id });
+      if (currentState(task) === "TASK_RUNNING") running++;
+      if (wasRunning(task)) armTimeout(task);
     }
-    clearTimeout(reconcileTimer);
-    await reconcileRound(RECONCILE_INITIAL_MS);
+    metrics.tasksRunning.set(running);
+    logger.info("Scheduler loaded the queue", {
+      queued: queue.size,
+      held: queue.held,
+      running,
+    });
   };
 
+  // ---- reconciliation: explicit for launched tasks (never queued ones, D10), then implicit
+
   const reconcileRound = async (waitMs: number) => {
-    if (closed) return;
-    if (unreconciled.size === 0) {
+    if (state.closed) return;
+    state.reconcileTimer?.cancel();
+    state.reconcileTimer = null;
+    if (state.unreconciled.size === 0) {
       await send(reconcile([]), "implicit RECONCILE");
       return;
     }
-    clearTimeout(reconcileTimer);
-    const tasks = [...unreconciled.values()].map((t) => ({
+    const tasks = [...state.unreconciled.values()].map((t) => ({
       task_id: t.taskId,
       agent_id: t.agentId,
     }));
     logger.info("Reconciling launched tasks", { tasks: tasks.length });
     await send(reconcile(tasks), "RECONCILE");
-    reconcileTimer = setTimeout(() => {
-      reconcileTimer = undefined;
-      void exclusive(() => reconcileRound(Math.min(RECONCILE_MAX_MS, waitMs * 2)));
-    }, waitMs);
+    state.reconcileTimer = timers.after(waitMs, () => {
+      state.reconcileTimer = null;
+      inTurn("reconcile", () => reconcileRound(Math.min(RECONCILE_MAX_MS, waitMs * 2)));
+    });
   };
 
-  // ---- event handlers
+  const startReconciliation = async () => {
+    state.unreconciled.clear();
+    for await (const task of activeTasks()) {
+      if (!task.agent_id) continue;
+      state.unreconciled.set(task.mesos_task_id, {
+        taskId: task.mesos_task_id,
+        agentId: task.agent_id,
+      });
+    }
+    await reconcileRound(RECONCILE_INITIAL_MS);
+  };
+
+  // ---- SUBSCRIBED
 
   const onSubscribed = async (frameworkId: string) => {
-    status = { ...status, state: "subscribed", frameworkId, detail: undefined };
-    // Reconciliation answers for what was launched before; the limit counts afresh.
-    launching.clear();
+    state.epoch++;
+    // The offers of the earlier subscription are gone (the master sends no RESCIND).
+    offers.clear();
+    state.status = { ...state.status, state: "subscribed", frameworkId, detail: undefined };
     const stored = await store.getFrameworkId();
     if (stored !== frameworkId) {
       await store.setFrameworkId(frameworkId);
@@ -365,8 +357,11 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     }
     // The subscription's suppressed roles were decided before tasks may have arrived:
     // say it again now.
-    suppressed = queue.length === 0;
-    await send(suppressed ? suppress([role]) : revive([role]), suppressed ? "SUPPRESS" : "REVIVE");
+    state.suppressed = queue.size === 0;
+    await send(
+      state.suppressed ? suppress([role]) : revive([role]),
+      state.suppressed ? "SUPPRESS" : "REVIVE",
+    );
     await startReconciliation();
     // Kills requested while disconnected.
     for await (const task of activeTasks()) {
@@ -374,131 +369,187 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     }
   };
 
-  const onOffers = (offers: Offer[]) => {
+  // ---- OFFERS: match → stage → accept
+
+  const holdOffers = (list: readonly Offer[]) => {
     const now = clock.now();
-    const eligible = queue.filter((t) => t.not_before <= now);
-    const room = Math.max(0, MAX_LAUNCHES_IN_FLIGHT - launching.size);
-    const result = matchOffers(offers, eligible, { defaultRole: role, now, limit: room });
-    // Offers unused because of the limit come back at the next allocation round.
-    const declineSeconds = result.placements.length >= room ? 0 : refuseSeconds;
-    const frameworkId = status.frameworkId ?? "";
-    const byOffer = new Map<Offer, Placement[]>();
-    for (const p of result.placements) {
-      let list = byOffer.get(p.offer);
-      if (!list) byOffer.set(p.offer, list = []);
-      list.push(p);
+    for (const offer of list) offers.set(offer.id.value, { offer, since: now });
+  };
+
+  const declineOffers = (list: readonly Offer[], seconds: number) => {
+    if (list.length === 0) return;
+    for (const o of list) offers.delete(o.id.value);
+    void send(decline(list.map((o) => o.id), { refuse_seconds: seconds }), "DECLINE");
+  };
+
+  const armHoldTimer = () => {
+    if (state.holdTimer || offers.size === 0 || state.closed) return;
+    let first = Infinity;
+    for (const h of offers.values()) first = Math.min(first, h.since);
+    state.holdTimer = timers.after(Math.max(0, first + OFFER_HOLD_MS - clock.now()), () => {
+      state.holdTimer = null;
+      inTurn("match offers", matchRound);
+    });
+  };
+
+  /** Whether an offer has less cpus or mem than the smallest held task needs. */
+  const tooSmall = (o: Offer, least: { cpus: number; mem: number }) => {
+    let cpus = 0;
+    let mem = 0;
+    for (const r of o.resources ?? []) {
+      if (r.name === "cpus") cpus += r.scalar?.value ?? 0;
+      else if (r.name === "mem") mem += r.scalar?.value ?? 0;
     }
-    // Placed tasks leave the queue now (one pass: a filter per task is quadratic), so no
-    // later offer takes them; a task whose staging fails goes back.
-    if (result.placements.length > 0) {
-      const placed = new Set(result.placements.map((p) => p.task.id));
-      for (const id of placed) launching.add(id);
-      queue = queue.filter((t) => !placed.has(t.id));
+    return cpus + 1e-9 < least.cpus || mem + 1e-9 < least.mem;
+  };
+
+  /** Matches every held offer against the eligible head of the queue. */
+  const matchRound = async () => {
+    if (state.closed || offers.size === 0 || !driver) return;
+    await refillIfLow();
+    const now = clock.now();
+    const expired: Offer[] = [];
+    const candidates: Offer[] = [];
+    for (const h of offers.values()) {
+      (now - h.since >= OFFER_HOLD_MS ? expired : candidates).push(h.offer);
+    }
+    // Held long enough: give them back, to be offered again at the next allocation.
+    declineOffers(expired, 0);
+    if (queue.size === 0) {
+      declineOffers(candidates, refuseSeconds);
+    } else if (queue.held > 0 && candidates.every((o) => tooSmall(o, queue.smallestDemand()))) {
+      // The common idle case (a full cluster offering scraps): no walk over the queue.
+      declineOffers(candidates, refuseSeconds);
+    } else {
+      const eligible = queue.eligible(now);
+      const result = matchOffers(candidates, eligible, { defaultRole: role, now });
+      for (const p of result.placements) {
+        queue.remove(p.task.id);
+        placed.set(p.task.id, p.task);
+        offers.delete(p.offer.id.value);
+      }
       setQueueGauge();
+      if (result.unplaced.length > 0) metrics.tasksDelayed.inc({}, result.unplaced.length);
+      const unused = candidates.filter((o) => offers.has(o.id.value));
+      // Tasks that fit none of these offers: decline them for a while. With no task left
+      // to try (all placed, or waiting for a back-off or the next page), hold them.
+      if (result.unplaced.length > 0 || queue.size === 0) declineOffers(unused, refuseSeconds);
+      if (result.placements.length > 0) launch(result.placements, now);
+    }
+    if (queue.size === 0 && !state.suppressed) {
+      state.suppressed = true;
+      void send(suppress([role]), "SUPPRESS");
+    } else if (queue.size > 0) {
+      scheduleWake(queue.nextNotBefore(now));
+      if (queue.needsRefill() && offers.size > 0) inTurn("match offers", matchRound);
+    }
+    armHoldTimer();
+  };
+
+  /** Offers whose tasks wait to be staged, and how many are being staged now. */
+  const staging: { offer: Offer; list: Placement[]; ctx: LaunchContext; done: () => void }[] = [];
+  let stagingNow = 0;
+
+  const launch = (placements: Placement[], now: number) => {
+    const ctx: LaunchContext = {
+      epoch: state.epoch,
+      frameworkId: state.status.frameworkId ?? "",
+      now,
+      refuse: queue.size > 0 ? 0 : refuseSeconds,
+    };
+    for (const [offer, list] of groupByOffer(placements)) {
+      const done = Promise.withResolvers<void>();
+      chains.track(list.map((p) => p.task.id), done.promise);
+      staging.push({ offer, list, ctx, done: done.resolve });
+    }
+    while (stagingNow < OFFERS_STAGING_AT_ONCE && staging.length > 0) void stageNext();
+  };
+
+  /**
+   * Stages offer after offer. A few at a time, not a whole round at once: a round's
+   * thousands of writes would queue every status update's write behind them.
+   */
+  const stageNext = async () => {
+    stagingNow++;
+    try {
+      for (let next = staging.shift(); next; next = staging.shift()) {
+        await launchOnOffer(next.offer, next.list, next.ctx).catch((e) =>
+          logger.error("Cannot launch on an offer", { error: (e as Error).message })
+        );
+        next.done();
+      }
+    } finally {
+      stagingNow--;
+    }
+  };
+
+  /** Back to the queue without a retry: the task was never sent to Mesos. */
+  const requeue = (task: TaskRecord) => {
+    placed.delete(task.id);
+    enqueue(task);
+  };
+
+  const launchOnOffer = async (
+    offer: Offer,
+    list: Placement[],
+    { epoch, frameworkId, now, refuse }: LaunchContext,
+  ) => {
+    if (epoch !== state.epoch || state.closed) {
+      // Its subscription ended before staging began: nothing to undo.
+      for (const p of list) requeue(p.task);
+      return;
     }
     // Mark TASK_STAGING durably before the ACCEPT leaves, so a crash in between is
-    // settled by reconciliation, never by a second launch. The writes share group commits;
-    // each offer's ACCEPT leaves as soon as its own tasks are staged, and events go on
-    // meanwhile (a staged task's later events wait for its offer, see `updating`).
-    const stage = async (p: Placement): Promise<Placement | null> => {
-      const { ip, port } = agentAddress(p.offer);
-      const staging: TaskRecord = {
-        ...p.task,
-        status: [...p.task.status, { time: Math.floor(now / 1000), status: "TASK_STAGING" }],
-        framework_id: frameworkId,
-        agent_id: p.offer.agent_id.value,
-        hostname: p.offer.hostname,
-        agent_ip: ip,
-        agent_port: port,
-        sandbox_path: "",
-        ports: assignPorts(p.task.ports, p.hostPorts),
-      };
-      try {
-        await store.updateTask(staging);
-        return { ...p, task: staging };
-      } catch (e) {
-        logger.warn("Cannot stage task: leaving it queued", {
-          task_id: p.task.id,
-          error: (e as Error).message,
-        });
-        launching.delete(p.task.id);
-        enqueue(p.task);
-        return null;
-      }
-    };
-    const launchOffer = async (offer: Offer, placements: Placement[]) => {
-      const staged = (await Promise.all(placements.map(stage))).filter((p) => p !== null);
-      if (staged.length === 0) {
-        void send(decline([offer.id], { refuse_seconds: refuseSeconds }), "DECLINE");
-        return;
-      }
-      const infos = staged.map((p) => buildTaskInfo(p));
-      // Not awaited: ordered calls leave in order anyway, and a kill of one of these
-      // tasks (which waits for this function) is sent after this ACCEPT.
-      void send(accept([offer.id], [launch(infos)], { refuse_seconds: refuseSeconds }), "ACCEPT")
-        .then((ok) => {
-          if (ok) return metrics.tasksLaunched.inc({}, infos.length);
-          // Whether the master got it is unknown: ask it, never launch twice.
-          for (const p of staged) {
-            unreconciled.set(p.task.mesos_task_id, {
-              taskId: p.task.mesos_task_id,
-              agentId: p.task.agent_id,
-            });
-          }
-          if (reconcileTimer === undefined && !closed) {
-            reconcileTimer = setTimeout(() => {
-              reconcileTimer = undefined;
-              void exclusive(() => reconcileRound(RECONCILE_INITIAL_MS));
-            }, RECONCILE_INITIAL_MS);
-          }
-        });
-      for (const p of staged) {
-        metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
-        logger.info("Launching task", {
-          task_id: p.task.id,
-          agent: p.offer.hostname,
-          mesos_task_id: p.task.mesos_task_id,
-        });
-        void notify(p.task, Math.floor(now / 1000), false);
-      }
-    };
-    // A few offers at a time: staging a whole round at once (80,000 tasks in
-    // bench/launch.ts) would queue every status update's write behind all of it.
-    const pending = [...byOffer].map(([offer, placements]) => {
-      const done = Promise.withResolvers<void>();
-      for (const p of placements) {
-        const id = p.task.id;
-        const tracked = done.promise.finally(() => {
-          if (updating.get(id) === tracked) updating.delete(id);
-        });
-        updating.set(id, tracked);
-      }
-      return { offer, placements, done };
-    });
-    const launchNext = async (): Promise<void> => {
-      for (let next = pending.shift(); next; next = pending.shift()) {
-        // After close, the rest stay queued in the store for the next start.
-        if (!closed) {
-          await launchOffer(next.offer, next.placements).catch((e) =>
-            logger.error("Cannot launch on an offer", { error: (e as Error).message })
-          );
-        }
-        next.done.resolve();
-      }
-    };
-    for (let i = 0; i < Math.min(OFFERS_STAGING_AT_ONCE, pending.length); i++) void launchNext();
-    const unused = offers.filter((o) => !byOffer.has(o));
-    if (unused.length > 0) {
-      void send(decline(unused.map((o) => o.id), { refuse_seconds: declineSeconds }), "DECLINE");
+    // settled by reconciliation, never by a second launch.
+    const { staged, failed } = await stagePlacements(list, store, { frameworkId, now });
+    for (const { placement, error } of failed) {
+      logger.warn("Cannot stage task: leaving it queued", {
+        task_id: placement.task.id,
+        error: error.message,
+      });
+      requeue(placement.task);
     }
-    if (result.unplaced.length > 0) metrics.tasksDelayed.inc({}, result.unplaced.length);
-    if (queue.length === 0 && !suppressed) {
-      suppressed = true;
-      void send(suppress([role]), "SUPPRESS");
-    } else if (queue.length > 0) {
-      let next = Infinity;
-      for (const t of queue) next = Math.min(next, t.not_before);
-      scheduleWake(next);
+    if (staged.length === 0) return;
+    if (epoch !== state.epoch || state.closed) {
+      // The offer belongs to an earlier subscription: it is void. Undo the staging (no
+      // ACCEPT left, so nothing was launched) and let a new offer take the tasks.
+      const undone = await Promise.allSettled(
+        staged.map((p) => store.updateTask(list.find((q) => q.task.id === p.task.id)!.task)),
+      );
+      staged.forEach((p, i) => {
+        const original = list.find((q) => q.task.id === p.task.id)!.task;
+        if (undone[i].status === "fulfilled") requeue(original);
+        else placed.set(p.task.id, p.task); // staged: reconciliation settles it
+      });
+      return;
+    }
+    for (const p of staged) placed.set(p.task.id, p.task);
+    // Not awaited: ordered calls leave in order anyway, and a kill of one of these
+    // tasks (which waits for this function) is sent after this ACCEPT.
+    void send(acceptCall(offer, staged, refuse), "ACCEPT").then((ok) => {
+      if (ok) return metrics.tasksLaunched.inc({}, staged.length);
+      // Whether the master got it is unknown: ask it, never launch twice.
+      for (const p of staged) {
+        state.unreconciled.set(p.task.mesos_task_id, {
+          taskId: p.task.mesos_task_id,
+          agentId: p.task.agent_id,
+        });
+      }
+      if (!state.reconcileTimer && !state.closed) {
+        state.reconcileTimer = timers.after(RECONCILE_INITIAL_MS, () => {
+          state.reconcileTimer = null;
+          inTurn("reconcile", () => reconcileRound(RECONCILE_INITIAL_MS));
+        });
+      }
+    });
+    for (const p of staged) {
+      metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
+      logger.info("Launching task", {
+        task_id: p.task.id,
+        agent: p.offer.hostname,
+        mesos_task_id: p.task.mesos_task_id,
+      });
+      void notifyTask(listener, p.task, Math.floor(now / 1000), false);
     }
   };
 
@@ -507,81 +558,143 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     return Math.max(t.not_before, q ? q.time * 1000 : t.submitted_at);
   };
 
-  const onUpdate = async (st: TaskStatus) => {
-    const mesosId = st.task_id.value;
-    const ack = acknowledgeStatus(st);
-    // Not awaited: the next event need not wait for the master's answer (send logs failures).
-    const acknowledge = () => {
-      if (ack) void send(ack, `ACKNOWLEDGE of "${mesosId}"`, false);
-    };
-    unreconciled.delete(mesosId);
-    const id = publicIdOf(mesosId);
-    await updating.get(id);
-    const task = await store.getTask(id);
-    if (!task) {
-      // Never turn an update for an unknown task into a stub record (D3).
-      logger.warn("Status update for an unknown task: acknowledged and ignored", {
-        task_id: mesosId,
-        state: st.state,
-      });
-      return acknowledge();
-    }
-    if (task.mesos_task_id !== mesosId) {
-      logger.info("Status update for an earlier attempt: acknowledged and ignored", {
-        task_id: id,
-        mesos_task_id: mesosId,
-        state: st.state,
-      });
-      return acknowledge();
-    }
-    if (!isTaskState(st.state)) {
-      logger.warn("Unknown Mesos task state", { task_id: id, state: st.state });
-      return acknowledge();
-    }
-    const timeSec = nowSec();
-    const ranBefore = currentState(task) === "TASK_RUNNING";
-    const t = applyMesosState(task, st.state, timeSec);
-    if (t.changed) {
-      let next = t.task;
-      if (st.agent_id?.value && !next.agent_id) next = { ...next, agent_id: st.agent_id.value };
-      if (st.state === "TASK_RUNNING" && !next.sandbox_path) {
-        const path = sandboxFromStatusData(st.data);
-        if (path) next = { ...next, sandbox_path: path };
+  const onOffers = async (list: Offer[]) => {
+    holdOffers(list);
+    await matchRound();
+  };
+
+  const onRescind = (offerId: string) => {
+    offers.delete(offerId);
+  };
+
+  // ---- UPDATE: update → store → notify → ack
+
+  /** Starts applying a turn's status updates; per task, after its pending operations. */
+  const onUpdates = (statuses: TaskStatus[]) => {
+    const free: TaskStatus[] = [];
+    const freeIds = new Set<string>();
+    const waiting = new Map<string, TaskStatus[]>();
+    for (const st of statuses) {
+      if (state.unreconciled.size > 0) state.unreconciled.delete(st.task_id.value);
+      const id = publicIdOf(st.task_id.value);
+      const queuedBehind = waiting.get(id);
+      if (queuedBehind) queuedBehind.push(st);
+      else if (!freeIds.has(id) && chains.busy(id)) waiting.set(id, [st]);
+      else {
+        free.push(st);
+        freeIds.add(id);
       }
-      if (t.retried) {
-        next = {
-          ...next,
-          mesos_task_id: mesosIdOf(next.id, next.retry),
-          not_before: clock.now() + retryDelayMs(next.retry),
-        };
+    }
+    if (free.length > 0) chains.track(freeIds, applyUpdates(free).catch(updateFailed));
+    for (const [id, list] of waiting) {
+      void chains.run(id, () => applyUpdates(list)).catch(updateFailed);
+    }
+  };
+
+  // Unacknowledged, the updates are sent again by the agents.
+  const updateFailed = (e: unknown) =>
+    logger.error("Cannot apply status updates", { error: (e as Error).message });
+
+  const applyUpdates = async (statuses: TaskStatus[]) => {
+    state.updatesInFlight += statuses.length;
+    try {
+      const ids = [...new Set(statuses.map((s) => publicIdOf(s.task_id.value)))];
+      // The scheduler holds what it placed; only other tasks are read.
+      const records = new Map<string, TaskRecord | null>();
+      await Promise.all(ids.map(async (id) => {
+        records.set(id, placed.get(id) ?? await store.getTask(id));
+      }));
+      const now = clock.now();
+      const timeSec = Math.floor(now / 1000);
+      const plan = planUpdates(statuses, records, { now });
+      const failed = await commitRecords(store, plan.writes);
+      for (const [id, error] of failed) {
+        if (error instanceof NotFoundError) {
+          // Deleted meanwhile: nothing to record, and Mesos must stop resending.
+          logger.warn("Status update for a deleted task: acknowledged and ignored", {
+            task_id: id,
+          });
+          placed.delete(id);
+          failed.delete(id);
+          plan.writes.delete(id);
+          continue;
+        }
+        // Unacknowledged, the update is sent again by the agent.
+        logger.error("Cannot store a status update", { task_id: id, error: error.message });
       }
-      // Not awaited here: the write joins a group commit with other tasks' updates, and the
-      // acknowledgement and everything else that follows a stored change wait for it.
-      const stored: Promise<void> = store.updateTask(next).then(async () => {
-        logStateChange(next, st);
-        await afterChange(task, next, st.state, timeSec, t.terminal, t.retried, ranBefore)
-          .catch((e) =>
-            logger.error("Cannot record what follows a state change", {
-              task_id: id,
-              error: (e as Error).message,
-            })
-          );
-        acknowledge();
-        if (st.state === "TASK_RUNNING" && !next.sandbox_path) lookUpSandbox(next);
-      }, (e) => {
-        // Unacknowledged, the update is sent again by the master.
-        logger.error("Cannot store a status update", {
-          task_id: id,
+      const deleted = (e: UpdateEffect) => e.kind === "changed" && !plan.writes.has(e.after.id);
+      const stored = plan.effects.filter((e) =>
+        e.kind !== "changed" || (!failed.has(e.after.id) && !deleted(e))
+      );
+      for (const e of stored) logEffect(e);
+      for (const [id, record] of plan.writes) {
+        if (failed.has(id)) continue;
+        const s = currentState(record);
+        if (s === "TASK_QUEUED" || s === "TASK_RUNNING" || isTerminal(s)) placed.delete(id);
+        else if (placed.has(id)) placed.set(id, record);
+      }
+      // The callback deliveries are stored before the updates are acknowledged.
+      await notifyEffects(listener, stored, timeSec);
+      for (const ack of acknowledgements(plan.effects, failed)) {
+        // Not awaited: the next turn need not wait for the master's answer.
+        void send(ack, "ACKNOWLEDGE", false);
+      }
+      countEffects(metrics, stored, now);
+      for (const e of stored) if (e.kind === "changed") afterChange(e);
+    } finally {
+      state.updatesInFlight -= statuses.length;
+    }
+  };
+
+  const logEffect = (e: UpdateEffect) => {
+    const st = e.status;
+    if (e.kind === "ignored") {
+      if (e.reason === "unknown_task") {
+        // Never turn an update for an unknown task into a stub record (D3).
+        logger.warn("Status update for an unknown task: acknowledged and ignored", {
+          task_id: st.task_id.value,
           state: st.state,
-          error: (e as Error).message,
         });
-      }).finally(() => {
-        if (updating.get(id) === stored) updating.delete(id);
-      });
-      updating.set(id, stored);
+      } else if (e.reason === "earlier_attempt") {
+        logger.info("Status update for an earlier attempt: acknowledged and ignored", {
+          task_id: publicIdOf(st.task_id.value),
+          mesos_task_id: st.task_id.value,
+          state: st.state,
+        });
+      } else if (e.reason === "unknown_state") {
+        logger.warn("Unknown Mesos task state", {
+          task_id: publicIdOf(st.task_id.value),
+          state: st.state,
+        });
+      }
       return;
     }
-    acknowledge();
+    logger.info("Task state changed", {
+      task_id: e.after.id,
+      state: st.state,
+      ...(st.message ? { message: st.message } : {}),
+      ...(st.reason ? { reason: st.reason } : {}),
+      ...(e.after.retry ? { retry: e.after.retry } : {}),
+    });
+  };
+
+  const afterChange = (e: Extract<UpdateEffect, { kind: "changed" }>) => {
+    const task = e.after;
+    if (e.started) armTimeout(task);
+    if (e.terminal || e.retried) {
+      clearKill(task.id);
+      clearTimeoutTimer(task.id);
+    }
+    if (e.retried) {
+      logger.warn("Task failed: queued again", {
+        task_id: task.id,
+        state: e.state,
+        retry: task.retry,
+        max_retries: task.max_retries,
+      });
+      enqueue(task);
+    }
+    if (e.state === "TASK_RUNNING" && !task.sandbox_path) lookUpSandbox(task);
   };
 
   /**
@@ -596,28 +709,20 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     // reader finds the directory itself when a log is asked for.
     if (
       !agentUrl || sandboxLookups >= MAX_SANDBOX_LOOKUPS ||
-      launching.size > SANDBOX_LOOKUP_MAX_LAUNCHING ||
-      closed
+      placed.size > SANDBOX_LOOKUP_MAX_LAUNCHING || state.closed
     ) return;
     sandboxLookups++;
     findSandboxDirectory(agentUrl, task.framework_id, task.mesos_task_id, {
       fetch: options.fetch,
       timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
     }).then((dir) => {
-      if (!dir || closed) return;
-      // Like every other change of a task: in the event loop, after its pending write.
-      return exclusive(async () => {
-        await updating.get(task.id);
+      if (!dir || state.closed) return;
+      return chains.run(task.id, async () => {
         const current = await store.getTask(task.id);
         if (!current || current.mesos_task_id !== task.mesos_task_id || current.sandbox_path) {
           return;
         }
-        const written: Promise<void> = store.updateTask({ ...current, sandbox_path: dir })
-          .finally(() => {
-            if (updating.get(task.id) === written) updating.delete(task.id);
-          });
-        updating.set(task.id, written);
-        await written;
+        await store.updateTask({ ...current, sandbox_path: dir });
       });
     }).catch((e) =>
       logger.debug("Cannot find the sandbox directory", {
@@ -627,70 +732,46 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     ).finally(() => sandboxLookups--);
   };
 
-  const logStateChange = (task: TaskRecord, st: TaskStatus) => {
-    logger.info("Task state changed", {
-      task_id: task.id,
-      state: st.state,
-      ...(st.message ? { message: st.message } : {}),
-      ...(st.reason ? { reason: st.reason } : {}),
-      ...(task.retry ? { retry: task.retry } : {}),
-    });
+  // ---- one turn: the events that arrived together
+
+  const handleTurn = async (events: Event[]) => {
+    let updates: TaskStatus[] = [];
+    const flushUpdates = () => {
+      if (updates.length > 0) onUpdates(updates);
+      updates = [];
+    };
+    for (const event of events) {
+      if (event.type === "UPDATE") {
+        updates.push(event.update.status);
+        continue;
+      }
+      flushUpdates();
+      try {
+        await handleEvent(event);
+      } catch (e) {
+        logger.error("Cannot handle Mesos event", {
+          type: event.type,
+          error: (e as Error).message,
+        });
+      }
+    }
+    flushUpdates();
   };
 
-  const afterChange = (
-    before: TaskRecord,
-    task: TaskRecord,
-    state: TaskState,
-    timeSec: number,
-    terminal: boolean,
-    retried: boolean,
-    ranBefore: boolean,
-  ) => {
-    if (state === "TASK_RUNNING" || terminal || retried) launching.delete(task.id);
-    if (state === "TASK_RUNNING" && !wasRunning(before)) {
-      metrics.tasksRunning.inc();
-      metrics.submitToRunning.observe((clock.now() - task.submitted_at) / 1000);
-      armTimeout(task);
-    } else if (ranBefore && state !== "TASK_RUNNING") {
-      metrics.tasksRunning.dec();
-    }
-    if (terminal || retried) {
-      clearKill(task.id);
-      clearTimeoutTimer(task.id);
-      metrics.tasksTerminated.inc({ status: state, sequence: retried ? "retry" : "final" });
-    }
-    if (retried) {
-      logger.warn("Task failed: queued again", {
-        task_id: task.id,
-        state,
-        retry: task.retry,
-        max_retries: task.max_retries,
-      });
-      // The listener hears the failure, then the new TASK_QUEUED.
-      const heard = [
-        listener?.taskChanged({ ...task, status: task.status.slice(0, -1) }, state, timeSec, false),
-        notify(task, timeSec, false),
-      ];
-      enqueue(task);
-      return Promise.all(heard).then(() => {});
-    }
-    return Promise.resolve(notify(task, timeSec, terminal));
-  };
-
-  const handle = async (event: Event) => {
+  const handleEvent = async (event: Event) => {
     switch (event.type) {
       case "SUBSCRIBED":
         return await onSubscribed(event.subscribed.framework_id.value);
       case "OFFERS":
-        return onOffers(event.offers.offers ?? []);
-      case "UPDATE":
-        return await onUpdate(event.update.status);
+        return await onOffers(event.offers.offers ?? []);
       case "RESCIND":
+        return onRescind(event.rescind.offer_id.value);
       case "HEARTBEAT":
       case "INVERSE_OFFERS":
       case "RESCIND_INVERSE_OFFER":
       case "UPDATE_OPERATION_STATUS":
       case "MESSAGE":
+      case "UPDATE":
         return;
       case "FAILURE":
         logger.warn("Mesos reports a failure", {
@@ -706,18 +787,26 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     }
   };
 
-  // ---- the loop
+  /** Reads events into turns: whatever arrived while the last turn ran is the next one. */
+  const consume = (d: SchedulerDriver) =>
+    readTurns(d.events, async (turn) => {
+      await exclusive(() => handleTurn(turn));
+      // Bound the writes in flight: let them land before taking more.
+      while (state.updatesInFlight > MAX_UPDATES_IN_FLIGHT) await chains.all();
+    }, { maxWaiting: MAX_EVENTS_WAITING });
+
+  // ---- the subscription loop
 
   const run = async () => {
     await ready;
-    while (!closed) {
+    while (!state.closed) {
       const seed = (await store.getFrameworkId()) ?? options.frameworkIdSeed ?? undefined;
-      driver = startDriver({
+      const d = driver = makeDriver({
         master: options.master,
         frameworkInfo: options.frameworkInfo,
         frameworkId: seed || undefined,
         credential: options.credential,
-        suppressedRoles: () => (queue.length === 0 ? [role] : []),
+        suppressedRoles: () => (queue.size === 0 ? [role] : []),
         logger,
         clock,
         fetch: options.fetch,
@@ -725,32 +814,40 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         backoff: options.driver?.backoff,
         onStatus: (s) => {
           if (s.state === "subscribed") return; // SUBSCRIBED event sets it, in order
-          status = {
+          state.status = {
             master: shownMaster,
             state: s.state === "closed" ? "disconnected" : s.state,
-            frameworkId: s.frameworkId ?? status.frameworkId,
+            frameworkId: s.frameworkId ?? state.status.frameworkId,
             ...(s.error ? { detail: s.error.message } : {}),
           };
         },
       });
-      for await (const event of driver.events) {
-        await exclusive(() => handle(event)).catch((e) =>
-          logger.error("Cannot handle Mesos event", {
-            type: event.type,
-            error: (e as Error).message,
-          })
-        );
-      }
-      const result = await driver.closed;
-      if (closed) break;
+      await consume(d);
+      const result = await d.closed;
+      // Offers of the ended subscription are void.
+      offers.clear();
+      if (state.closed) break;
       const message = result instanceof Error ? result.message : "closed";
+      state.status = { ...state.status, state: "disconnected", detail: message };
+      if (result instanceof FrameworkError && result.kind === "failed_over") {
+        // Another instance took this framework over: it schedules now. Two instances
+        // subscribing in turn would evict each other, so this one stops; the id stays.
+        logger.error("Another instance took over the Mesos framework: scheduling stopped", {
+          framework_id: state.status.frameworkId,
+        });
+        state.status = {
+          ...state.status,
+          detail: `Framework failed over to another instance: ${message}`,
+        };
+        return;
+      }
       logger.error("Mesos subscription ended", { error: message });
-      status = { ...status, state: "disconnected", detail: message };
-      if (/removed|torn down|teardown|failed over/i.test(message)) {
+      if (result instanceof FrameworkError && result.kind === "removed") {
         // The master forgot this framework: its tasks are gone; start afresh.
         await store.setFrameworkId(null);
+        state.status = { ...state.status, frameworkId: null };
       }
-      await clock.sleep(5_000).catch(() => {});
+      await clock.sleep(RESUBSCRIBE_DELAY_MS, stopping.signal).catch(() => {});
     }
   };
 
@@ -759,51 +856,71 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     logger.error("Scheduler stopped", { error: (e as Error).message })
   );
 
+  let periodic: Timer | null = null;
   if (options.reconcileIntervalSeconds && options.reconcileIntervalSeconds > 0) {
-    periodicTimer = setInterval(() => {
-      if (status.state === "subscribed") void exclusive(startReconciliation);
-    }, options.reconcileIntervalSeconds * 1000);
+    periodic = timers.every(options.reconcileIntervalSeconds * 1000, () => {
+      if (state.status.state === "subscribed") inTurn("reconcile", startReconciliation);
+    });
   }
 
-  const killTask = (id: string): Promise<KillOutcome> =>
-    exclusive(async () => {
-      await updating.get(id);
-      const { outcome, task } = await recordKillRequest(id, { store, clock, metrics });
-      if (!task) return outcome;
-      // The callback delivery is stored before the kill is answered.
-      if (outcome === "killed") {
-        dequeue(id);
-        await notify(task, nowSec(), true);
-      } else if (outcome === "killing") {
-        await notify(task, nowSec(), false);
-        await sendKill(task);
+  /**
+   * Kills a task after its own pending operations, outside the turns: other tasks' events
+   * go on while its write commits. A queued task leaves the queue first, so no round
+   * places it meanwhile.
+   */
+  const killTask = async (id: string): Promise<KillOutcome> => {
+    await chains.settled(id);
+    return chains.run(id, async () => {
+      killing.add(id);
+      const held = queue.take(id);
+      try {
+        const { outcome, task } = await recordKillRequest(id, { store, clock, metrics });
+        if (held && outcome !== "killed") queue.add(held); // not killed after all
+        if (!task) return outcome;
+        // The callback delivery is stored before the kill is answered.
+        if (outcome === "killed") {
+          if (!held) queue.remove(id); // beyond the window: only counted
+          setQueueGauge();
+          // The queue may be empty now: held offers go back.
+          if (queue.size === 0 && offers.size > 0) inTurn("match offers", matchRound);
+          await notifyTask(listener, task, nowSec(), true);
+        } else if (outcome === "killing") {
+          if (placed.has(id)) placed.set(id, task);
+          await notifyTask(listener, task, nowSec(), false);
+          await sendKill(task);
+        }
+        return outcome;
+      } catch (e) {
+        if (held && !queue.has(id)) queue.add(held);
+        throw e;
+      } finally {
+        killing.delete(id);
+        recentKills.add(id);
       }
-      return outcome;
     });
+  };
 
   const close = async () => {
-    if (closed) return;
-    closed = true;
-    for (const t of killTimers.values()) clearInterval(t);
-    for (const t of timeoutTimers.values()) clearTimeout(t);
-    clearTimeout(reconcileTimer);
-    clearTimeout(wakeTimer);
-    clearInterval(periodicTimer);
+    if (state.closed) return;
+    state.closed = true;
+    stopping.abort();
+    periodic?.cancel();
+    timers.close();
     await ready.catch(() => {});
     // Close the stream without TEARDOWN: running tasks keep running (D7).
     await driver?.close();
     await loop;
     await chain;
-    await Promise.all(updating.values());
+    await chains.all();
   };
 
   return {
     ready,
     taskCreated(task) {
-      void ready.then(() => enqueue(task));
+      void ready.then(() => enqueue(task), () => {});
     },
     killTask,
-    status: () => ({ ...status }),
+    status: () => ({ ...state.status }),
     close,
     [Symbol.asyncDispose]: close,
   };

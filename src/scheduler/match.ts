@@ -47,6 +47,7 @@ export interface MatchOptions {
 }
 
 const EPSILON = 1e-9;
+const NO_PIECES: readonly Piece[] = [];
 
 /** The resources a task needs. */
 export function demandOf(task: TaskRecord, defaultRole = "*"): Demand {
@@ -141,23 +142,22 @@ class OfferPool {
     }
   }
 
-  #usable(role: string) {
-    return (p: { role: string }) => p.role === role || p.role === "*";
-  }
-
   /** Scalar amount of `name` usable by `role`. */
   available(name: string, role: string): number {
-    return (this.scalars.get(name) ?? []).filter(this.#usable(role)).reduce(
-      (n, p) => n + p.left,
-      0,
-    );
+    let n = 0;
+    for (const p of this.scalars.get(name) ?? NO_PIECES) {
+      if (p.role === role || p.role === "*") n += p.left;
+    }
+    return n;
   }
 
   portsAvailable(role: string): number {
-    return this.ports.filter(this.#usable(role)).reduce(
-      (n, p) => n + p.ranges.reduce((m, r) => m + r.end - r.begin + 1, 0),
-      0,
-    );
+    let n = 0;
+    for (const p of this.ports) {
+      if (p.role !== role && p.role !== "*") continue;
+      for (const r of p.ranges) n += r.end - r.begin + 1;
+    }
+    return n;
   }
 
   fits(d: Demand): boolean {
@@ -173,16 +173,18 @@ class OfferPool {
     const resources: Resource[] = [];
     const scalar = (name: string, amount: number) => {
       let need = amount;
+      const pieces = this.scalars.get(name) ?? NO_PIECES;
       // Reserved resources for the role first, then unreserved.
-      const pieces = (this.scalars.get(name) ?? []).filter(this.#usable(d.role))
-        .sort((a, b) => (a.role === "*" ? 1 : 0) - (b.role === "*" ? 1 : 0));
-      for (const p of pieces) {
-        if (need <= EPSILON) break;
-        const used = Math.min(p.left, need);
-        if (used <= EPSILON) continue;
-        p.left -= used;
-        need -= used;
-        resources.push(claim(p.template, { scalar: { value: round(used) } }));
+      for (const reserved of [true, false]) {
+        for (const p of pieces) {
+          if (need <= EPSILON) return;
+          if (reserved ? (p.role !== d.role || p.role === "*") : p.role !== "*") continue;
+          const used = Math.min(p.left, need);
+          if (used <= EPSILON) continue;
+          p.left -= used;
+          need -= used;
+          resources.push(claim(p.template, { scalar: { value: round(used) } }));
+        }
       }
     };
     scalar("cpus", d.cpus);
@@ -191,7 +193,8 @@ class OfferPool {
     if (d.gpus > 0) scalar("gpus", d.gpus);
     const hostPorts: number[] = [];
     if (d.ports > 0) {
-      for (const p of this.ports.filter(this.#usable(d.role))) {
+      for (const p of this.ports) {
+        if (p.role !== d.role && p.role !== "*") continue;
         const taken: number[] = [];
         while (hostPorts.length + taken.length < d.ports && p.ranges.length > 0) {
           const r = p.ranges[0];
@@ -232,8 +235,20 @@ export function toRanges(ports: number[]): Range[] {
   return out;
 }
 
-function shapeKey(d: Demand): string {
-  return JSON.stringify(d);
+/** A task's demand and its shape key, remembered per record: rounds see the same records. */
+const shapes = new WeakMap<
+  TaskRecord,
+  { role: string; hostPorts: boolean; d: Demand; key: string }
+>();
+
+function shapeOf(task: TaskRecord, defaultRole: string, portsInHostMode: boolean) {
+  const known = shapes.get(task);
+  if (known && known.role === defaultRole && known.hostPorts === portsInHostMode) return known;
+  const d = demandOf(task, defaultRole);
+  if (task.network === "HOST" && !portsInHostMode) d.ports = 0;
+  const shape = { role: defaultRole, hostPorts: portsInHostMode, d, key: JSON.stringify(d) };
+  shapes.set(task, shape);
+  return shape;
 }
 
 /**
@@ -257,9 +272,7 @@ export function matchOffers(
       unplaced.push(task);
       continue;
     }
-    const d = demandOf(task, defaultRole);
-    if (task.network === "HOST" && !portsInHostMode) d.ports = 0;
-    const key = shapeKey(d);
+    const { d, key } = shapeOf(task, defaultRole, portsInHostMode);
     if (failedShapes.has(key)) {
       unplaced.push(task);
       continue;

@@ -5,7 +5,7 @@
  *
  * | key | value |
  * |---|---|
- * | `["t", id]` | the task's `seq` (a number), written once at creation |
+ * | `["t", id]` | the task's `seq` (`Deno.KvU64`: stored without V8 serialization), written once at creation |
  * | `["c", class, seq]` | the task record, compact (`_codec.ts`): a page of a state class is one range scan |
  * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read); not written for generated names |
  * | `["i", idempotencyKey]` | `{id, fingerprint}` |
@@ -15,8 +15,9 @@
  * | `["o", kind, id]` | outbox item (structured clone) |
  *
  * A task is one record row plus its id row. The record lives under its sequential class
- * key, so appends and the queue head are cheap; the id row is the one insert at a random
- * position (ids are random), and is small and never rewritten: a read by id finds the
+ * key, so appends and the queue head are cheap; the id row is small and never rewritten
+ * (ids of this server are time-ordered, so it lands near the end of its index; a random
+ * id is an insert at a random B-tree position, several times dearer): a read by id finds the
  * record under one of three class keys with one `getMany`. A status change that moves a
  * task to another class moves only its record. Nothing is written per commit that the
  * keys already say: the next seq is derived at open from the last key of each class (and
@@ -32,10 +33,11 @@
  * arriving meanwhile gather into the next batch, cut at KV's limits. A write's promise
  * resolves when the batch holding it is durable.
  *
- * Reads by id go through a bounded cache of encoded records (one KV read costs far more
- * CPU than a whole HTTP request). Only this process writes a local database, so the
- * cache is filled by its own writes and reads; it is off for remote (`http(s)://`) KV,
- * which other instances may write.
+ * Reads show only committed state. Reads by id go through a bounded cache of encoded
+ * records and their rendered views (`getTaskView`; one KV read costs far more CPU than a
+ * whole HTTP request), updated once a write has committed. Only this process writes a
+ * local database, so the cache is filled by its own writes and reads; it is off for
+ * remote (`http(s)://`) KV, which other instances may write.
  *
  * @module
  */
@@ -95,10 +97,7 @@ export type CommitFn = (
 ) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
 
 /** What the read cache keeps of a task: its stored bytes, where they are, and views of it. */
-interface CacheEntry {
-  bytes: Uint8Array;
-  seq: number;
-  cls: StateClass;
+interface CacheEntry extends Located {
   /** Rendered views (`getTaskView`), by renderer; dropped with the entry. */
   views: Map<TaskRenderer, string> | null;
   /** Bytes the entry accounts for: the record and its views. */
@@ -122,13 +121,14 @@ class RecordCache {
     return e;
   }
 
-  set(id: string, bytes: Uint8Array, seq: number, cls: StateClass): CacheEntry | undefined {
+  set(id: string, { bytes, seq, cls, legacy }: Located): CacheEntry | undefined {
     if (this.maxBytes <= 0) return undefined;
     this.delete(id);
     const entry: CacheEntry = {
       bytes,
       seq,
       cls,
+      legacy,
       views: null,
       size: bytes.length + 64,
       used: false,
@@ -156,6 +156,7 @@ class RecordCache {
   }
 
   #evict() {
+    if (this.#bytes <= this.maxBytes) return;
     let passes = this.#map.size;
     for (const [id, e] of this.#map) {
       if (this.#bytes <= this.maxBytes) return;
@@ -204,16 +205,20 @@ class GroupCommitter {
 
   write(mutations: Mutation[]): Promise<void> {
     let bytes = 0;
-    for (const m of mutations) bytes += m.bytes;
+    // Counts and the seq record become at most 4 mutations per batch (the margin below).
+    let keyed = 0;
+    for (const m of mutations) {
+      bytes += m.bytes;
+      if (m.kind === "set" || m.kind === "delete") keyed++;
+    }
     return new Promise((resolve, reject) => {
-      // A margin of 4 for the per-class counts and the seq record added per batch.
       if (
         this.#current.length > 0 &&
-        (this.#currentMutations + mutations.length + 4 > this.maxMutations ||
+        (this.#currentMutations + keyed + 4 > this.maxMutations ||
           this.#currentBytes + bytes > this.maxBytes)
       ) this.#seal();
       this.#current.push({ mutations, resolve, reject });
-      this.#currentMutations += mutations.length;
+      this.#currentMutations += keyed;
       this.#currentBytes += bytes;
       this.#flushing ??= this.#flush();
     });
@@ -326,6 +331,8 @@ const nameKey = (t: TaskRecord): Deno.KvKey => ["n", nameHash(t.name), t.seq];
 const GENERATED_NAME = /^Eremetic task [bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ1-9]{8}$/;
 const isIndexedName = (name: string) => !GENERATED_NAME.test(name);
 const classKey = (cls: StateClass, seq: number): Deno.KvKey => ["c", cls, seq];
+/** The value of a task's id entry: its seq. */
+const idValue = (seq: number) => new Deno.KvU64(BigInt(seq));
 const set = (key: Deno.KvKey, value: Uint8Array | unknown, size?: number): SetMutation => ({
   kind: "set",
   key,
@@ -385,6 +392,8 @@ interface Located {
   bytes: Uint8Array;
   seq: number;
   cls: StateClass;
+  /** Its `["t", id]` entry is of an earlier layout: its next update rewrites it. */
+  legacy: boolean;
 }
 
 class KvTaskStore implements TaskStore {
@@ -399,8 +408,6 @@ class KvTaskStore implements TaskStore {
   /** Per-task chains, so read-modify-write of one task never interleaves. */
   #locks = new Map<string, Promise<unknown>>();
   #closed = false;
-  /** Ids whose `["t", id]` entry is of an earlier layout, until their next update rewrites it. */
-  #legacy = new Set<string>();
   /**
    * Recent list pages, valid while no write has touched a class they read: a list
    * polled by a UI or a CLI is then served without a range read (KV reads cost ~20 µs
@@ -456,7 +463,7 @@ class KvTaskStore implements TaskStore {
     try {
       await this.#committer.write(mutations);
       for (const c of classes) this.#gens[c]++;
-      if (after) this.#cache.set(id, after.bytes, after.seq, after.cls);
+      if (after) this.#cache.set(id, after);
       else this.#cache.delete(id);
     } catch (e) {
       this.#cache.delete(id);
@@ -482,7 +489,7 @@ class KvTaskStore implements TaskStore {
     const writes = this.#writesDone;
     const found = await this.#locateInKv(id);
     if (found && writes === this.#writesDone) {
-      this.#cache.set(id, found.bytes, found.seq, found.cls);
+      this.#cache.set(id, found);
     }
     return found;
   }
@@ -491,30 +498,31 @@ class KvTaskStore implements TaskStore {
     // The pointer and the record are two reads; a class change in between moves the
     // record, so read the pointer again (only another process could do that).
     for (let attempt = 0; attempt < 3; attempt++) {
-      const { value } = await this.#kv.get<number | [StateClass, number] | Uint8Array>(["t", id]);
+      type IdEntry = Deno.KvU64 | number | [StateClass, number] | Uint8Array;
+      const { value } = await this.#kv.get<IdEntry>(["t", id]);
       if (value === null) return null;
       if (value instanceof Uint8Array) {
         // The first layout: the whole record under the id (a copy under its class key).
         const t = decodeStored(value);
-        this.#legacy.add(id);
-        return { bytes: value, seq: t.seq, cls: classOfTask(t) };
+        return { bytes: value, seq: t.seq, cls: classOfTask(t), legacy: true };
       }
       let seq: number;
+      // A plain number: the seq as this layout's first version wrote it.
+      const legacy = !(value instanceof Deno.KvU64);
       if (Array.isArray(value)) {
         // The second layout: `[class, seq]`, rewritten with every class change.
-        this.#legacy.add(id);
         const [cls, s] = value;
         const r = await this.#kv.get<Uint8Array>(classKey(cls, s));
-        if (r.value !== null) return { bytes: r.value, seq: s, cls };
+        if (r.value !== null) return { bytes: r.value, seq: s, cls, legacy };
         seq = s;
-      } else seq = value;
+      } else seq = typeof value === "number" ? value : Number(value.value);
       // The current layout: the seq alone, written once; the class is one of three keys.
       const found = await this.#kv.getMany<Uint8Array[]>(
         STATE_CLASSES.map((c) => classKey(c, seq)),
       );
       for (let i = 0; i < found.length; i++) {
         const bytes = found[i].value;
-        if (bytes !== null) return { bytes, seq, cls: STATE_CLASSES[i] };
+        if (bytes !== null) return { bytes, seq, cls: STATE_CLASSES[i], legacy };
       }
     }
     return null;
@@ -534,7 +542,7 @@ class KvTaskStore implements TaskStore {
       const stored: TaskRecord = { ...task, seq };
       const cls = classOfTask(stored);
       const mutations: Mutation[] = [
-        set(["t", stored.id], seq, 16),
+        set(["t", stored.id], idValue(seq), 16),
         set(classKey(cls, seq), bytes),
         count(cls, 1),
       ];
@@ -544,7 +552,7 @@ class KvTaskStore implements TaskStore {
       if (key !== undefined) {
         mutations.push(set(["i", key], { id: stored.id, fingerprint }, 200));
       }
-      await this.#write(stored.id, { bytes, seq, cls }, mutations, [cls]);
+      await this.#write(stored.id, { bytes, seq, cls, legacy: false }, mutations, [cls]);
       return { task: stored, created: true };
     };
     if (key === undefined) return create();
@@ -595,10 +603,9 @@ class KvTaskStore implements TaskStore {
         mutations.push(del(classKey(before, seq)), count(before, -1), count(after, 1));
       }
       // An entry of an earlier layout becomes the seq alone, once.
-      const legacy = this.#legacy.has(task.id);
-      if (legacy) mutations.push(set(["t", task.id], seq, 16));
-      await this.#write(task.id, { bytes, seq, cls: after }, mutations, [before, after]);
-      if (legacy) this.#legacy.delete(task.id);
+      if (found.legacy) mutations.push(set(["t", task.id], idValue(seq), 16));
+      const now: Located = { bytes, seq, cls: after, legacy: false };
+      await this.#write(task.id, now, mutations, [before, after]);
     });
   }
 
@@ -615,7 +622,6 @@ class KvTaskStore implements TaskStore {
         count(found.cls, -1),
         { kind: "seq", seq: found.seq, bytes: 32 },
       ], [found.cls]);
-      this.#legacy.delete(id);
       return true;
     });
   }

@@ -244,49 +244,73 @@ Deno.test("openKvStore() never gives the seq of a deleted task again, also after
   }
 });
 
-Deno.test("openKvStore() reads tasks stored under the second layout (id key holding [class, seq])", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/second.kv`;
-    const a = { ...sampleTask({ name: "a" }), seq: 1 };
-    const b = { ...sampleTask({ name: "b" }), seq: 2 };
-    const json = (t: TaskRecord) => new TextEncoder().encode(JSON.stringify(t));
-    const kv = await Deno.openKv(path);
-    await kv.atomic()
-      .set(["t", a.id], ["queued", 1])
-      .set(["c", "queued", 1], json(a))
-      .set(["t", b.id], ["queued", 2])
-      .set(["c", "queued", 2], json(b))
-      .set(["m", "seq"], 5)
-      .sum(["k", "queued"], 2n)
-      .commit();
-    kv.close();
-    {
+for (const cacheBytes of [0, undefined]) {
+  Deno.test(`openKvStore() reads tasks stored under the second layout (id key holding [class, seq]), cacheBytes ${cacheBytes}`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const path = `${dir}/second.kv`;
+      const a = { ...sampleTask({ name: "a" }), seq: 1 };
+      const b = { ...sampleTask({ name: "b" }), seq: 2 };
+      const json = (t: TaskRecord) => new TextEncoder().encode(JSON.stringify(t));
+      const kv = await Deno.openKv(path);
+      await kv.atomic()
+        .set(["t", a.id], ["queued", 1])
+        .set(["c", "queued", 1], json(a))
+        .set(["t", b.id], ["queued", 2])
+        .set(["c", "queued", 2], json(b))
+        .set(["m", "seq"], 5)
+        .sum(["k", "queued"], 2n)
+        .commit();
+      kv.close();
+      {
+        await using store = await openKvStore(path, { cacheBytes });
+        assert.deepStrictEqual(await store.getTask(a.id), a);
+        assert.deepStrictEqual((await store.listTasks({ states: ["queued"] })).tasks, [a, b]);
+        const staging = {
+          ...a,
+          status: [...a.status, { time: a.status[0].time + 1, status: "TASK_STAGING" as const }],
+        };
+        await store.updateTask(staging);
+        assert.deepStrictEqual(await store.getTask(a.id), staging);
+        // The seq continues after the one earlier versions recorded.
+        assert.deepStrictEqual((await store.createTask(sampleTask())).task.seq, 6);
+      }
+      const raw = await Deno.openKv(path);
+      assert.deepStrictEqual(
+        (await raw.get(["t", a.id])).value,
+        new Deno.KvU64(1n),
+        "rewritten as the seq alone",
+      );
+      assert.deepStrictEqual(
+        (await raw.get(["t", b.id])).value,
+        ["queued", 2],
+        "untouched until updated",
+      );
+      raw.close();
       await using store = await openKvStore(path, { cacheBytes: 0 });
-      assert.deepStrictEqual(await store.getTask(a.id), a);
-      assert.deepStrictEqual((await store.listTasks({ states: ["queued"] })).tasks, [a, b]);
-      const staging = {
-        ...a,
-        status: [...a.status, { time: a.status[0].time + 1, status: "TASK_STAGING" as const }],
-      };
-      await store.updateTask(staging);
-      assert.deepStrictEqual(await store.getTask(a.id), staging);
-      // The seq continues after the one earlier versions recorded.
-      assert.deepStrictEqual((await store.createTask(sampleTask())).task.seq, 6);
+      assert.deepStrictEqual((await store.getTask(a.id))?.status.at(-1)?.status, "TASK_STAGING");
+      assert.deepStrictEqual(await store.getTask(b.id), b);
+      assert.deepStrictEqual(await store.countTasks(), { queued: 2, active: 1, terminated: 0 });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    const raw = await Deno.openKv(path);
-    assert.deepStrictEqual((await raw.get(["t", a.id])).value, 1, "rewritten as the seq alone");
-    assert.deepStrictEqual(
-      (await raw.get(["t", b.id])).value,
-      ["queued", 2],
-      "untouched until updated",
-    );
-    raw.close();
-    await using store = await openKvStore(path, { cacheBytes: 0 });
-    assert.deepStrictEqual((await store.getTask(a.id))?.status.at(-1)?.status, "TASK_STAGING");
-    assert.deepStrictEqual(await store.getTask(b.id), b);
-    assert.deepStrictEqual(await store.countTasks(), { queued: 2, active: 1, terminated: 0 });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
+}
+
+Deno.test("openKvStore() cuts batches at KV's limits of mutations and bytes per commit", async () => {
+  await using store = await openKvStore(":memory:");
+  const commits = () => (store as unknown as { commits: number }).commits;
+  // 2,000 creates of 2 keyed rows each: more than the 1,000 mutations one commit may hold.
+  const before = commits();
+  await Promise.all(Array.from({ length: 2_000 }, () => store.createTask(sampleTask())));
+  assert.ok(commits() - before >= 5, `${commits() - before} commits`);
+  // 30 records of ~40 kB: more than the 819,200 bytes one commit may hold.
+  const big = await Promise.all(
+    Array.from(
+      { length: 30 },
+      (_, i) => store.createTask(sampleTask({ env: { BIG: "x".repeat(40_000), N: `${i}` } })),
+    ),
+  );
+  assert.deepStrictEqual((await store.countTasks()).queued, 2_030);
+  assert.deepStrictEqual((await store.getTask(big[29].task.id))?.env?.N, "29");
 });

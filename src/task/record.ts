@@ -111,6 +111,28 @@ function shownEnv(t: TaskRecord): Record<string, string> | null {
   );
 }
 
+/**
+ * Fetch URIs in the original's key order (`uri, executable, extract, cache`), whatever
+ * order a stored document or an older version of this program kept them in.
+ */
+function fetchView(list: FetchUri[] | null): FetchUri[] | null {
+  return list && list.map((f) => ({
+    uri: f.uri,
+    executable: f.executable,
+    extract: f.extract,
+    cache: f.cache,
+  }));
+}
+
+/** Ports as `container_port, host_port, protocol` (the scheduler fills `host_port` later). */
+function portsView(list: Port[] | null): Port[] | null {
+  return list && list.map((p) => ({
+    container_port: p.container_port,
+    host_port: p.host_port,
+    protocol: p.protocol,
+  }));
+}
+
 /** The v1 task object (reference §3.1): every key, in order, then this implementation's additions. */
 export function toTaskV1(t: TaskRecord) {
   return {
@@ -125,7 +147,7 @@ export function toTaskV1(t: TaskRecord) {
     image: t.image,
     volumes: t.volumes,
     volumes_from: t.volumes_from,
-    ports: t.ports,
+    ports: portsView(t.ports),
     status: t.status,
     id: t.id,
     name: t.name,
@@ -142,7 +164,7 @@ export function toTaskV1(t: TaskRecord) {
     agent_port: t.agent_port,
     force_pull_image: t.force_pull_image,
     privileged: t.privileged,
-    fetch: t.fetch,
+    fetch: fetchView(t.fetch),
     // Additions of this implementation, after the original keys.
     disk: t.disk,
     gpus: t.gpus,
@@ -169,7 +191,7 @@ export function toTaskV0(t: TaskRecord) {
     labels: t.labels,
     image: t.image,
     volumes: t.volumes,
-    ports: t.ports,
+    ports: portsView(t.ports),
     status: t.status,
     id: t.id,
     name: t.name,
@@ -186,7 +208,7 @@ export function toTaskV0(t: TaskRecord) {
     agent_port: t.agent_port,
     force_pull_image: t.force_pull_image,
     privileged: t.privileged,
-    fetch: t.fetch,
+    fetch: fetchView(t.fetch),
   };
 }
 

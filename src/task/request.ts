@@ -40,8 +40,9 @@ export const ConstraintSchema = z.object({
 /** A Mesos fetcher URI. */
 export const FetchSchema = z.object({
   uri: z.string().min(1, "must not be empty"),
-  extract: z.boolean().default(false),
+  // The original's field order (task.go): uri, executable, extract, cache.
   executable: z.boolean().default(false),
+  extract: z.boolean().default(false),
   cache: z.boolean().default(false),
 });
 
@@ -248,8 +249,8 @@ export function parseTaskRequestV0(body: unknown): ParseResult {
   // Legacy `uris` come before explicit `fetch` entries (reference §2.2).
   const fromUris = (uris ?? []).map((uri) => ({
     uri,
-    extract: isArchive(uri),
     executable: false,
+    extract: isArchive(uri),
     cache: false,
   }));
   const fetch = fromUris.length + (rest.fetch?.length ?? 0) > 0

@@ -167,3 +167,13 @@ export const EXAMPLES: [string, string, Record<string, unknown>][] = [
     uris: ["file:///etc/docker.tar.gz"],
   }],
 ];
+
+/** Keys of the nested objects of a task, in the original's order (reference §3.1, §3.4). */
+export const NESTED_KEYS: Readonly<Record<string, readonly string[]>> = {
+  status: ["time", "status"],
+  volumes: ["container_path", "host_path"],
+  ports: ["container_port", "host_port", "protocol"],
+  agent_constraints: ["attribute_name", "attribute_value"],
+  slave_constraints: ["attribute_name", "attribute_value"],
+  fetch: ["uri", "executable", "extract", "cache"],
+};

@@ -26,6 +26,7 @@ import {
   taskPageModel,
   taskRow,
 } from "./models.ts";
+import { type FinishedChange, RecentlyFinished } from "./recent.ts";
 import { createViews, readTemplates, type Views } from "./views.ts";
 
 export { type AssetSet, createAssets, readStaticFiles } from "./assets.ts";
@@ -39,6 +40,8 @@ export interface WebDeps {
   views?: Views;
   /** Static assets; read from `static/` by default. */
   assets?: AssetSet;
+  /** State changes (the event hub), for the recently finished tasks of the index page. */
+  events?: { subscribeAll(fn: (change: FinishedChange) => void): () => void };
 }
 
 /**
@@ -85,6 +88,8 @@ export async function createWeb(deps: WebDeps): Promise<WebPages> {
   ): PageBase => ({ title, prefix, version: deps.version, nav, asset, scripts });
   const page = (name: string, model: object, status = 200) =>
     new Response(views.render(name, model), { status, headers: HTML_HEADERS });
+  const finished = new RecentlyFinished(INDEX_TASKS);
+  deps.events?.subscribeAll((change) => finished.note(change));
   const notFound = (c: Context) => {
     c.set("handler", "NotFound");
     return page("not_found", base("Not found", "", ["js/page.js"]), 404);
@@ -107,8 +112,11 @@ export async function createWeb(deps: WebDeps): Promise<WebPages> {
       ? await deps.store.getTask(from)
       : null;
     const recent = await deps.store.listTasks({ states: ["active", "queued"], limit: INDEX_TASKS });
+    // Deleted ones are left out.
+    const done = (await Promise.all(finished.ids().map((id) => deps.store.getTask(id))))
+      .filter((t) => t !== null);
     return page("index", {
-      ...base("Submit a task", "submit", ["js/page.js", "js/submit.js"]),
+      ...base("Submit a task", "submit", ["js/page.js", "js/submit.js", "js/tasks.js"]),
       form: source ? formFromTask(source) : EMPTY_FORM,
       from: source
         ? { href: `${prefix}/task/${encodeURIComponent(source.id)}`, name: source.name }
@@ -116,6 +124,7 @@ export async function createWeb(deps: WebDeps): Promise<WebPages> {
       fromMissing: Boolean(from) && !source,
       networks: NETWORK_CHOICES,
       recent: recent.tasks.map((t) => taskRow(t, prefix)),
+      finished: done.map((t) => taskRow(t, prefix)),
       more: recent.cursor !== null,
     });
   });

@@ -90,6 +90,15 @@ function fields(entries: [string, string | number | null | undefined, boolean?][
     .map(([label, v, code]) => ({ label, value: String(v), code: code ?? false }));
 }
 
+/** A titled group of the task page's details. */
+export interface DetailGroup {
+  heading: string;
+  /** Labelled values (`<dl>`). */
+  fields?: Field[];
+  /** Plain entries (`<ul>`), shown as code. */
+  items?: string[];
+}
+
 export interface TaskPageModel extends PageBase {
   task: {
     id: string;
@@ -98,19 +107,8 @@ export interface TaskPageModel extends PageBase {
     stateLabel: string;
     stateCss: string;
     terminal: boolean;
-    container: Field[];
-    resources: Field[];
-    scheduling: Field[];
-    placement: Field[];
-    env: [string, string][];
-    maskedEnv: [string, string][];
-    labels: [string, string][];
-    ports: string[];
-    volumes: string[];
-    volumesFrom: string[];
-    fetch: { uri: string; flags: string }[];
-    constraints: string[];
-    parameters: string[];
+    /** Only the groups that have something to show, in page order. */
+    details: DetailGroup[];
   };
   history: { state: string; stateLabel: string; stateCss: string; iso: string; text: string }[];
   links: {
@@ -128,6 +126,9 @@ export interface TaskPageModel extends PageBase {
   canDelete: boolean;
 }
 
+const codePairs = (list: [string, string][]): Field[] =>
+  list.map(([label, value]) => ({ label, value, code: true }));
+
 /** The task page. */
 export function taskPageModel(record: TaskRecord, base: PageBase): TaskPageModel {
   const t: TaskV1 = toTaskV1(record);
@@ -144,55 +145,90 @@ export function taskPageModel(record: TaskRecord, base: PageBase): TaskPageModel
       stateLabel: stateLabel(state),
       stateCss: stateCss(state),
       terminal,
-      container: fields([
-        ["Image", t.image, true],
-        ["Command", t.command, true],
-        ["Arguments", t.args?.length ? JSON.stringify(t.args) : "", true],
-        ["User", t.user],
-        ["Network", t.network || "default"],
-        ["DNS", t.dns],
-        ["Privileged", yesNo(t.privileged)],
-        ["Force pull image", yesNo(t.force_pull_image)],
-      ]),
-      resources: fields([
-        ["CPUs", t.cpu],
-        ["Memory (MiB)", t.mem],
-        ["Disk (MiB)", t.disk || ""],
-        ["GPUs", t.gpus || ""],
-      ]),
-      scheduling: fields([
-        ["Retries", `${t.retry} of ${t.max_retries}`],
-        ["Timeout", t.timeout_seconds ? `${t.timeout_seconds} s` : "none"],
-        ["Role", t.role],
-        ["Callback URI", t.callback_uri, true],
-        ["Callback events", t.callback_uri ? t.callback_events : ""],
-      ]),
-      placement: fields([
-        ["Host", t.hostname],
-        ["Agent", t.agent_id, true],
-        ["Agent address", t.agent_ip ? `${t.agent_ip}:${t.agent_port}` : ""],
-        ["Framework", t.framework_id, true],
-        ["Sandbox", t.sandbox_path, true],
-      ]),
-      env: pairs(t.env),
-      // Already masked by toTaskV1; masked again so this page never depends on it.
-      maskedEnv: pairs(t.masked_env, true),
-      labels: pairs(t.labels),
-      ports: (t.ports ?? []).map((x) =>
-        `${x.container_port || "(host port)"}/${x.protocol}` +
-        (x.host_port ? ` on host port ${x.host_port}` : "")
-      ),
-      volumes: (t.volumes ?? []).map((v) => `${v.host_path || "(sandbox)"} → ${v.container_path}`),
-      volumesFrom: t.volumes_from ?? [],
-      fetch: (t.fetch ?? []).map((f) => ({
-        uri: f.uri,
-        flags: [f.extract && "extract", f.executable && "executable", f.cache && "cache"]
-          .filter(Boolean).join(", "),
-      })),
-      constraints: (t.agent_constraints ?? []).map((c) =>
-        `${c.attribute_name}=${c.attribute_value}`
-      ),
-      parameters: (t.parameters ?? []).map((x) => `--${x.key}=${x.value}`),
+      details: ([
+        {
+          heading: "Container",
+          fields: fields([
+            ["Image", t.image, true],
+            ["Command", t.command, true],
+            ["Arguments", t.args?.length ? JSON.stringify(t.args) : "", true],
+            ["User", t.user],
+            ["Network", t.network || "default"],
+            ["DNS", t.dns],
+            ["Privileged", yesNo(t.privileged)],
+            ["Force pull image", yesNo(t.force_pull_image)],
+          ]),
+        },
+        {
+          heading: "Resources",
+          fields: fields([
+            ["CPUs", t.cpu],
+            ["Memory (MiB)", t.mem],
+            ["Disk (MiB)", t.disk || ""],
+            ["GPUs", t.gpus || ""],
+          ]),
+        },
+        {
+          heading: "Scheduling",
+          fields: fields([
+            ["Retries", `${t.retry} of ${t.max_retries}`],
+            ["Timeout", t.timeout_seconds ? `${t.timeout_seconds} s` : "none"],
+            ["Role", t.role],
+            ["Callback URI", t.callback_uri, true],
+            ["Callback events", t.callback_uri ? t.callback_events : ""],
+          ]),
+        },
+        {
+          heading: "Placement",
+          fields: fields([
+            ["Host", t.hostname],
+            ["Agent", t.agent_id, true],
+            ["Agent address", t.agent_ip ? `${t.agent_ip}:${t.agent_port}` : ""],
+            ["Framework", t.framework_id, true],
+            ["Sandbox", t.sandbox_path, true],
+          ]),
+        },
+        {
+          heading: "Environment",
+          // A key in both is shown once, masked (the masked value wins at launch). toTaskV1
+          // masked the values already; masked again so this page never depends on it.
+          fields: codePairs([
+            ...pairs(t.env).filter(([k]) => !Object.hasOwn(t.masked_env ?? {}, k)),
+            ...pairs(t.masked_env, true),
+          ]),
+        },
+        { heading: "Labels", fields: codePairs(pairs(t.labels)) },
+        {
+          heading: "Ports",
+          items: (t.ports ?? []).map((x) =>
+            `${x.container_port || "(host port)"}/${x.protocol}` +
+            (x.host_port ? ` on host port ${x.host_port}` : "")
+          ),
+        },
+        {
+          heading: "Volumes",
+          items: (t.volumes ?? []).map((v) =>
+            `${v.host_path || "(sandbox)"} → ${v.container_path}`
+          ),
+        },
+        { heading: "Volumes from", items: t.volumes_from ?? [] },
+        {
+          heading: "Fetched files",
+          items: (t.fetch ?? []).map((f) => {
+            const flags = [f.extract && "extract", f.executable && "executable", f.cache && "cache"]
+              .filter(Boolean).join(", ");
+            return flags ? `${f.uri} (${flags})` : f.uri;
+          }),
+        },
+        {
+          heading: "Agent constraints",
+          items: (t.agent_constraints ?? []).map((c) => `${c.attribute_name}=${c.attribute_value}`),
+        },
+        {
+          heading: "Docker parameters",
+          items: (t.parameters ?? []).map((x) => `--${x.key}=${x.value}`),
+        },
+      ] as DetailGroup[]).filter((g) => (g.fields ?? g.items ?? []).length > 0),
     },
     history: t.status.map((s) => ({
       state: s.status,

@@ -37,8 +37,17 @@ Deno.test("taskPageModel() never carries a masked value, even one also set in en
   const model = taskPageModel(t, base);
   const text = JSON.stringify(model);
   assert.ok(!text.includes("hunter2") && !text.includes("s3cret"), text);
-  assert.deepEqual(model.task.env, [["SECRET", "*******"], ["PLAIN", "shown"]]);
-  assert.deepEqual(model.task.maskedEnv, [["SECRET", "*******"], ["TOKEN", "*******"]]);
+  const env = model.task.details.find((g) => g.heading === "Environment")?.fields;
+  assert.deepEqual(env?.map((f) => [f.label, f.value]), [
+    ["PLAIN", "shown"],
+    ["SECRET", "*******"],
+    ["TOKEN", "*******"],
+  ]);
+  assert.deepEqual(
+    model.task.details.map((g) => g.heading),
+    ["Container", "Resources", "Scheduling", "Environment"],
+    "empty groups are left out",
+  );
 });
 
 Deno.test("taskPageModel() links under the prefix and offers kill or delete by state", () => {

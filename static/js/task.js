@@ -61,13 +61,21 @@ function followOutput(pre) {
       }
     }
     pre.append(fragment);
-    if (!received) status.textContent = "Following…";
+    if (!received || status.textContent.endsWith("retrying…")) status.textContent = "Following…";
     received = true;
     if (atBottom) pre.scrollTop = pre.scrollHeight;
   });
-  source.addEventListener("end", () => {
+  // The agent cannot be reached: the stream keeps trying, and says so once.
+  source.addEventListener("agent_error", (e) => {
+    status.textContent = `${
+      JSON.parse(e.data).message ?? "The agent cannot be reached"
+    }: retrying…`;
+  });
+  source.addEventListener("end", (e) => {
     source.close();
-    status.textContent = received ? "" : "No output.";
+    // An end with an error document: the agent stayed unreachable after the task ended.
+    const failure = e.data ? JSON.parse(e.data) : {};
+    status.textContent = failure.message ?? (received ? "" : "No output.");
   });
   source.addEventListener("error", () => {
     // Closed for good (204: the file does not exist); otherwise the browser reconnects.

@@ -1,4 +1,4 @@
-// The task list: states change live (Server-Sent Events of every task).
+// Task tables (the list, the index): states change live (Server-Sent Events of every task).
 import { stateClassName, stateLabel } from "./page.js";
 
 const status = document.getElementById("live-status");
@@ -14,10 +14,27 @@ source.addEventListener("status", (e) => {
   const badge = document.querySelector(
     `tr[data-task-id="${CSS.escape(s.task_id)}"] [data-state]`,
   );
-  if (!badge) return;
+  if (!badge) {
+    // A task submitted after this page was rendered: offer to show it.
+    if (s.state === "TASK_QUEUED") offerReload();
+    return;
+  }
   badge.className = stateClassName(s.state);
   badge.dataset.state = s.state;
   badge.textContent = stateLabel(s.state);
 });
+let newTasks = 0;
+function offerReload() {
+  newTasks++;
+  let link = document.getElementById("new-tasks");
+  if (!link) {
+    link = document.createElement("a");
+    link.id = "new-tasks";
+    link.href = location.href;
+    status.after(link);
+  }
+  link.textContent = newTasks === 1 ? "1 new task: reload" : `${newTasks} new tasks: reload`;
+}
+
 // The server lost track of what this page has seen: start again.
 source.addEventListener("reset", () => location.reload());

@@ -1,0 +1,250 @@
+/**
+ * The scheduler's view of the queue: a bounded window on its head, in submission order,
+ * refilled from the store page by page. The store holds the whole queue (a million tasks
+ * is fine there); memory holds only the few thousand records matching can use next.
+ *
+ * @module
+ */
+import type { TaskPage } from "../store/mod.ts";
+import type { TaskRecord } from "../task/mod.ts";
+
+/** Queued records held in memory at most. */
+export const DEFAULT_QUEUE_WINDOW = 10_000;
+
+interface Entry {
+  task: TaskRecord;
+}
+
+/** Options of {@linkcode TaskQueue}. */
+export interface TaskQueueOptions {
+  /** Records held at most. */
+  window?: number;
+}
+
+/**
+ * Queued tasks: `size` counts all of them, the window holds the first ones (by `seq`).
+ * Membership and removal are O(1); adding keeps `seq` order.
+ */
+export class TaskQueue {
+  readonly window: number;
+  /**
+   * Held records sorted by `seq`, each in an entry of its own: removed ones stay until
+   * compaction, and only the entry `#index` points to is live (a task removed and added
+   * again has a new entry).
+   */
+  #order: Entry[] = [];
+  #index = new Map<string, Entry>();
+  #total = 0;
+  /** The window holds every queued task (nothing more in the store). */
+  #complete = false;
+  /** Where the next page starts (`null`: from the beginning). */
+  #cursor: string | null = null;
+  /** Tasks added while a page was being read: applied after it. */
+  #arrivals: TaskRecord[] | null = null;
+  #wake: { at: number; next: number } | null = null;
+  #smallest: { cpus: number; mem: number } | null = null;
+
+  constructor({ window = DEFAULT_QUEUE_WINDOW }: TaskQueueOptions = {}) {
+    if (!(window > 0)) throw new RangeError(`Cannot hold a queue window of ${window} tasks`);
+    this.window = window;
+  }
+
+  /** Queued tasks, held or not. */
+  get size(): number {
+    return this.#total;
+  }
+
+  /** Records held in memory. */
+  get held(): number {
+    return this.#index.size;
+  }
+
+  /** Whether every queued task is held. */
+  get complete(): boolean {
+    return this.#complete;
+  }
+
+  /** Sets the count of queued tasks (from the store, at start). */
+  setTotal(n: number): void {
+    this.#total = Math.max(0, n);
+  }
+
+  has(id: string): boolean {
+    return this.#index.has(id);
+  }
+
+  /**
+   * A task entered the queue (submitted, or queued again for a retry). Held if it belongs
+   * to the window; otherwise a later page brings it.
+   */
+  add(task: TaskRecord): void {
+    if (this.#index.has(task.id)) return;
+    this.#total++;
+    this.#hold(task);
+  }
+
+  #hold(task: TaskRecord): void {
+    if (this.#index.has(task.id)) return;
+    if (this.#arrivals) {
+      this.#arrivals.push(task);
+      return;
+    }
+    const last = this.#last();
+    const inside = last !== undefined && task.seq < last.seq;
+    if (!inside && !this.#complete) return; // beyond the window: a page brings it
+    if (!inside && this.#index.size >= this.window) {
+      // The window is full: the rest is read from the store again, from the start.
+      this.#complete = false;
+      this.#cursor = null;
+      return;
+    }
+    this.#insert(task);
+  }
+
+  /** Removes a held task and returns its record (`undefined` if not held). */
+  take(id: string): TaskRecord | undefined {
+    const entry = this.#index.get(id);
+    if (entry) this.remove(id);
+    return entry?.task;
+  }
+
+  /** The task left the queue (placed or killed). Returns whether it was held. */
+  remove(id: string): boolean {
+    this.#total = Math.max(0, this.#total - 1);
+    if (!this.#index.delete(id)) return false;
+    this.#changed();
+    if (this.#order.length > 64 && this.#order.length > 2 * this.#index.size) this.#compact();
+    return true;
+  }
+
+  /** Held tasks that may launch at `now` (back-off over), in queue order. */
+  eligible(now: number): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    for (const e of this.#order) {
+      if (e.task.not_before <= now && this.#index.get(e.task.id) === e) out.push(e.task);
+    }
+    return out;
+  }
+
+  /**
+   * The earliest `not_before` after `now` among held tasks, or `Infinity`. Remembered
+   * until the window changes, so a round does not walk the window for it.
+   */
+  nextNotBefore(now: number): number {
+    const w = this.#wake;
+    // Still right if nothing was due between the time it was computed and now.
+    if (w && w.at <= now && w.next > now) return w.next;
+    let next = Infinity;
+    for (const { task } of this.#index.values()) {
+      if (task.not_before > now && task.not_before < next) next = task.not_before;
+    }
+    this.#wake = { at: now, next };
+    return next;
+  }
+
+  /**
+   * The least cpus and mem any held task needs: an offer with less fits none of them, so
+   * a round can decline it without matching. Remembered until the window changes.
+   */
+  smallestDemand(): { cpus: number; mem: number } {
+    if (this.#smallest) return this.#smallest;
+    let cpus = Infinity;
+    let mem = Infinity;
+    for (const { task } of this.#index.values()) {
+      if (task.cpu < cpus) cpus = task.cpu;
+      if (task.mem < mem) mem = task.mem;
+    }
+    return this.#smallest = { cpus, mem };
+  }
+
+  /** Whether a page should be read: the window is less than half full and more is stored. */
+  needsRefill(): boolean {
+    return !this.#complete && this.#index.size < this.window / 2;
+  }
+
+  /**
+   * Reads the next page through `list` and holds its tasks, skipping those `skip` names
+   * (placed, not yet written). Tasks added meanwhile are held after it. `max` bounds the
+   * tasks read (a small first page lets start-up subscribe sooner).
+   */
+  async refill(
+    list: (cursor: string | null, limit: number) => Promise<TaskPage>,
+    skip: (id: string) => boolean = () => false,
+    { max = Infinity }: { max?: number } = {},
+  ): Promise<void> {
+    if (this.#complete || this.#arrivals) return;
+    this.#arrivals = [];
+    let page: TaskPage;
+    try {
+      // From the start, the held tasks come first again: ask for enough to pass them.
+      const limit = Math.min(max, this.window - this.#index.size) +
+        (this.#cursor === null ? this.#index.size : 0);
+      page = await list(this.#cursor, Math.max(1, limit));
+    } catch (e) {
+      this.#flushArrivals();
+      throw e;
+    }
+    const arrivals = this.#arrivals;
+    this.#arrivals = null;
+    let read = 0;
+    for (const t of page.tasks) {
+      if (this.#index.size >= this.window) break;
+      read++;
+      if (!this.#index.has(t.id) && !skip(t.id)) this.#insert(t);
+    }
+    if (read < page.tasks.length) {
+      // The window filled up inside the page: continue from the start next time.
+      this.#cursor = null;
+      this.#complete = false;
+    } else {
+      this.#cursor = page.cursor;
+      this.#complete = page.cursor === null;
+    }
+    for (const t of arrivals) this.#hold(t);
+    // The count read at start may predate creates the page brought: a complete window
+    // is the exact count, and never fewer are queued than held.
+    this.#total = this.#complete ? this.#index.size : Math.max(this.#total, this.#index.size);
+  }
+
+  #flushArrivals(): void {
+    const arrivals = this.#arrivals ?? [];
+    this.#arrivals = null;
+    for (const t of arrivals) this.#hold(t);
+  }
+
+  #last(): TaskRecord | undefined {
+    for (let i = this.#order.length - 1; i >= 0; i--) {
+      const e = this.#order[i];
+      if (this.#index.get(e.task.id) === e) return e.task;
+    }
+    return undefined;
+  }
+
+  #changed(): void {
+    this.#wake = null;
+    this.#smallest = null;
+  }
+
+  #insert(task: TaskRecord): void {
+    this.#changed();
+    const entry = { task };
+    this.#index.set(task.id, entry);
+    const order = this.#order;
+    if (order.length === 0 || order[order.length - 1].task.seq <= task.seq) {
+      order.push(entry);
+      return;
+    }
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (order[mid].task.seq <= task.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    order.splice(lo, 0, entry);
+  }
+
+  #compact(): void {
+    this.#order = this.#order.filter((e) => this.#index.get(e.task.id) === e);
+  }
+}
