@@ -76,7 +76,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? systemClock;
   const metrics = deps.metrics ?? createMetrics();
   const store = deps.store ??
-    await openStore({ driver: config.database_driver, database: config.database });
+    await openStore({
+      driver: config.database_driver,
+      database: config.database,
+      zkSessionTimeoutMs: config.zk_session_timeout_seconds * 1000,
+    });
   const counts = await store.countTasks();
   metrics.queueSize.set(counts.queued);
   const callbacks: Callbacks = createCallbacks({

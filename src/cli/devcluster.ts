@@ -8,11 +8,14 @@ import {
   DevClusterConfigError,
   type DevClusterOptions,
   type ExecutorMode,
+  type MasterRegistry,
   parseDurationMs,
   startDevCluster,
+  zkRegistry,
 } from "../devcluster/mod.ts";
 import { type FlagSpecs, parseFlagArgs } from "../config/mod.ts";
 import { consoleLogger } from "../runtime.ts";
+import { connectZk, parseZkUrl } from "../zk/mod.ts";
 
 const USAGE = `Usage: eremetic devcluster [flags]
 
@@ -36,7 +39,8 @@ Flags:
   --work-dir DIR            agents' work directory (default a temporary directory)
   --record FILE             write every call and event as JSON lines
   --credentials FILE        require HTTP basic auth (Mesos credentials file)
-  --zk URL                  register in ZooKeeper (not available yet)
+  --zk URL                  register the masters in ZooKeeper as Mesos does
+                            (zk://[user:pass@]host:port[,host:port]/path)
   -h, --help                show this help`;
 
 /** Parsed devcluster flags. */
@@ -195,17 +199,27 @@ export async function devclusterCommand(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (flags.zk !== undefined) {
-    // deno-lint-ignore no-console
-    console.error(
-      "eremetic devcluster: --zk is not available yet: ZooKeeper registration waits for the project's ZooKeeper client",
-    );
-    return 2;
-  }
   const logger = consoleLogger({ level: "info" });
+  let registry: MasterRegistry | undefined;
+  if (flags.zk !== undefined) {
+    try {
+      const url = parseZkUrl(flags.zk);
+      registry = zkRegistry(await connectZk(url), url.path);
+      logger.info("Masters register in ZooKeeper", { zk: String(url) });
+    } catch (err) {
+      // deno-lint-ignore no-console
+      console.error(`eremetic devcluster: --zk: ${(err as Error).message}`);
+      return 2;
+    }
+  }
   let cluster;
   try {
-    cluster = await startDevCluster({ ...flags.options, logger, workDir: flags.options.workDir });
+    cluster = await startDevCluster({
+      ...flags.options,
+      logger,
+      workDir: flags.options.workDir,
+      registry,
+    });
   } catch (err) {
     const what = err instanceof DevClusterConfigError ? "invalid configuration" : "cannot start";
     // deno-lint-ignore no-console

@@ -1,5 +1,6 @@
+// deno-lint-ignore-file no-console
 import assert from "node:assert/strict";
-import { FlagError, parseDevclusterFlags } from "./devcluster.ts";
+import { devclusterCommand, FlagError, parseDevclusterFlags } from "./devcluster.ts";
 
 Deno.test("parseDevclusterFlags() maps flags to startDevCluster options with the issue's defaults", () => {
   const { options, help, zk } = parseDevclusterFlags([]);
@@ -87,4 +88,20 @@ Deno.test("parseDevclusterFlags() names the flag in each error", () => {
   });
   assert.throws(() => parseDevclusterFlags(["extra"]), { message: 'Unexpected argument "extra"' });
   assert.equal(parseDevclusterFlags(["-h"]).help, true);
+});
+
+Deno.test("devclusterCommand() refuses a malformed --zk URL before starting, without its password", async () => {
+  const printed: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => printed.push(args.join(" "));
+  try {
+    assert.equal(await devclusterCommand(["--zk", "zk://bob:hunter2@zk1/mesos"]), 2);
+  } finally {
+    console.error = original;
+  }
+  assert.match(
+    printed.join("\n"),
+    /--zk: Cannot use ZooKeeper URL .*server 1 "zk1" is not host:port/,
+  );
+  assert.ok(!printed.join("\n").includes("hunter2"));
 });

@@ -371,6 +371,11 @@ const INVALID: [key: string, layers: ConfigLayers, source: string][] = [
   ["database", { file: file({ database: "" }) }, "file ./eremetic.yml"],
   ["queue_size", { env: { EREMETIC_QUEUE_SIZE: "-1" } }, "env EREMETIC_QUEUE_SIZE"],
   ["retention_seconds", { flags: ["--retention-seconds=1d"] }, "flag --retention-seconds"],
+  [
+    "zk_session_timeout_seconds",
+    { flags: ["--zk-session-timeout-seconds=0"] },
+    "flag --zk-session-timeout-seconds",
+  ],
   ["master", { env: { MASTER: "leader.mesos" } }, "env MASTER"],
   ["master", { env: { MASTER: "zk://zk1:2181" } }, "env MASTER"],
   ["name", { file: file({ name: "  " }) }, "file ./eremetic.yml"],

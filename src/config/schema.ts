@@ -19,6 +19,7 @@ export interface ConfigValues {
   logformat: "text" | "json";
   database_driver: "kv" | "zk" | "memory";
   database: string;
+  zk_session_timeout_seconds: number;
   queue_size: number;
   retention_seconds: number;
   master: string;
@@ -286,9 +287,19 @@ const SPECS: Specs = {
     default: "db/eremetic.kv",
     description: "With `kv`: the Deno KV file (relative to the working directory; parent " +
       "directories are created) or a remote KV URL. With `zk`: " +
-      "`zk://host:port[,host:port]/path`.",
+      "`zk://[user:pass@]host:port[,host:port]/path` (digest credentials; the path and " +
+      "its parents are created).",
     expected: "expected a file path or URL",
     schema: matching(/\S/),
+  },
+  zk_session_timeout_seconds: {
+    summary: "ZooKeeper session timeout in seconds",
+    default: 10,
+    description: "Session timeout asked of ZooKeeper by the `zk` store (ZooKeeper clamps it " +
+      "to its own minimum and maximum, by default 2 and 20 ticks). The original Eremetic " +
+      "used 1 s, which a short pause could end; Mesos uses 10 s.",
+    expected: "expected an integer from 1 to 600",
+    schema: integer(1, 600),
   },
   queue_size: {
     summary: "maximum queued tasks (0: unlimited)",

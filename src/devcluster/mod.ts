@@ -38,6 +38,7 @@ export { encodeJson, encodeRecord, RecordIoDecoder, RecordIoError } from "./json
 export { acceptsJson, DEFAULT_REFUSE_SECONDS, ipToUint32, type Master } from "./master.ts";
 export { fileRecorder, memoryRecorder, type Recorder } from "./record.ts";
 export { type MasterRegistry, memberName, type Membership, memoryRegistry } from "./registry.ts";
+export { zkRegistry } from "./zk_registry.ts";
 export {
   parseAttributeText,
   parseResourceText,

@@ -1,10 +1,13 @@
 /**
  * Finding the leading master (reference §8). A {@linkcode MasterDetector} yields the
- * scheduler endpoint of the current leader; the static one serves a fixed address. ZooKeeper
- * detection (`zk://…`) plugs in behind the same interface later.
+ * scheduler endpoint of the current leader; the static one serves a fixed address,
+ * `zkDetector()` (zk_detector.ts) follows the leader of a ZooKeeper group (`zk://…`).
  *
  * @module
  */
+
+import { isZkUrl, parseZkUrl, ZkUrlError } from "../zk/mod.ts";
+import { zkDetector, type ZkDetectorOptions } from "./zk_detector.ts";
 
 /** The path of the scheduler API below a master's base URL. */
 export const SCHEDULER_PATH = "/api/v1/scheduler";
@@ -87,17 +90,24 @@ export function staticDetector(address: string): MasterDetector {
 }
 
 /**
- * A detector for a master address as users write it. `zk://` is recognised but not
- * available yet: it fails with a clear {@linkcode MasterAddressError}.
+ * A detector for a master address as users write it: `zk://…` follows the masters'
+ * ZooKeeper group, anything else is a fixed master. Throws {@linkcode MasterAddressError}
+ * for addresses it cannot use (naming the problem, never the credentials).
  */
-export function detectorFor(address: string): MasterDetector {
+export function detectorFor(address: string, options: ZkDetectorOptions = {}): MasterDetector {
   const text = address.trim();
-  if (/^zk:\/\//i.test(text)) {
-    throw new MasterAddressError(
-      `Cannot use master "${
-        redactAddress(text)
-      }": ZooKeeper master detection is not available yet, give http(s)://host:port`,
-    );
+  if (isZkUrl(text)) {
+    try {
+      return zkDetector(parseZkUrl(text), options);
+    } catch (err) {
+      if (err instanceof ZkUrlError) {
+        throw new MasterAddressError(
+          `Cannot use master "${redactAddress(text)}": ${err.reason}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
   }
   if (/^file:\/\//i.test(text)) {
     throw new MasterAddressError(

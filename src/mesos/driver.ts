@@ -108,6 +108,7 @@ export class Driver implements AsyncDisposable {
 
   #client: MesosClient;
   #detector: MasterDetector;
+  #ownsDetector: boolean;
   #info: FrameworkInfo;
   #frameworkId: string | undefined;
   #idFromMaster = false;
@@ -144,7 +145,9 @@ export class Driver implements AsyncDisposable {
       onStatus,
       signal,
     } = options;
-    this.#detector = typeof master === "string" ? detectorFor(master) : master;
+    // A detector made here (from an address) is ours to close; a given one is the caller's.
+    this.#ownsDetector = typeof master === "string";
+    this.#detector = typeof master === "string" ? detectorFor(master, { logger, clock }) : master;
     const info: FrameworkInfo = { ...frameworkInfo };
     delete info.id;
     if (credential) {
@@ -267,6 +270,7 @@ export class Driver implements AsyncDisposable {
       this.#ac.abort(new SubscriptionLostError("closed", "Driver closed"));
       await this.#client.close();
       await this.#loop;
+      if (this.#ownsDetector) await this.#detector.close?.();
       this.#finish(undefined);
     }
     await this.closed;

@@ -12,6 +12,7 @@
  *   and the SUBSCRIBE stream's own connection;
  * - `driver.ts`: the subscribe loop that keeps a subscription alive;
  * - `detector.ts`: where the leading master is (`http(s)://host:port`, `host:port`);
+ *   `zk_detector.ts`: the leader of the masters' ZooKeeper group (`zk://…`, over `../zk/`);
  * - `errors.ts`: errors that know whether they are `temporary`.
  *
  * ```ts
@@ -42,5 +43,13 @@ export * from "./calls.ts";
 export * from "./auth.ts";
 export * from "./backoff.ts";
 export * from "./detector.ts";
+export {
+  ipFromUint32,
+  leaderNode,
+  masterInfoEndpoint,
+  MasterInfoError,
+  zkDetector,
+  type ZkDetectorOptions,
+} from "./zk_detector.ts";
 export * from "./client.ts";
 export * from "./driver.ts";

@@ -27,6 +27,7 @@ import {
   kill,
   type Offer,
   reconcile,
+  redactAddress,
   revive,
   startDriver,
   suppress,
@@ -129,11 +130,13 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const { store, logger, clock, metrics, listener } = options;
   // An address the client cannot use stops start-up here, not silently later (D20).
   detectorFor(options.master);
+  // What health output and warnings show: zk:// credentials replaced.
+  const shownMaster = redactAddress(options.master);
   const refuseSeconds = options.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
   const role = options.frameworkInfo.roles?.[0] ?? options.frameworkInfo.role ?? "*";
   const timers = options.timers ?? new Timers(clock);
   const makeDriver = options.startDriver ?? startDriver;
-  const state = new SchedulerState(options.master, options.queueWindow ?? DEFAULT_QUEUE_WINDOW);
+  const state = new SchedulerState(shownMaster, options.queueWindow ?? DEFAULT_QUEUE_WINDOW);
   const { queue, placed, offers, chains, killing, recentKills } = state;
   let driver: SchedulerDriver | null = null;
   const stopping = new AbortController();
@@ -812,7 +815,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         onStatus: (s) => {
           if (s.state === "subscribed") return; // SUBSCRIBED event sets it, in order
           state.status = {
-            master: options.master,
+            master: shownMaster,
             state: s.state === "closed" ? "disconnected" : s.state,
             frameworkId: s.frameworkId ?? state.status.frameworkId,
             ...(s.error ? { detail: s.error.message } : {}),

@@ -32,7 +32,15 @@ function withState(t: TaskRecord, status: TaskRecord["status"][number]["status"]
 
 /** Runs the shared store behaviour against the store `open()` returns. */
 export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
-  Deno.test(`TaskStore contract (${name})`, async (t) => {
+  Deno.test(`TaskStore contract (${name})`, (t) => storeContractSteps(t, open));
+}
+
+/** The contract's steps inside a test of the caller's (e.g. one sharing a ZooKeeper server). */
+export async function storeContractSteps(
+  t: Deno.TestContext,
+  open: () => Promise<TaskStore>,
+): Promise<void> {
+  {
     await t.step(
       "createTask() assigns increasing seq and getTask() returns the record",
       async () => {
@@ -272,5 +280,5 @@ export function runStoreContract(name: string, open: () => Promise<TaskStore>) {
       const seqs = tasks.map((t) => t.seq);
       assert.deepStrictEqual(new Set(seqs).size, 300);
     });
-  });
+  }
 }

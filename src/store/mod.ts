@@ -1,6 +1,6 @@
 /**
  * Persistence of tasks: the `TaskStore` interface and its implementations
- * (Deno KV for production, memory for tests; ZooKeeper arrives with its issue).
+ * (Deno KV by default, ZooKeeper for `database_driver: zk`, memory for tests).
  *
  * ```ts
  * import { openStore } from "./mod.ts";
@@ -10,9 +10,10 @@
  *
  * @module
  */
-import { StoreUnavailableError, type TaskStore } from "./types.ts";
+import type { TaskStore } from "./types.ts";
 export { memoryStore } from "./memory.ts";
 export { type KvStoreOptions, openKvStore } from "./kv.ts";
+export { openZkStore, type ZkStoreOptions } from "./zk.ts";
 export { pruneFinishedTasks } from "./retention.ts";
 
 export * from "./types.ts";
@@ -21,11 +22,13 @@ export interface OpenStoreOptions {
   driver: "kv" | "memory" | "zk";
   /** KV path (or `:memory:`), or ZooKeeper URL. */
   database?: string;
+  /** ZooKeeper session timeout (ms); default 10 s. */
+  zkSessionTimeoutMs?: number;
 }
 
 /** Opens the store the configuration names. */
 export async function openStore(
-  { driver, database = "db/eremetic.kv" }: OpenStoreOptions,
+  { driver, database = "db/eremetic.kv", zkSessionTimeoutMs }: OpenStoreOptions,
 ): Promise<TaskStore> {
   switch (driver) {
     case "memory":
@@ -33,8 +36,8 @@ export async function openStore(
     case "kv":
       return await (await import("./kv.ts")).openKvStore(database);
     case "zk":
-      throw new StoreUnavailableError(
-        'Cannot open database driver "zk": ZooKeeper storage is not available yet in this version',
-      );
+      return await (await import("./zk.ts")).openZkStore(database, {
+        sessionTimeoutMs: zkSessionTimeoutMs,
+      });
   }
 }
