@@ -50,6 +50,21 @@ function refreshDetails() {
   });
 }
 
+// The sandbox directory is looked up on the agent after TASK_RUNNING and stored without a
+// state change of its own: a short task can end before it is stored. After the final
+// state, read the details a few more times while they name no sandbox.
+function hasSandbox() {
+  return [...details.querySelectorAll("dt")].some((dt) => dt.textContent.trim() === "Sandbox");
+}
+function settleDetails(waits = [1000, 3000]) {
+  if (hasSandbox() || waits.length === 0) return;
+  setTimeout(async () => {
+    await detailsReading;
+    await readDetails().catch(() => {});
+    settleDetails(waits.slice(1));
+  }, waits[0]);
+}
+
 // A browser opens at most 6 connections to a server over HTTP/1.1 and this page holds
 // three streams: while hidden (a tab in the background) it closes them, and resumes
 // where it stopped when shown again, so open task tabs never keep other pages from
@@ -94,7 +109,10 @@ function followState() {
       }
       showState(s.state, s.terminal);
     });
-    source.addEventListener("end", finish);
+    source.addEventListener("end", () => {
+      finish();
+      settleDetails();
+    });
     // Closed for good (204: the page has seen the final state already).
     source.addEventListener("error", () => {
       if (source.readyState === EventSource.CLOSED) finish();
