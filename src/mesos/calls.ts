@@ -300,7 +300,11 @@ export function shutdown(executorId: IdLike, agentId: IdLike): Call {
 /** UUIDs in ACKNOWLEDGE must be 16 bytes (stout `UUID::fromBytes`). */
 const UUID_BYTES = 16;
 
+/** 16 bytes in base64: 22 characters, with or without the padding (the common case, no decoding). */
+const UUID_BASE64 = /^[A-Za-z0-9+/]{22}(?:==)?$/;
+
 function checkUuid(uuid: string, what: string): void {
+  if (typeof uuid === "string" && UUID_BASE64.test(uuid)) return;
   let bytes: Uint8Array;
   try {
     bytes = decodeBase64(uuid);

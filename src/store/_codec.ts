@@ -281,3 +281,34 @@ export function decodeStored(bytes: Uint8Array, seq?: number): TaskRecord {
   if (seq !== undefined) t.seq = seq;
   return t;
 }
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** `,"g":"` in bytes: the generated-name field right after the id. */
+const GENERATED_FIELD = [0x2c, QUOTE, 0x67, QUOTE, 0x3a, QUOTE];
+const NAME_CHARS = /^[bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ1-9]{8}$/;
+
+/**
+ * The `name` of a stored value without decoding the rest: read from its first bytes when
+ * it is a generated name (the common case, `toCompact` writes it right after the id),
+ * else from a full decode.
+ */
+export function storedName(bytes: Uint8Array): string {
+  // `\x02{"i":"` or `\x02{"I":"`, then the id up to its closing quote.
+  if (bytes[0] === CODEC_V2 && bytes[1] === 0x7b && bytes[2] === QUOTE && bytes[4] === QUOTE) {
+    let i = 7;
+    while (i < bytes.length && bytes[i] !== QUOTE && bytes[i] !== BACKSLASH) i++;
+    if (bytes[i] === QUOTE) {
+      let match = true;
+      for (let k = 0; k < GENERATED_FIELD.length; k++) {
+        if (bytes[i + 1 + k] !== GENERATED_FIELD[k]) match = false;
+      }
+      const start = i + 1 + GENERATED_FIELD.length;
+      if (match && bytes[start + 8] === QUOTE) {
+        const chars = String.fromCharCode(...bytes.subarray(start, start + 8));
+        if (NAME_CHARS.test(chars)) return GENERATED_PREFIX + chars;
+      }
+    }
+  }
+  return decodeStored(bytes).name;
+}

@@ -43,7 +43,7 @@
  */
 import type { StateClass, TaskRecord } from "../task/mod.ts";
 import { STATE_CLASSES } from "../task/mod.ts";
-import { decodeStored, encodeStored } from "./_codec.ts";
+import { decodeStored, encodeStored, storedName } from "./_codec.ts";
 import { classOfTask, decodeCursor, encodeCursor, matchesFilter, pageSize } from "./_common.ts";
 import {
   type ClassCounts,
@@ -362,7 +362,8 @@ export async function openKvStore(path: string, options: KvStoreOptions = {}): P
     });
   }
   const remote = /^https?:\/\//.test(path);
-  return new KvTaskStore(kv, path, await highestSeq(kv), {
+  const { seq, earlierLayout } = await highestSeq(kv);
+  return new KvTaskStore(kv, path, seq, earlierLayout, {
     ...options,
     cacheBytes: options.cacheBytes ?? (remote ? 0 : DEFAULT_CACHE_BYTES),
   });
@@ -373,7 +374,7 @@ export async function openKvStore(path: string, options: KvStoreOptions = {}): P
  * seq record that deletes raise (so the seq of a deleted task is never given again).
  * Earlier versions wrote `["m", "seq"]` with every commit; it is read, never written.
  */
-async function highestSeq(kv: Deno.Kv): Promise<number> {
+async function highestSeq(kv: Deno.Kv): Promise<{ seq: number; earlierLayout: boolean }> {
   const [legacy, floor] = await kv.getMany<[number, Deno.KvU64]>([LEGACY_SEQ_KEY, SEQ_KEY]);
   let seq = Math.max(
     typeof legacy.value === "number" ? legacy.value : 0,
@@ -384,7 +385,8 @@ async function highestSeq(kv: Deno.Kv): Promise<number> {
       seq = Math.max(seq, e.key[2] as number);
     }
   }
-  return seq;
+  // Both earlier layouts wrote `["m", "seq"]`: without it, every `["t", id]` is current.
+  return { seq, earlierLayout: legacy.value !== null };
 }
 
 /** Where a task was found. */
@@ -420,7 +422,17 @@ class KvTaskStore implements TaskStore {
   /** Committed writes per state class. */
   #gens: Record<StateClass, number> = { queued: 0, active: 0, terminated: 0 };
 
-  constructor(kv: Deno.Kv, path: string, lastSeq: number, options: KvStoreOptions) {
+  /** No entry of an earlier layout can exist: a listed record can be cached as it is. */
+  #listFillsCache: boolean;
+
+  constructor(
+    kv: Deno.Kv,
+    path: string,
+    lastSeq: number,
+    earlierLayout: boolean,
+    options: KvStoreOptions,
+  ) {
+    this.#listFillsCache = !earlierLayout;
     this.#kv = kv;
     this.description = `kv:${path}`;
     this.#seq = lastSeq;
@@ -594,8 +606,9 @@ class KvTaskStore implements TaskStore {
       const found = await this.#locate(task.id);
       if (!found) throw new NotFoundError(`Cannot update task "${task.id}": it does not exist`);
       const { seq, cls: before } = found;
-      const prior = decodeStored(found.bytes, seq);
-      const stored = { ...task, seq, name: prior.name };
+      // The name never changes (the name index holds it): only it is read, not decoded in full.
+      const name = storedName(found.bytes);
+      const stored = task.seq === seq && task.name === name ? task : { ...task, seq, name };
       const bytes = encodeStored(stored);
       const after = classOfTask(stored);
       const mutations: Mutation[] = [set(classKey(after, seq), bytes)];
@@ -679,6 +692,9 @@ class KvTaskStore implements TaskStore {
         { batchSize: Math.min(limit + 1, 500) },
       )[Symbol.asyncIterator]()
     );
+    // What is listed is cached as if read one by one (the scheduler's queue window is
+    // written soon after): only while no write finished meanwhile, as in `#locate`.
+    const writes = this.#writesDone;
     const heads = await Promise.all(iters.map((it) => it.next()));
     const tasks: TaskRecord[] = [];
     let scanned = 0;
@@ -701,6 +717,10 @@ class KvTaskStore implements TaskStore {
       scanned++;
       const t = decodeStored(entry.value, lastSeq);
       if (matchesFilter(t, filter)) tasks.push(t);
+      if (this.#listFillsCache && writes === this.#writesDone && !this.#cache.get(t.id)) {
+        const cls = entry.key[1] as StateClass;
+        this.#cache.set(t.id, { bytes: entry.value, seq: lastSeq, cls, legacy: false });
+      }
       heads[best] = await iters[best].next();
     }
   }
