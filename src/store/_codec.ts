@@ -296,7 +296,11 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** `,"g":"` in bytes: the generated-name field right after the id. */
 const GENERATED_FIELD = [0x2c, QUOTE, 0x67, QUOTE, 0x3a, QUOTE];
-const NAME_CHARS = /^[bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ1-9]{8}$/;
+/** 1 for the bytes of `defaultTaskName`'s alphabet. */
+const NAME_BYTE = new Uint8Array(256);
+for (const ch of "bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ123456789") {
+  NAME_BYTE[ch.charCodeAt(0)] = 1;
+}
 
 /**
  * The `name` of a stored value without decoding the rest: read from its first bytes when
@@ -315,8 +319,12 @@ export function storedName(bytes: Uint8Array): string {
       }
       const start = i + 1 + GENERATED_FIELD.length;
       if (match && bytes[start + 8] === QUOTE) {
-        const chars = String.fromCharCode(...bytes.subarray(start, start + 8));
-        if (NAME_CHARS.test(chars)) return GENERATED_PREFIX + chars;
+        let chars = "";
+        for (let k = start; k < start + 8; k++) {
+          if (NAME_BYTE[bytes[k]] !== 1) return decodeStored(bytes).name;
+          chars += String.fromCharCode(bytes[k]);
+        }
+        return GENERATED_PREFIX + chars;
       }
     }
   }
