@@ -510,7 +510,49 @@ pipelined calls on keep-alive connections are the lever), the event stream (~125
 from all of them. 5,000 launches per CPU-second means ≤ 200 µs per task for everything. With the pipelined Mesos client merged
 (main at 5d06d8b, \`--agents 100 --tasks 10000\`, back to back): the old scheduler 931 launches/s
 and 2,292 per CPU-second (other processes kept 0.1 cores busy), this one 1,441 launches/s and 2,273
-per CPU-second (1.1 cores busy elsewhere): the same CPU per task, half again the rate.`;
+per CPU-second (1.1 cores busy elsewhere): the same CPU per task, half again the rate.
+**Round 2 (issue 9 §2, branch \`launch\`): the store, call encoding and matching per launched task.**
+Measured 2026-12-05 on a machine where other processes kept 1.1–1.8 cores busy (load average
+10–19 on 2 cores), so only ratios and per-CPU figures mean anything; each pair ran back to back
+(\`bench/launch.ts --no-write --latency-seconds 0\`, the same seeded sizes), main at f3702a9 against
+this branch.
+
+| run (launches per CPU-second of Eremetic)     | before       | after        |
+| --------------------------------------------- | ------------ | ------------ |
+| 100 agents, 8,000 tasks, two pairs            | 1,706; 1,843 | 2,963; 2,857 |
+| 200 agents, 16,000 tasks                      | 2,028        | 2,623        |
+| 200 agents, 16,000 tasks, with \`--profile\`    | 1,848        | 2,689        |
+| Eremetic CPU per launched task (16,000, prof.) | 544 µs       | 375 µs       |
+
+Where the CPU goes per launched task (the profiled 16,000-task pair: self time of the whole process
+life, loading the queue included, each sample given to the nearest frame of our code; under this
+load the profile's totals run high, its shares are what to read):
+
+| per launched task                                                      | before  | after   |
+| ---------------------------------------------------------------------- | ------- | ------- |
+| store (KV commit, reads, record encoding and decoding)                 | ~207 µs | ~97 µs  |
+| garbage collection                                                     | ~152 µs | ~79 µs  |
+| Mesos calls (encoding, HTTP/1.1 framing, socket writes, responses)     | ~143 µs | ~74 µs  |
+| scheduler code                                                         | ~82 µs  | ~46 µs  |
+| runtime without a frame of ours and V8 "program"                       | ~52 µs  | ~43 µs  |
+| reading the event stream                                               | ~29 µs  | ~14 µs  |
+| the rest of our code (metrics, event hub, HTTP API)                    | ~29 µs  | ~19 µs  |
+| **total busy**                                                         | **~692 µs** | **~372 µs** |
+
+What changed: \`updateTask\` decoded the whole prior record only to keep its name; it now reads the
+name from the stored bytes' first field (\`storedName\` in \`src/store/_codec.ts\`, a full decode only
+for a custom name); the records the scheduler lists when it loads its queue window fill the read
+cache, so a STAGING write no longer reads the pointer and the record back from KV (only for a
+database without entries of an earlier layout); \`encodeStored\` writes its tag byte apart from the
+JSON text (the concatenated string was several times slower to read byte by byte); Mesos calls are
+stringified without a replacer unless they hold a \`bigint\` (the replacer ran on every key of every
+ACCEPT); an ACKNOWLEDGE body is written as text; \`checkUuid\` matches a 22-character base64 pattern
+instead of decoding every ACK's uuid; \`matchOffers\` stops walking the queue window once no offer is
+open (it looked up every queued task's shape in every round) and \`claim\` copies an offered
+resource's fields once per resource, not once per task. Still short of 5,000 per CPU-second
+(≤ 200 µs per task): what remains is the KV commit itself (\`op_kv_atomic_write\`, ~20% of the
+process), garbage (~20%), ACCEPT bodies (\`JSON.stringify\` of every \`TaskInfo\`) and socket writes,
+and per-update log fields built even when the level drops them (\`Logger\` has no level query).`;
 
 /** The details of one throughput phase. */
 function throughputSection(t: ThroughputResult): string {
