@@ -424,6 +424,8 @@ class KvTaskStore implements TaskStore {
 
   /** No entry of an earlier layout can exist: a listed record can be cached as it is. */
   #listFillsCache: boolean;
+  /** Per list in progress: the tasks written meanwhile. */
+  #listings = new Set<Set<string>>();
 
   constructor(
     kv: Deno.Kv,
@@ -484,6 +486,7 @@ class KvTaskStore implements TaskStore {
       throw e;
     } finally {
       this.#writesDone++;
+      for (const w of this.#listings) w.add(id);
     }
   }
 
@@ -693,8 +696,24 @@ class KvTaskStore implements TaskStore {
       )[Symbol.asyncIterator]()
     );
     // What is listed is cached as if read one by one (the scheduler's queue window is
-    // written soon after): only while no write finished meanwhile, as in `#locate`.
-    const writes = this.#writesDone;
+    // written soon after), except a task written while listing (its listed bytes may be
+    // older than what that write cached, or it may be deleted).
+    const written = new Set<string>();
+    this.#listings.add(written);
+    try {
+      return await this.#mergeClasses(iters, filter, after, limit, written);
+    } finally {
+      this.#listings.delete(written);
+    }
+  }
+
+  async #mergeClasses(
+    iters: AsyncIterator<Deno.KvEntry<Uint8Array>>[],
+    filter: ListFilter,
+    after: number,
+    limit: number,
+    written: Set<string>,
+  ): Promise<TaskPage> {
     const heads = await Promise.all(iters.map((it) => it.next()));
     const tasks: TaskRecord[] = [];
     let scanned = 0;
@@ -717,7 +736,7 @@ class KvTaskStore implements TaskStore {
       scanned++;
       const t = decodeStored(entry.value, lastSeq);
       if (matchesFilter(t, filter)) tasks.push(t);
-      if (this.#listFillsCache && writes === this.#writesDone && !this.#cache.get(t.id)) {
+      if (this.#listFillsCache && !written.has(t.id) && !this.#cache.get(t.id)) {
         const cls = entry.key[1] as StateClass;
         this.#cache.set(t.id, { bytes: entry.value, seq: lastSeq, cls, legacy: false });
       }
