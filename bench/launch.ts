@@ -510,7 +510,56 @@ pipelined calls on keep-alive connections are the lever), the event stream (~125
 from all of them. 5,000 launches per CPU-second means ≤ 200 µs per task for everything. With the pipelined Mesos client merged
 (main at 5d06d8b, \`--agents 100 --tasks 10000\`, back to back): the old scheduler 931 launches/s
 and 2,292 per CPU-second (other processes kept 0.1 cores busy), this one 1,441 launches/s and 2,273
-per CPU-second (1.1 cores busy elsewhere): the same CPU per task, half again the rate.`;
+per CPU-second (1.1 cores busy elsewhere): the same CPU per task, half again the rate.
+**Round 2 (issue 9 §2, branch \`launch\`): the store, call encoding and matching per launched task.**
+Measured 2026-12-05 on a machine where other processes kept 1–1.8 cores busy (load average 5–19 on
+2 cores), so only ratios and per-CPU figures mean anything; each pair ran back to back
+(\`bench/launch.ts --no-write --latency-seconds 0\`, the same sizes), main at f3702a9 against this
+branch.
+
+| launches per CPU-second of Eremetic (launches/s end to end) | before              | after               |
+| ----------------------------------------------------------- | ------------------- | ------------------- |
+| 200 agents, 16,000 tasks (load ~5)                          | 1,661 (1,132/s)     | 3,653 (1,256/s)     |
+| 200 agents, 16,000 tasks, with \`--profile\` (load ~8)        | 1,564 (1,258/s)     | 3,721 (2,229/s)     |
+| the same, two pairs before the last store commit         | 2,054; 2,145        | 2,857; 2,524        |
+| Eremetic CPU per launched task (16,000, profiled pair)      | 638 µs (10.2 s CPU) | 269 µs (4.3 s CPU)  |
+
+End to end, the branch reached 2,582 and 2,860 launches/s with 16,000 tasks when the load was
+lowest (before: 1,448 and 2,096 in the same pairs). Where the CPU goes per launched task (V8
+profiles of a profiled pair, self time of the whole process life, loading the queue included, each
+sample given to the nearest frame of our code; under this load a profile's total can differ from the CPU the process was charged by up to 70% either way, so read the shares):
+
+| per launched task                                                  | before      | after       |
+| ------------------------------------------------------------------ | ----------- | ----------- |
+| store (KV commit, reads, record encoding and decoding)             | ~207 µs     | ~97 µs      |
+| garbage collection                                                 | ~152 µs     | ~79 µs      |
+| Mesos calls (encoding, HTTP/1.1 framing, socket writes, responses) | ~143 µs     | ~74 µs      |
+| scheduler code                                                     | ~82 µs      | ~46 µs      |
+| runtime without a frame of ours and V8 "program"                   | ~52 µs      | ~43 µs      |
+| reading the event stream                                           | ~29 µs      | ~14 µs      |
+| the rest of our code (metrics, event hub, HTTP API)                | ~29 µs      | ~19 µs      |
+| **total busy**                                                     | **~692 µs** | **~372 µs** |
+
+(That pair predates the last store change, which removed the remaining per-task KV reads; a later
+profiled pair at higher load gave 541 → 457 µs in total, store ~150 µs both, the KV commit
+dominating it.)
+
+What changed: \`updateTask\` decoded the whole prior record only to keep its name; it now reads the
+name from the stored bytes' first field (\`storedName\` in \`src/store/_codec.ts\`, a full decode only
+for a custom name). The records the store lists (the scheduler's queue window) fill its read cache,
+except a task written while listing and only for a database without entries of an earlier layout,
+so a STAGING write no longer reads the pointer and the record back from KV. \`encodeStored\` writes
+its tag byte apart from the JSON text (a concatenated string was slower to read byte by byte). Mesos
+calls are stringified without a replacer unless they hold a \`bigint\` (the replacer ran on every key
+of every ACCEPT); an ACKNOWLEDGE body is written as text; \`checkUuid\` matches a 22-character base64
+pattern instead of decoding every ACK's uuid; a call reads its URL's host and path once per URL
+object and the static detector no longer parses a new URL per call. \`matchOffers\` stops walking the
+queue window once no offer is open (it looked up every queued task's shape in every round) and
+\`claim\` copies an offered resource's fields once per resource. Still short of 5,000 per CPU-second
+(≤ 200 µs per task): what remains is the KV commit itself (\`op_kv_atomic_write\`), garbage, ACCEPT
+bodies (\`JSON.stringify\` of every \`TaskInfo\`) and socket writes, the promises of each call's path
+(about eight per ACKNOWLEDGE) and the per-update log fields built even when the level drops them
+(\`Logger\` has no level query).`;
 
 /** The details of one throughput phase. */
 function throughputSection(t: ThroughputResult): string {

@@ -300,7 +300,11 @@ export function shutdown(executorId: IdLike, agentId: IdLike): Call {
 /** UUIDs in ACKNOWLEDGE must be 16 bytes (stout `UUID::fromBytes`). */
 const UUID_BYTES = 16;
 
+/** 16 bytes in base64: 22 characters, with or without the padding (the common case, no decoding). */
+const UUID_BASE64 = /^[A-Za-z0-9+/]{22}(?:==)?$/;
+
 function checkUuid(uuid: string, what: string): void {
+  if (typeof uuid === "string" && UUID_BASE64.test(uuid)) return;
   let bytes: Uint8Array;
   try {
     bytes = decodeBase64(uuid);
@@ -400,5 +404,24 @@ export function withFrameworkId<C extends Call>(call: C, frameworkId: IdLike): C
 
 /** The call as the JSON body the master expects. */
 export function encodeCall(call: Call): string {
+  if (call.type === "ACKNOWLEDGE") {
+    // One per status update: written as text, the same JSON as from the object.
+    const a = call.acknowledge;
+    const fw = call.framework_id?.value;
+    if (
+      typeof a.agent_id.value === "string" && typeof a.task_id.value === "string" &&
+      typeof a.uuid === "string" && Object.keys(call).length === (fw === undefined ? 2 : 3) &&
+      Object.keys(a).length === 3 && Object.keys(a.agent_id).length === 1 &&
+      Object.keys(a.task_id).length === 1 &&
+      (fw === undefined || (typeof fw === "string" && Object.keys(call.framework_id!).length === 1))
+    ) {
+      const head = `{"type":"ACKNOWLEDGE","acknowledge":{"agent_id":{"value":${
+        JSON.stringify(a.agent_id.value)
+      }},"task_id":{"value":${JSON.stringify(a.task_id.value)}},"uuid":${JSON.stringify(a.uuid)}}`;
+      return fw === undefined
+        ? head + "}"
+        : `${head},"framework_id":{"value":${JSON.stringify(fw)}}}`;
+    }
+  }
   return stringifyMesosJson(call);
 }

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { assertEquals, assertThrows } from "../testing/asserts.ts";
 import {
   accept,
@@ -20,6 +21,7 @@ import {
   updateFramework,
   withFrameworkId,
 } from "./calls.ts";
+import type { Call } from "./calls.ts";
 import type { FrameworkInfo, TaskInfo } from "./types.ts";
 
 const INFO: FrameworkInfo = {
@@ -196,4 +198,15 @@ Deno.test("encodeBase64() and decodeBase64() round-trip arbitrary bytes", () => 
   const bytes = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 7) & 0xff);
   assertEquals(decodeBase64(encodeBase64(bytes)), bytes);
   assertEquals(encodeBase64(new Uint8Array([0xff, 0xfe])), "//4=");
+});
+
+Deno.test("encodeCall() writes ACKNOWLEDGE as the JSON of the call object", () => {
+  const uuid = "AAECAwQFBgcICQoLDA0ODw==";
+  const plain = acknowledge('agent-"1"', "eremetic-task.é", uuid);
+  for (const call of [plain, withFrameworkId(plain, "fw-1")]) {
+    assert.equal(encodeCall(call), JSON.stringify(call));
+  }
+  // Any other field: the generic path, which keeps it.
+  const extra = { ...plain, extra: { x: 1 } } as unknown as Call;
+  assert.deepEqual(JSON.parse(encodeCall(extra)), JSON.parse(JSON.stringify(extra)));
 });

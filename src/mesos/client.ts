@@ -155,6 +155,19 @@ function link(source: AbortSignal | undefined, target: AbortController): () => v
   return () => source.removeEventListener("abort", onAbort);
 }
 
+/** A URL's parts a call needs, read once per URL object (its getters cost a few µs a call). */
+const urlParts = new WeakMap<URL, { origin: string; host: string; path: string; href: string }>();
+
+function partsOf(url: URL): { origin: string; host: string; path: string } {
+  const href = url.href;
+  let parts = urlParts.get(url);
+  if (parts === undefined || parts.href !== href) {
+    parts = { origin: url.origin, host: url.host, path: url.pathname + url.search, href };
+    urlParts.set(url, parts);
+  }
+  return parts;
+}
+
 /** Resolves a redirect `Location`, scheme-less (`//host:port/path`) as the master sends it. */
 export function resolveLocation(location: string, current: URL): URL {
   let text = location.trim();
@@ -713,7 +726,7 @@ export class MesosClient implements AsyncDisposable {
 
   /** The connection of `lane` to the origin of `url`, opened when needed. */
   #connectionTo(url: URL, ordered: boolean): CallConnection {
-    const key = `${ordered ? "ordered" : "unordered"} ${url.origin}`;
+    const key = `${ordered ? "ordered" : "unordered"} ${partsOf(url).origin}`;
     let conn = this.#connections.get(key);
     if (conn?.alive) return conn;
     conn = new CallConnection(url, {
@@ -747,10 +760,8 @@ export class MesosClient implements AsyncDisposable {
       let response: HttpResponse;
       try {
         const conn = this.#connectionTo(url, ordered);
-        response = await conn.send(
-          type,
-          encodePost(url.host, url.pathname + url.search, headers, body),
-        );
+        const { host, path } = partsOf(url);
+        response = await conn.send(type, encodePost(host, path, headers, body));
       } catch (err) {
         // Ask the detector again next time: the redirected leader may be gone.
         this.#leader = null;

@@ -82,9 +82,10 @@ export function staticDetector(address: string): MasterDetector {
   const endpoint = schedulerEndpoint(address);
   return {
     description: `${endpoint.protocol}//${endpoint.host}`,
+    // The same URL every time (per call, not parsed again): callers only read it.
     leader(signal?: AbortSignal): Promise<URL> {
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return Promise.resolve(new URL(endpoint));
+      return Promise.resolve(endpoint);
     },
   };
 }

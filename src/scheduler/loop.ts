@@ -35,7 +35,7 @@ import {
 } from "../mesos/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { agentUrlOf, findSandboxDirectory } from "../sandbox/mod.ts";
-import { type Clock, type Logger, type Timer, Timers } from "../runtime.ts";
+import { type Clock, type LogFields, type Logger, type Timer, Timers } from "../runtime.ts";
 import { NotFoundError, type TaskStore } from "../store/mod.ts";
 import { currentState, isTerminal, type TaskRecord, wasRunning } from "../task/mod.ts";
 import { acceptCall, groupByOffer } from "./accept.ts";
@@ -669,13 +669,12 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       }
       return;
     }
-    logger.info("Task state changed", {
-      task_id: e.after.id,
-      state: st.state,
-      ...(st.message ? { message: st.message } : {}),
-      ...(st.reason ? { reason: st.reason } : {}),
-      ...(e.after.retry ? { retry: e.after.retry } : {}),
-    });
+    // One object, no spread per optional field: built for every update, logged or not.
+    const fields: LogFields = { task_id: e.after.id, state: st.state };
+    if (st.message) fields.message = st.message;
+    if (st.reason) fields.reason = st.reason;
+    if (e.after.retry) fields.retry = e.after.retry;
+    logger.info("Task state changed", fields);
   };
 
   const afterChange = (e: Extract<UpdateEffect, { kind: "changed" }>) => {

@@ -219,9 +219,17 @@ function round(n: number): number {
 
 /** A resource like `template` (name, role, reservations, allocation) with another amount. */
 function claim(template: Resource, amount: Pick<Resource, "scalar" | "ranges">): Resource {
-  const { scalar: _s, ranges: _r, set: _set, ...rest } = template;
-  return { ...rest, ...amount };
+  let base = claimBases.get(template);
+  if (base === undefined) {
+    const { scalar: _s, ranges: _r, set: _set, ...rest } = template;
+    base = rest as Resource;
+    claimBases.set(template, base);
+  }
+  return { ...base, ...amount };
 }
+
+/** An offered resource without its amount, per resource: an offer is claimed from many times. */
+const claimBases = new WeakMap<Resource, Resource>();
 
 /** Sorted ports as the fewest inclusive ranges. */
 export function toRanges(ports: number[]): Range[] {
@@ -267,11 +275,9 @@ export function matchOffers(
   // A shape that fit nowhere this round will not fit later in the round either.
   const failedShapes = new Set<string>();
   let open = pools;
-  for (const task of queue) {
-    if (open.length === 0 || placements.length >= limit) {
-      unplaced.push(task);
-      continue;
-    }
+  let i = 0;
+  for (; i < queue.length && open.length > 0 && placements.length < limit; i++) {
+    const task = queue[i];
     const { d, key } = shapeOf(task, defaultRole, portsInHostMode);
     if (failedShapes.has(key)) {
       unplaced.push(task);
@@ -292,6 +298,8 @@ export function matchOffers(
       open = open.filter((p) => p !== pool);
     }
   }
+  // No offer left (or the limit reached): the rest of the queue is not looked at.
+  for (; i < queue.length; i++) unplaced.push(queue[i]);
   const used = new Set(placements.map((p) => p.offer));
   return { placements, unused: offers.filter((o) => !used.has(o)), unplaced };
 }

@@ -27,16 +27,27 @@ const decoder = new TextDecoder();
 /** Text up to this length that is ASCII is encoded in JavaScript (cheaper than a call into `TextEncoder`). */
 const SHORT_TEXT = 1024;
 
-/** UTF-8 of `s`. */
-function utf8(s: string): Uint8Array {
+/**
+ * The byte `tag` followed by the UTF-8 of `s` (a separate tag, not `tag + s`: a
+ * concatenated string is several times slower to read character by character).
+ */
+function taggedUtf8(tag: number, s: string): Uint8Array {
   const n = s.length;
-  if (n > SHORT_TEXT) return encoder.encode(s);
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const ch = s.charCodeAt(i);
-    if (ch > 0x7f) return encoder.encode(s);
-    out[i] = ch;
+  if (n <= SHORT_TEXT) {
+    const out = new Uint8Array(n + 1);
+    out[0] = tag;
+    let i = 0;
+    for (; i < n; i++) {
+      const ch = s.charCodeAt(i);
+      if (ch > 0x7f) break;
+      out[i + 1] = ch;
+    }
+    if (i === n) return out;
   }
+  const text = encoder.encode(s);
+  const out = new Uint8Array(text.length + 1);
+  out[0] = tag;
+  out.set(text, 1);
   return out;
 }
 
@@ -255,8 +266,7 @@ export function fromCompact(c: Compact, seq: number): TaskRecord {
  * `MAX_RECORD_BYTES`. `seq` is not part of the value.
  */
 export function encodeStored(task: TaskRecord): Uint8Array {
-  // U+0002 is the byte 0x02 in UTF-8: the tag.
-  const bytes = utf8("\u0002" + JSON.stringify(toCompact(task)));
+  const bytes = taggedUtf8(CODEC_V2, JSON.stringify(toCompact(task)));
   const size = bytes.length;
   if (size > MAX_RECORD_BYTES) {
     throw new TooLargeError(
@@ -280,4 +290,43 @@ export function decodeStored(bytes: Uint8Array, seq?: number): TaskRecord {
   const t = JSON.parse(decoder.decode(bytes)) as TaskRecord;
   if (seq !== undefined) t.seq = seq;
   return t;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** `,"g":"` in bytes: the generated-name field right after the id. */
+const GENERATED_FIELD = [0x2c, QUOTE, 0x67, QUOTE, 0x3a, QUOTE];
+/** 1 for the bytes of `defaultTaskName`'s alphabet. */
+const NAME_BYTE = new Uint8Array(256);
+for (const ch of "bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ123456789") {
+  NAME_BYTE[ch.charCodeAt(0)] = 1;
+}
+
+/**
+ * The `name` of a stored value without decoding the rest: read from its first bytes when
+ * it is a generated name (the common case, `toCompact` writes it right after the id),
+ * else from a full decode.
+ */
+export function storedName(bytes: Uint8Array): string {
+  // `\x02{"i":"` or `\x02{"I":"`, then the id up to its closing quote.
+  if (bytes[0] === CODEC_V2 && bytes[1] === 0x7b && bytes[2] === QUOTE && bytes[4] === QUOTE) {
+    let i = 7;
+    while (i < bytes.length && bytes[i] !== QUOTE && bytes[i] !== BACKSLASH) i++;
+    if (bytes[i] === QUOTE) {
+      let match = true;
+      for (let k = 0; k < GENERATED_FIELD.length; k++) {
+        if (bytes[i + 1 + k] !== GENERATED_FIELD[k]) match = false;
+      }
+      const start = i + 1 + GENERATED_FIELD.length;
+      if (match && bytes[start + 8] === QUOTE) {
+        let chars = "";
+        for (let k = start; k < start + 8; k++) {
+          if (NAME_BYTE[bytes[k]] !== 1) return decodeStored(bytes).name;
+          chars += String.fromCharCode(bytes[k]);
+        }
+        return GENERATED_PREFIX + chars;
+      }
+    }
+  }
+  return decodeStored(bytes).name;
 }

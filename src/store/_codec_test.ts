@@ -7,7 +7,7 @@ import {
   type TaskRecord,
   type TaskState,
 } from "../task/mod.ts";
-import { CODEC_V2, decodeStored, encodeStored } from "./_codec.ts";
+import { CODEC_V2, decodeStored, encodeStored, storedName } from "./_codec.ts";
 import { TooLargeError } from "./types.ts";
 
 const EXAMPLE = { mem: 22.0, cpu: 1.0, image: "busybox", command: "echo $(date)" };
@@ -130,4 +130,23 @@ Deno.test("decodeStored() reads version 1 (the whole record as JSON), seq from t
 Deno.test("encodeStored() refuses a record over the limit with TooLargeError", () => {
   const t = record({ ...EXAMPLE, env: { BIG: "x".repeat(70_000) } });
   assert.throws(() => encodeStored(t), TooLargeError);
+});
+
+Deno.test("storedName() reads a generated name from the first bytes, any other name by decoding", () => {
+  const generated = record();
+  assert.match(generated.name, /^Eremetic task /);
+  assert.equal(storedName(encodeStored(generated)), generated.name);
+  const named = { ...generated, name: 'nightly "backup" ✓' };
+  assert.equal(storedName(encodeStored(named)), named.name);
+  const oddId = { ...generated, id: 'eremetic-task.a"b', mesos_task_id: 'eremetic-task.a"b' };
+  assert.equal(storedName(encodeStored(oddId)), oddId.name);
+  const v1 = new TextEncoder().encode(JSON.stringify(generated));
+  assert.equal(storedName(v1), generated.name);
+});
+
+Deno.test("storedName() agrees with decodeStored() on any record", () => {
+  fc.assert(fc.property(taskRecord, (t) => {
+    const bytes = encodeStored(t);
+    assert.equal(storedName(bytes), decodeStored(bytes).name);
+  }));
 });
