@@ -18,7 +18,8 @@ import {
   type Reply,
   utf8Length,
 } from "./http1.ts";
-import { encodeJson, encodeRecord } from "./json.ts";
+import { encodeRecord } from "../mesos/recordio.ts";
+import { encodeJson } from "./json.ts";
 import type { Recorder } from "./record.ts";
 import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
 import {

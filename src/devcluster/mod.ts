@@ -34,7 +34,7 @@ import type { Attribute, Resource } from "./types.ts";
 export { type Agent, type ExecutorMode, parseDurationMs } from "./agent.ts";
 export { FILES_READ_CAP_BYTES, FilesService } from "./files.ts";
 export { authenticateBasic, type InjectedResponse } from "./cluster.ts";
-export { encodeJson, encodeRecord, RecordIoDecoder, RecordIoError } from "./json.ts";
+export { encodeJson } from "./json.ts";
 export { acceptsJson, DEFAULT_REFUSE_SECONDS, ipToUint32, type Master } from "./master.ts";
 export { fileRecorder, memoryRecorder, type Recorder } from "./record.ts";
 export { type MasterRegistry, memberName, type Membership, memoryRegistry } from "./registry.ts";
