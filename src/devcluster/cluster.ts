@@ -20,7 +20,7 @@ import {
 import type { Recorder } from "./record.ts";
 import { type Answer, type Http1Request, type Http1Server, serveHttp1 } from "./http1.ts";
 import type { MasterRegistry, Membership } from "./registry.ts";
-import type { Attribute, MasterInfo, Resource } from "./types.ts";
+import type { Attribute, MasterInfo, Resource } from "../mesos/types.ts";
 
 const SCHEDULER_PATH = "/api/v1/scheduler";
 const MASTER_SCHEDULER_PATH = "/master/api/v1/scheduler";

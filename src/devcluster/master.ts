@@ -23,16 +23,15 @@ import { encodeJson } from "./json.ts";
 import type { Recorder } from "./record.ts";
 import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
 import {
-  type Event,
   type FrameworkInfo,
   isTerminalState,
   type MasterInfo,
-  MESOS_VERSION,
   type Offer,
   type TaskInfo,
   type TaskState,
   type TaskStatus,
-} from "./types.ts";
+} from "../mesos/types.ts";
+import { type Event, MESOS_VERSION } from "./types.ts";
 
 /** Default `refuse_seconds` of DECLINE and of an ACCEPT's implicit decline. */
 export const DEFAULT_REFUSE_SECONDS = 5;

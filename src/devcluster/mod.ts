@@ -29,7 +29,7 @@ import type { Master } from "./master.ts";
 import { fileRecorder, type Recorder } from "./record.ts";
 import { type MasterRegistry, memoryRegistry } from "./registry.ts";
 import { parseAttributeText, parseResourceText } from "./resources.ts";
-import type { Attribute, Resource } from "./types.ts";
+import type { Attribute, Resource } from "../mesos/types.ts";
 
 export { type Agent, type ExecutorMode, parseDurationMs } from "./agent.ts";
 export { FILES_READ_CAP_BYTES, FilesService } from "./files.ts";

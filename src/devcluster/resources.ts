@@ -6,8 +6,7 @@
  * @module
  */
 import { containsRanges, formatRanges, normalizeRanges, subtractRanges } from "../mesos/ranges.ts";
-import type { Range } from "../mesos/types.ts";
-import type { Attribute, Resource } from "./types.ts";
+import type { Attribute, Range, Resource } from "../mesos/types.ts";
 
 interface Entry {
   name: string;
@@ -19,7 +18,7 @@ interface Entry {
   ranges: Range[];
   /** Never mutated in place (may be shared); replaced on change. */
   set: string[];
-  reservation?: unknown;
+  reservation?: Resource["reservation"];
 }
 
 /** Thrown for resource or attribute text that cannot be parsed. */
@@ -329,8 +328,8 @@ export function flattenAttributes(
   for (const a of attributes) {
     if (a.type === "SCALAR") out[a.name] = a.scalar!.value;
     else if (a.type === "TEXT") out[a.name] = a.text!.value;
-    else if (a.type === "RANGES") out[a.name] = formatRanges(a.ranges!.range);
-    else out[a.name] = `{${a.set!.item.join(",")}}`;
+    else if (a.type === "RANGES") out[a.name] = formatRanges(a.ranges?.range ?? []);
+    else out[a.name] = `{${(a.set?.item ?? []).join(",")}}`;
   }
   return out;
 }
