@@ -7,16 +7,10 @@
  */
 import { type Clock, type Logger, Timers } from "../runtime.ts";
 import { Agent, type ExecutorMode } from "./agent.ts";
-import {
-  advertisedHostname,
-  advertisedIp,
-  type Faults,
-  jsonResponse,
-  makeMasterInfo,
-  Master,
-  noFaults,
-  textResponse,
-} from "./master.ts";
+import { type Faults, noFaults } from "./faults.ts";
+import { Master } from "./master.ts";
+import { advertisedHostname, advertisedIp, makeMasterInfo } from "./master_info.ts";
+import { jsonResponse, textResponse } from "./responses.ts";
 import type { Recorder } from "./record.ts";
 import { type Answer, type Http1Request, type Http1Server, serveHttp1 } from "./http1.ts";
 import type { MasterRegistry, Membership } from "./registry.ts";

@@ -10,17 +10,24 @@
 import { type Logger, silentLogger, type Timer, type Timers } from "../runtime.ts";
 import type { Agent, MasterLink } from "./agent.ts";
 import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
-import {
-  type Answer,
-  type DirectBody,
-  type DirectSink,
-  markStreaming,
-  type Reply,
-  utf8Length,
-} from "./http1.ts";
-import { encodeRecord } from "../mesos/recordio.ts";
-import { encodeJson } from "./json.ts";
+import type { Faults } from "./faults.ts";
+import { type Answer, markStreaming, type Reply } from "./http1.ts";
+import { makeMasterInfo } from "./master_info.ts";
+import type {
+  AcceptBody,
+  AckBody,
+  AgentRecord,
+  Framework,
+  KillBody,
+  MasterTask,
+  OfferRecord,
+  Operation,
+  ReconcileBody,
+} from "./model.ts";
+import { validateId, validateRole } from "./names.ts";
 import type { Recorder } from "./record.ts";
+import { acceptsJson, textResponse } from "./responses.ts";
+import { Subscription } from "./subscription.ts";
 import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
 import {
   type FrameworkInfo,
@@ -36,34 +43,6 @@ import { type Event, MESOS_VERSION } from "./types.ts";
 /** Default `refuse_seconds` of DECLINE and of an ACCEPT's implicit decline. */
 export const DEFAULT_REFUSE_SECONDS = 5;
 const MAX_REFUSE_SECONDS = 365 * 24 * 3600;
-
-/** Switches shared by every master of a cluster, flipped by failure injection. */
-export interface Faults {
-  /** Heartbeats are not sent while true (all frameworks). */
-  heartbeatsStopped: boolean;
-  /** Frameworks whose heartbeats are not sent. */
-  heartbeatsStoppedFor: Set<string>;
-  /** Number of upcoming ACKNOWLEDGE calls to drop (Infinity = all). */
-  dropAcks: number;
-  /** Delay before an ACKNOWLEDGE reaches the agent. */
-  delayAcksMs: number;
-  /** Split each RecordIO record into chunks of at most this many bytes (0 = one chunk per record). */
-  splitChunksBytes: number;
-  /** Frameworks whose stream stays open but carries no more bytes (a half-open connection). */
-  stalled: Set<string>;
-}
-
-/** Fresh fault switches, all off. */
-export function noFaults(): Faults {
-  return {
-    heartbeatsStopped: false,
-    heartbeatsStoppedFor: new Set(),
-    dropAcks: 0,
-    delayAcksMs: 0,
-    splitChunksBytes: 0,
-    stalled: new Set(),
-  };
-}
 
 /** Options of a `Master`. */
 export interface MasterOptions {
@@ -85,68 +64,6 @@ export interface MasterOptions {
   offerTimeoutMs?: number;
 }
 
-interface RefuseFilter {
-  agentId: string;
-  role: string;
-  resources: ResourceSet;
-  expiresAt: number;
-}
-
-interface MasterTask {
-  info: TaskInfo;
-  frameworkId: string;
-  agentId: string;
-  role: string;
-  state: TaskState;
-  statusUpdateState?: TaskState;
-  statuses: TaskStatus[];
-  resources: ResourceSet;
-  freed: boolean;
-  unreachableTime?: number;
-}
-
-interface Framework {
-  id: string;
-  info: FrameworkInfo;
-  roles: string[];
-  caps: Set<string>;
-  sub: Subscription | null;
-  active: boolean;
-  recovered: boolean;
-  suppressed: Set<string>;
-  filters: RefuseFilter[];
-  offers: Set<string>;
-  tasks: Map<string, MasterTask>;
-  unreachable: Map<string, MasterTask>;
-  completed: MasterTask[];
-  failoverTimer: Timer | null;
-  registeredTime: number;
-  /** Cpus and mem offered to or used by the framework, for the fair-share order. */
-  allocCpus: number;
-  allocMem: number;
-  unregisteredTime?: number;
-}
-
-interface OfferRecord {
-  id: string;
-  frameworkId: string;
-  agentId: string;
-  role: string;
-  resources: ResourceSet;
-  json: Offer;
-}
-
-interface AgentRecord {
-  agent: Agent;
-  used: ResourceSet;
-  offered: ResourceSet;
-  state: "active" | "unreachable" | "gone";
-  tasks: Map<string, MasterTask>;
-  gpu: boolean;
-  registeredTime: number;
-}
-
-const TEXT = { "content-type": "text/plain; charset=utf-8" };
 /** The answer to every accepted call: no `Response` object per call. */
 const ACCEPTED: Reply = { status: 202 };
 
@@ -157,260 +74,6 @@ export interface SchedulerRequest {
   header(name: string): string | null;
   /** The body as text. */
   text(): string;
-}
-
-function text(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { ...TEXT, ...headers } });
-}
-
-function jsonResponse(value: unknown): Response {
-  return new Response(encodeJson(value), { headers: { "content-type": "application/json" } });
-}
-
-/** IPv4 `s_addr` read as a little-endian uint32, the deprecated `MasterInfo.ip`. */
-export function ipToUint32(ip: string): number {
-  const parts = ip.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) return 0;
-  return (parts[0] | (parts[1] << 8) | (parts[2] << 16) | (parts[3] << 24)) >>> 0;
-}
-
-/** The IPv4 address to advertise for a listen address or hostname (127.0.0.1 unless a literal). */
-export function advertisedIp(address: string): string {
-  return /^\d+\.\d+\.\d+\.\d+$/.test(address) && address !== "0.0.0.0" ? address : "127.0.0.1";
-}
-
-/** The hostname to advertise for a listen address (the machine's name for a wildcard). */
-export function advertisedHostname(address: string): string {
-  if (address !== "0.0.0.0" && address !== "::") return address;
-  try {
-    return Deno.hostname();
-  } catch {
-    return "127.0.0.1";
-  }
-}
-
-/** The MasterInfo of a master with this id and address. */
-export function makeMasterInfo(id: string, hostname: string, port: number): MasterInfo {
-  const ip = advertisedIp(hostname);
-  return {
-    id,
-    ip: ipToUint32(ip),
-    port,
-    pid: `master@${ip}:${port}`,
-    hostname,
-    version: MESOS_VERSION,
-    address: { hostname, ip, port },
-    capabilities: [{ type: "AGENT_UPDATE" }, { type: "AGENT_DRAINING" }, { type: "QUOTA_V2" }],
-  };
-}
-
-/** Whether JSON is acceptable per `Accept` (JSON is preferred over protobuf regardless of order). */
-export function acceptsJson(accept: string | null): boolean {
-  if (accept === null || accept.trim() === "") return true;
-  for (const part of accept.split(",")) {
-    const [type, ...params] = part.trim().split(";").map((s) => s.trim().toLowerCase());
-    const q = params.find((p) => p.startsWith("q="));
-    if (q && Number(q.slice(2)) === 0) continue;
-    if (type === "application/json" || type === "*/*" || type === "application/*") return true;
-  }
-  return false;
-}
-
-function validateRole(role: string): string | null {
-  if (role === "*") return null;
-  if (role === "") return "Role name cannot be empty";
-  if (role.startsWith("/") || role.endsWith("/") || role.includes("//")) {
-    return `Role '${role}' cannot start or end with '/' or contain '//'`;
-  }
-  for (const c of role.split("/")) {
-    if (c === "." || c === ".." || c === "*") return `Role '${role}' cannot contain '${c}'`;
-    if (c.startsWith("-")) return `Role '${role}' cannot start with '-'`;
-    // deno-lint-ignore no-control-regex
-    if (/[\s\b\x00-\x1f\x7f]/.test(c)) return `Role '${role}' cannot contain whitespace`;
-  }
-  return null;
-}
-
-function validateId(id: string): string | null {
-  if (id === "") return "ID must not be empty";
-  if (id.length > 255) return "ID must not be longer than 255";
-  if (id === "." || id === "..") return `'${id}' is disallowed`;
-  // deno-lint-ignore no-control-regex
-  if (/[\/\\\x00-\x1f\x7f]/.test(id)) return `'${id}' contains invalid characters`;
-  return null;
-}
-
-const textEncoder = new TextEncoder();
-
-/**
- * One subscription: a RecordIO event stream. Events wait until the HTTP layer
- * takes them, either as a `DirectSink` (the masters' own HTTP/1.1 server: one
- * chunk per record, written without stream machinery) or by reading `body`.
- */
-class Subscription implements DirectBody {
-  readonly streamId = crypto.randomUUID();
-  /** Set once the framework is known; used by failure injection. */
-  frameworkId = "";
-  readonly body: ReadableStream<Uint8Array>;
-  closed = false;
-  heartbeat: Timer | null = null;
-  #mode: "pending" | "stream" | "sink" = "pending";
-  #sink: DirectSink | null = null;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #onCancel: () => void;
-  #recorder?: Recorder;
-  #faults: Faults;
-  #batch: string[] = [];
-  #batchScheduled = false;
-  #pending: Uint8Array[] = [];
-  #draining = false;
-  #endRequested = false;
-  #ended = false;
-
-  constructor(onCancel: () => void, faults: Faults, recorder?: Recorder) {
-    this.#onCancel = onCancel;
-    this.#recorder = recorder;
-    this.#faults = faults;
-    this.body = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        this.#controller = c;
-      },
-      pull: () => {
-        if (this.#mode !== "pending") return;
-        this.#mode = "stream";
-        this.#flushBatch();
-        if (this.#endRequested) this.#end();
-      },
-      cancel: () => this.cancel(),
-    }, { highWaterMark: 0 });
-  }
-
-  /** The HTTP layer takes the stream (DirectBody). */
-  attach(sink: DirectSink): void {
-    if (this.#mode !== "pending") return;
-    this.#mode = "sink";
-    this.#sink = sink;
-    this.#flushBatch();
-    if (this.#endRequested && !this.#draining) this.#end();
-  }
-
-  /** The client went away (DirectBody, and the stream's cancel). */
-  cancel(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.heartbeat?.cancel();
-    this.#onCancel();
-  }
-
-  send(event: Event): void {
-    if (
-      this.closed || this.#endRequested ||
-      (this.frameworkId && this.#faults.stalled.has(this.frameworkId))
-    ) return;
-    const json = encodeJson(event);
-    this.#recorder?.event(json);
-    const split = this.#faults.splitChunksBytes;
-    if (split === 0 && !this.#pending.length) {
-      this.#batch.push(json);
-      if (!this.#batchScheduled) {
-        this.#batchScheduled = true;
-        queueMicrotask(() => this.#flushBatch());
-      }
-      return;
-    }
-    // Failure injection: pieces go out one per timer tick so the client reads them apart.
-    this.#flushBatch();
-    const record = encodeRecord(json);
-    const step = split > 0 ? split : record.length;
-    for (let i = 0; i < record.length; i += step) this.#pending.push(record.slice(i, i + step));
-    if (!this.#draining) this.#drain();
-  }
-
-  /**
-   * Writes the events of this tick with one encoding pass; each record is still
-   * its own HTTP chunk, as a real master sends it.
-   */
-  #flushBatch(): void {
-    this.#batchScheduled = false;
-    if (this.#mode === "pending" || !this.#batch.length) return;
-    const batch = this.#batch;
-    this.#batch = [];
-    if (this.#ended) return;
-    if (this.#mode === "sink") {
-      this.#sink!.writeTexts(batch.map((json) => `${utf8Length(json)}\n${json}`));
-      return;
-    }
-    const parts: string[] = [];
-    const sizes: number[] = [];
-    for (const json of batch) {
-      const prefix = `${utf8Length(json)}\n`;
-      parts.push(prefix, json);
-      sizes.push(prefix.length + utf8Length(json));
-    }
-    const bytes = textEncoder.encode(parts.join(""));
-    let offset = 0;
-    try {
-      for (const size of sizes) {
-        this.#controller.enqueue(bytes.subarray(offset, offset + size));
-        offset += size;
-      }
-    } catch { /* the client went away */ }
-  }
-
-  #emit(bytes: Uint8Array): void {
-    if (this.#ended) return;
-    if (this.#mode === "sink") this.#sink!.writeBytes(bytes);
-    else {
-      try {
-        this.#controller.enqueue(bytes);
-      } catch { /* the client went away */ }
-    }
-  }
-
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    while (this.#pending.length && !this.closed) {
-      if (this.#mode === "pending") {
-        await new Promise((r) => setTimeout(r, 1));
-        continue;
-      }
-      this.#emit(this.#pending.shift()!);
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    this.#pending = [];
-    this.#draining = false;
-    if (this.#endRequested) this.#end();
-  }
-
-  /** Writes raw bytes as one chunk (failure injection: a corrupt stream). */
-  writeRaw(bytes: Uint8Array): void {
-    this.#flushBatch();
-    if (this.closed || this.#mode === "pending") return;
-    this.#emit(bytes);
-  }
-
-  /** Ends the stream from the master's side (after what is already sent). */
-  close(): void {
-    this.#flushBatch();
-    if (this.closed || this.#endRequested) return;
-    this.#endRequested = true;
-    this.heartbeat?.cancel();
-    if (!this.#draining && this.#mode !== "pending") this.#end();
-  }
-
-  #end(): void {
-    if (this.#ended) return;
-    this.#flushBatch();
-    this.#ended = true;
-    this.closed = true;
-    this.heartbeat?.cancel();
-    if (this.#mode === "sink") this.#sink!.end();
-    else {
-      try {
-        this.#controller.close();
-      } catch { /* already errored */ }
-    }
-  }
 }
 
 /** A leading master's state. */
@@ -466,7 +129,7 @@ export class Master implements MasterLink {
    */
   handleScheduler(req: SchedulerRequest, principal?: string): Answer {
     if (req.method !== "POST") {
-      return text(
+      return textResponse(
         405,
         `405 Method Not Allowed. Expecting one of { 'POST' }, but received '${req.method}'.`,
         { allow: "POST" },
@@ -474,71 +137,77 @@ export class Master implements MasterLink {
     }
     const contentType = req.header("content-type");
     if (contentType === null) {
-      return text(400, "Expecting 'Content-Type' to be present");
+      return textResponse(400, "Expecting 'Content-Type' to be present");
     }
     if (contentType !== "application/json") {
       // Protobuf is not implemented: answered like any unsupported type.
-      return text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf");
+      return textResponse(
+        415,
+        "Expecting 'Content-Type' of application/json or application/x-protobuf",
+      );
     }
     const raw = req.text();
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch (err) {
-      return text(400, `Failed to parse body into JSON: ${(err as Error).message}`);
+      return textResponse(400, `Failed to parse body into JSON: ${(err as Error).message}`);
     }
     let call: Call;
     try {
       call = convertCall(parsed);
     } catch (err) {
       if (err instanceof CallParseError) {
-        return text(400, `Failed to convert JSON into Call protobuf: ${err.message}`);
+        return textResponse(400, `Failed to convert JSON into Call protobuf: ${err.message}`);
       }
       throw err;
     }
     this.#opts.recorder?.call(raw.includes("\n") ? JSON.stringify(parsed) : raw);
     const invalid = validateCall(call, principal);
-    if (invalid) return text(400, `Failed to validate scheduler::Call: ${invalid}`);
+    if (invalid) return textResponse(400, `Failed to validate scheduler::Call: ${invalid}`);
     if (
       (call.type === "SUBSCRIBE" || call.type === "RECONCILE_OPERATIONS") &&
       !acceptsJson(req.header("accept"))
     ) {
-      return text(
+      return textResponse(
         406,
         "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
       );
     }
     if (call.type === "SUBSCRIBE") {
       if (req.header("mesos-stream-id") !== null) {
-        return text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
+        return textResponse(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
       }
       return this.#subscribe(call, principal);
     }
     const fid = call.framework_id!.value;
     const fw = this.#frameworks.get(fid);
-    if (!fw) return text(400, "Framework cannot be found");
+    if (!fw) return textResponse(400, "Framework cannot be found");
     if (
       principal !== undefined && fw.info.principal !== undefined && fw.info.principal !== principal
     ) {
-      return text(
+      return textResponse(
         400,
         `Authenticated principal '${principal}' does not match principal '${fw.info.principal}' set in \`FrameworkInfo\``,
       );
     }
-    if (!fw.sub) return text(403, "Framework is not subscribed");
+    if (!fw.sub) return textResponse(403, "Framework is not subscribed");
     const streamId = req.header("mesos-stream-id");
     if (streamId === null) {
-      return text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+      return textResponse(
+        400,
+        "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+      );
     }
     if (streamId !== fw.sub.streamId) {
-      return text(
+      return textResponse(
         400,
         `The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID ${fid}`,
       );
     }
     switch (call.type) {
       case "UNKNOWN":
-        return text(501, "501 Not Implemented.");
+        return textResponse(501, "501 Not Implemented.");
       case "UPDATE_FRAMEWORK":
         return this.#updateFramework(fw, call);
       case "TEARDOWN":
@@ -742,13 +411,13 @@ export class Master implements MasterLink {
     const info = body.framework_info;
     const suppressed = body.suppressed_roles ?? [];
     const problem = this.#frameworkProblem(info, suppressed);
-    if (problem) return text(400, `Supplied FrameworkInfo is not valid: ${problem}`);
+    if (problem) return textResponse(400, `Supplied FrameworkInfo is not valid: ${problem}`);
     for (const field of ["user", "checkpoint", "principal"] as const) {
       const before = fw.info[field] ?? (field === "checkpoint" ? false : undefined);
       const after = info[field] ?? (field === "checkpoint" ? false : undefined);
       if (field === "principal" && after === undefined) continue;
       if (before !== after) {
-        return text(
+        return textResponse(
           400,
           `FrameworkInfo update is not valid: Updating 'FrameworkInfo.${field}' is unsupported`,
         );
@@ -1805,34 +1474,3 @@ export class Master implements MasterLink {
     }
   }
 }
-
-interface Operation {
-  type?: string;
-  id?: { value: string };
-  launch?: { task_infos?: TaskInfo[] };
-  launch_group?: { task_group?: { tasks?: TaskInfo[] } };
-}
-
-interface AcceptBody {
-  offer_ids?: { value: string }[];
-  operations?: Operation[];
-  filters?: { refuse_seconds?: number };
-}
-
-interface KillBody {
-  task_id: { value: string };
-  agent_id?: { value: string };
-  kill_policy?: { grace_period?: { nanoseconds: number } };
-}
-
-interface AckBody {
-  agent_id: { value: string };
-  task_id: { value: string };
-  uuid: string;
-}
-
-interface ReconcileBody {
-  tasks?: { task_id: { value: string }; agent_id?: { value: string } }[];
-}
-
-export { jsonResponse, text as textResponse };
