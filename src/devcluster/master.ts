@@ -27,8 +27,9 @@ import type {
 import { validateId, validateRole } from "./names.ts";
 import type { Recorder } from "./record.ts";
 import { acceptsJson, textResponse } from "./responses.ts";
+import { frameworksJson, type MasterView, slavesJson, stateJson, tasksJson } from "./state_json.ts";
 import { Subscription } from "./subscription.ts";
-import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
+import { ResourceSet, validateResources } from "./resources.ts";
 import {
   type FrameworkInfo,
   isTerminalState,
@@ -38,7 +39,7 @@ import {
   type TaskState,
   type TaskStatus,
 } from "../mesos/types.ts";
-import { type Event, MESOS_VERSION } from "./types.ts";
+import type { Event } from "./types.ts";
 
 /** Default `refuse_seconds` of DECLINE and of an ACCEPT's implicit decline. */
 export const DEFAULT_REFUSE_SECONDS = 5;
@@ -1267,163 +1268,39 @@ export class Master implements MasterLink {
 
   // -- documents ---------------------------------------------------------------------------------
 
-  #taskJson(t: MasterTask): Record<string, unknown> {
-    const out: Record<string, unknown> = {
-      id: t.info.task_id.value,
-      name: t.info.name,
-      framework_id: t.frameworkId,
-      executor_id: t.info.executor?.executor_id.value ?? "",
-      slave_id: t.agentId,
-      state: t.state,
-      resources: t.resources.flatten(),
-      role: t.role,
-      statuses: t.statuses.map((s) => {
-        const o: Record<string, unknown> = { state: s.state, timestamp: s.timestamp };
-        if (s.container_status) o.container_status = s.container_status;
-        if (s.healthy !== undefined) o.healthy = s.healthy;
-        return o;
-      }),
-    };
-    if (t.info.labels?.labels) out.labels = t.info.labels.labels;
-    if (t.info.discovery) out.discovery = t.info.discovery;
-    if (t.info.container) out.container = t.info.container;
-    if (t.info.health_check) out.health_check = t.info.health_check;
-    return out;
-  }
-
-  #frameworkJson(fw: Framework): Record<string, unknown> {
-    const used = new ResourceSet();
-    for (const t of fw.tasks.values()) if (!t.freed) used.addInPlace(t.resources);
-    const offered = new ResourceSet();
-    for (const id of fw.offers) offered.addInPlace(this.#offers.get(id)!.resources);
-    const out: Record<string, unknown> = {
-      id: fw.id,
-      name: fw.info.name,
-      used_resources: used.flatten(),
-      offered_resources: offered.flatten(),
-      resources: used.add(offered).flatten(),
-      capabilities: [...fw.caps],
-      hostname: fw.info.hostname ?? "",
-      webui_url: fw.info.webui_url ?? "",
-      active: fw.active,
-      connected: fw.sub !== null,
-      recovered: fw.recovered,
-      user: fw.info.user,
-      failover_timeout: fw.info.failover_timeout ?? 0,
-      checkpoint: fw.info.checkpoint ?? false,
-      registered_time: fw.registeredTime,
-      role: fw.info.role ?? "*",
-      roles: fw.roles,
-      tasks: [...fw.tasks.values()].map((t) => this.#taskJson(t)),
-      unreachable_tasks: [...fw.unreachable.values()].map((t) => this.#taskJson(t)),
-      completed_tasks: fw.completed.map((t) => this.#taskJson(t)),
-      offers: [...fw.offers].map((id) => {
-        const o = this.#offers.get(id)!;
-        const j: Record<string, unknown> = {
-          id,
-          framework_id: fw.id,
-          slave_id: o.agentId,
-          resources: o.resources.flatten(),
-        };
-        if (fw.caps.has("MULTI_ROLE")) j.allocation_info = { role: o.role };
-        return j;
-      }),
-      executors: [],
-    };
-    if (fw.unregisteredTime !== undefined) out.unregistered_time = fw.unregisteredTime;
-    if (fw.info.principal !== undefined) out.principal = fw.info.principal;
-    if (fw.info.labels?.labels) out.labels = fw.info.labels.labels;
-    return out;
-  }
-
-  #agentJson(rec: AgentRecord): Record<string, unknown> {
-    const a = rec.agent;
+  #view(): MasterView {
     return {
-      id: a.id,
-      pid: a.pid,
-      hostname: a.hostname,
-      port: a.port,
-      registered_time: rec.registeredTime,
-      resources: a.total.flatten(),
-      used_resources: rec.used.flatten(),
-      offered_resources: rec.offered.flatten(),
-      reserved_resources: {},
-      unreserved_resources: a.total.forRole("*").flatten(),
-      attributes: flattenAttributes(a.attributes),
-      active: rec.state === "active",
-      deactivated: rec.state !== "active",
-      version: MESOS_VERSION,
-      capabilities: ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+      id: this.id,
+      info: this.info,
+      startTime: this.startTime,
+      allocationIntervalMs: this.#opts.allocationIntervalMs,
+      authenticate: this.#opts.authenticate ?? false,
+      agents: this.#agents,
+      recovering: this.#recovering,
+      frameworks: this.#frameworks,
+      completedFrameworks: this.#completedFrameworks,
+      offers: this.#offers,
     };
   }
 
   /** `/master/state`. */
   state(): Record<string, unknown> {
-    const recs = [...this.#agents.values()];
-    return {
-      version: MESOS_VERSION,
-      build_user: "devcluster",
-      start_time: this.startTime,
-      elected_time: this.startTime,
-      id: this.id,
-      pid: this.info.pid,
-      hostname: this.info.hostname,
-      activated_slaves: recs.filter((r) => r.state === "active").length,
-      deactivated_slaves: 0,
-      unreachable_slaves: recs.filter((r) => r.state === "unreachable").length,
-      leader: this.info.pid,
-      leader_info: this.info,
-      flags: {
-        allocation_interval: `${this.#opts.allocationIntervalMs}ms`,
-        authenticate_http_frameworks: String(this.#opts.authenticate ?? false),
-        hostname: this.info.hostname,
-        port: String(this.info.port),
-        http_framework_authenticators: "basic",
-      },
-      slaves: recs.filter((r) => r.state === "active").map((r) => this.#agentJson(r)),
-      recovered_slaves: [...this.#recovering].map((id) => ({ id })),
-      frameworks: [...this.#frameworks.values()].map((f) => this.#frameworkJson(f)),
-      completed_frameworks: this.#completedFrameworks.map((f) => this.#frameworkJson(f)),
-      orphan_tasks: [],
-      unregistered_frameworks: [],
-    };
+    return stateJson(this.#view());
   }
 
   /** `/master/slaves`. */
   slaves(): Record<string, unknown> {
-    return {
-      slaves: [...this.#agents.values()].filter((r) => r.state === "active").map((r) =>
-        this.#agentJson(r)
-      ),
-      recovered_slaves: [],
-    };
+    return slavesJson(this.#view());
   }
 
   /** `/master/frameworks`. */
   frameworks(): Record<string, unknown> {
-    return {
-      frameworks: [...this.#frameworks.values()].map((f) => this.#frameworkJson(f)),
-      completed_frameworks: this.#completedFrameworks.map((f) => this.#frameworkJson(f)),
-      unregistered_frameworks: [],
-    };
+    return frameworksJson(this.#view());
   }
 
   /** `/master/tasks?framework_id=&task_id=&limit=100&offset=0&order=desc`. */
   tasks(params: URLSearchParams): Record<string, unknown> {
-    const fid = params.get("framework_id");
-    const tid = params.get("task_id");
-    const limit = Number(params.get("limit") ?? 100);
-    const offset = Number(params.get("offset") ?? 0);
-    const order = params.get("order") ?? "desc";
-    const all: MasterTask[] = [];
-    for (const fw of [...this.#frameworks.values(), ...this.#completedFrameworks]) {
-      if (fid && fw.id !== fid) continue;
-      all.push(...fw.tasks.values(), ...fw.unreachable.values(), ...fw.completed);
-    }
-    const ts = (t: MasterTask) => t.statuses.at(-1)?.timestamp ?? 0;
-    const list = all.filter((t) => !tid || t.info.task_id.value === tid)
-      .sort((a, b) => order === "asc" ? ts(a) - ts(b) : ts(b) - ts(a));
-    return { tasks: list.slice(offset, offset + limit).map((t) => this.#taskJson(t)) };
+    return tasksJson(this.#view(), params);
   }
 
   /** `/master/teardown` (operator): removes the framework named by `frameworkId`. */
