@@ -24,12 +24,12 @@ import type {
   Operation,
   ReconcileBody,
 } from "./model.ts";
-import { validateId, validateRole } from "./names.ts";
 import type { Recorder } from "./record.ts";
 import { acceptsJson, textResponse } from "./responses.ts";
 import { frameworksJson, type MasterView, slavesJson, stateJson, tasksJson } from "./state_json.ts";
 import { Subscription } from "./subscription.ts";
-import { ResourceSet, validateResources } from "./resources.ts";
+import { frameworkProblem, validateTask } from "./validation.ts";
+import { ResourceSet } from "./resources.ts";
 import {
   type FrameworkInfo,
   isTerminalState,
@@ -283,47 +283,13 @@ export class Master implements MasterLink {
     return ACCEPTED;
   }
 
-  #frameworkProblem(info: FrameworkInfo, suppressed: string[]): string | null {
-    const caps = new Set((info.capabilities ?? []).map((c) => c.type));
-    if (caps.has("MULTI_ROLE")) {
-      if (info.role !== undefined) {
-        return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable";
-      }
-      const seen = new Set<string>();
-      for (const r of info.roles ?? []) {
-        const bad = validateRole(r);
-        if (bad) return bad;
-        if (seen.has(r)) return `'FrameworkInfo.roles' contains duplicate role '${r}'`;
-        seen.add(r);
-      }
-    } else {
-      if (info.roles?.length) {
-        return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable";
-      }
-      const bad = validateRole(info.role ?? "*");
-      if (bad) return bad;
-    }
-    const roles = caps.has("MULTI_ROLE") ? info.roles ?? [] : [info.role ?? "*"];
-    for (const r of suppressed) {
-      if (!roles.includes(r)) return `Suppressed role '${r}' is not contained in the list of roles`;
-    }
-    if (info.id && validateId(info.id.value)) {
-      return `Invalid framework id: ${validateId(info.id.value)}`;
-    }
-    const ft = info.failover_timeout;
-    if (ft !== undefined && (!Number.isFinite(ft) || ft < 0)) {
-      return `Invalid failover_timeout: ${ft}`;
-    }
-    return null;
-  }
-
   #subscribe(call: Call, principal?: string): Response {
     const body = call.subscribe as { framework_info: FrameworkInfo; suppressed_roles?: string[] };
     const info: FrameworkInfo = { ...body.framework_info };
     if (principal !== undefined && info.principal === undefined) info.principal = principal;
     const suppressed = body.suppressed_roles ?? [];
     let fw: Framework | undefined;
-    let refusal = this.#frameworkProblem(info, suppressed);
+    let refusal = frameworkProblem(info, suppressed);
     const id = info.id?.value;
     if (!refusal && id !== undefined) {
       if (this.#removedIds.has(id)) refusal = "Framework has been removed";
@@ -411,7 +377,7 @@ export class Master implements MasterLink {
     };
     const info = body.framework_info;
     const suppressed = body.suppressed_roles ?? [];
-    const problem = this.#frameworkProblem(info, suppressed);
+    const problem = frameworkProblem(info, suppressed);
     if (problem) return textResponse(400, `Supplied FrameworkInfo is not valid: ${problem}`);
     for (const field of ["user", "checkpoint", "principal"] as const) {
       const before = fw.info[field] ?? (field === "checkpoint" ? false : undefined);
@@ -812,7 +778,7 @@ export class Master implements MasterLink {
         }
         const checked = op.id
           ? "The 'id' field cannot be set on LAUNCH operations"
-          : this.#validateTask(fw, task, agentId, remaining);
+          : validateTask(fw, task, agentId, remaining);
         if (typeof checked === "string") {
           this.#masterUpdate(fw, taskId, "TASK_ERROR", "REASON_TASK_INVALID", checked, agentId);
           continue;
@@ -840,63 +806,6 @@ export class Master implements MasterLink {
     // 5. what was not used is declined with the accept's filters
     if (rec) this.#addFilter(fw, agentId, role, remaining, accept.filters?.refuse_seconds);
     this.#allocateSoon([agentId]);
-  }
-
-  /** The master's per-task checks: the reason the task is invalid, or the resources it uses. */
-  #validateTask(
-    fw: Framework,
-    task: TaskInfo,
-    agentId: string,
-    remaining: ResourceSet,
-  ): string | ResourceSet {
-    const id = task.task_id.value;
-    const badId = validateId(id);
-    if (badId) return badId;
-    if (fw.tasks.has(id)) return `Task has duplicate ID: ${id}`;
-    if (fw.unreachable.has(id)) return `Task reuses the ID of an unreachable task: ${id}`;
-    if (task.agent_id.value !== agentId) {
-      return `Task uses invalid agent ${task.agent_id.value} while agent ${agentId} is expected`;
-    }
-    const grace = task.kill_policy?.grace_period?.nanoseconds;
-    if (grace !== undefined && grace < 0) {
-      return "Task's 'kill_policy.grace_period' must be non-negative";
-    }
-    const resources = task.resources ?? [];
-    if (!resources.length) return "Task uses no resources";
-    const badResources = validateResources(resources);
-    if (badResources) return `Task uses invalid resources: ${badResources}`;
-    const commands = [task.command, task.executor?.command].filter((c) => c !== undefined);
-    for (const c of commands) {
-      for (const v of c!.environment?.variables ?? []) {
-        const type = v.type ?? "VALUE";
-        if (type === "VALUE" && v.value === undefined) {
-          return `Task's CommandInfo is invalid: Environment variable '${v.name}' of type 'VALUE' must have a value set`;
-        }
-        if (type === "SECRET" && v.secret === undefined) {
-          return `Task's CommandInfo is invalid: Environment variable '${v.name}' of type 'SECRET' must have a secret set`;
-        }
-      }
-    }
-    const container = task.container;
-    if (container?.type === "DOCKER") {
-      if (!container.docker) {
-        return "Task's ContainerInfo is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo";
-      }
-      if (container.docker.parameters?.some((p) => p.key === "name")) {
-        return "Task's ContainerInfo is invalid: Parameter in DockerInfo must not be 'name'";
-      }
-    }
-    if (!!task.command === !!task.executor) {
-      return "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present";
-    }
-    const needed = ResourceSet.fromJson([
-      ...resources,
-      ...(task.executor ? (task.executor.resources as never[] ?? []) : []),
-    ]);
-    if (!remaining.contains(needed)) {
-      return `Total resources ${needed} required by task and its executor is more than available ${remaining}`;
-    }
-    return needed;
   }
 
   // -- kill, acknowledge, reconcile -----------------------------------------------------------
