@@ -27,6 +27,7 @@ import type {
 import type { Recorder } from "./record.ts";
 import { acceptsJson, textResponse } from "./responses.ts";
 import { frameworksJson, type MasterView, slavesJson, stateJson, tasksJson } from "./state_json.ts";
+import { masterStatus, reconcileStatuses } from "./reconcile.ts";
 import { Subscription } from "./subscription.ts";
 import { frameworkProblem, validateTask } from "./validation.ts";
 import { ResourceSet } from "./resources.ts";
@@ -638,16 +639,7 @@ export class Master implements MasterLink {
     agentId?: string,
     extra: Partial<TaskStatus> = {},
   ): void {
-    const status: TaskStatus = {
-      task_id: { value: taskId },
-      state,
-      message,
-      source: "SOURCE_MASTER",
-      reason,
-      timestamp: this.#now() / 1000,
-      ...extra,
-    };
-    if (agentId !== undefined) status.agent_id = { value: agentId };
+    const status = masterStatus(taskId, state, reason, message, this.#now() / 1000, agentId, extra);
     this.#send(fw, { type: "UPDATE", update: { status } });
   }
 
@@ -852,86 +844,12 @@ export class Master implements MasterLink {
     fw: Framework,
     tasks: { task_id: { value: string }; agent_id?: { value: string } }[],
   ): void {
-    const message = "Reconciliation: Latest task state";
-    const pa = fw.caps.has("PARTITION_AWARE");
-    const known = (t: MasterTask) => {
-      const update: TaskStatus = {
-        task_id: { value: t.info.task_id.value },
-        state: t.statusUpdateState ?? t.state,
-        message,
-        source: "SOURCE_MASTER",
-        reason: "REASON_RECONCILIATION",
-        agent_id: { value: t.agentId },
-        timestamp: this.#now() / 1000,
-      };
-      this.#send(fw, { type: "UPDATE", update: { status: update } });
-    };
-    if (!tasks.length) {
-      for (const t of fw.tasks.values()) known(t);
-      return;
-    }
-    for (const { task_id, agent_id } of tasks) {
-      const t = fw.tasks.get(task_id.value);
-      if (t) {
-        known(t);
-        continue;
-      }
-      const aid = agent_id?.value;
-      const un = fw.unreachable.get(task_id.value);
-      if (un) {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_UNREACHABLE" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is unreachable",
-          un.agentId,
-          pa && un.unreachableTime
-            ? { unreachable_time: { nanoseconds: un.unreachableTime * 1e6 } }
-            : {},
-        );
-        continue;
-      }
-      if (aid !== undefined ? this.#recovering.has(aid) : this.#recovering.size > 0) continue;
-      const rec = aid !== undefined ? this.#agents.get(aid) : undefined;
-      if (rec?.state === "active") {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_GONE" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is unknown to the agent",
-          aid,
-        );
-      } else if (rec?.state === "unreachable") {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_UNREACHABLE" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is unreachable",
-          aid,
-        );
-      } else if (rec?.state === "gone") {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_GONE_BY_OPERATOR" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is gone",
-          aid,
-        );
-      } else {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_UNKNOWN" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is unknown",
-          aid,
-        );
-      }
-    }
+    const statuses = reconcileStatuses(fw, tasks, {
+      recovering: this.#recovering,
+      agentState: (id) => this.#agents.get(id)?.state,
+      nowSeconds: this.#now() / 1000,
+    });
+    for (const status of statuses) this.#send(fw, { type: "UPDATE", update: { status } });
   }
 
   // -- agents ---------------------------------------------------------------------------------
