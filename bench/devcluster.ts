@@ -17,7 +17,7 @@
  */
 // deno-lint-ignore-file no-console
 import { parseArgs } from "node:util";
-import { RecordIoDecoder } from "../src/devcluster/mod.ts";
+import { RecordIODecoder } from "../src/mesos/recordio.ts";
 import {
   cpuMsOf,
   freePort,
@@ -185,7 +185,8 @@ async function run(): Promise<RunResult> {
   });
   const streamId = res.headers.get("mesos-stream-id")!;
   const reader = res.body!.getReader();
-  const decoder = new RecordIoDecoder();
+  const decoder = new RecordIODecoder();
+  const text = new TextDecoder();
   let frameworkId = "";
   let updates = 0;
   let acksPlanned = 0;
@@ -198,7 +199,8 @@ async function run(): Promise<RunResult> {
     while (true) {
       const { value, done } = await reader.read();
       if (done) return;
-      for (const record of decoder.decode(value)) {
+      for (const bytes of decoder.decode(value)) {
+        const record = text.decode(bytes);
         // Type sniffing only: parsing 100,000 updates is the scheduler's cost, not the master's.
         if (record.startsWith('{"type":"UPDATE"')) {
           if (JSON.parse(record).update.status.state === "TASK_STARTING") updates++;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { RecordIoDecoder } from "./json.ts";
+import { RecordIODecoder } from "../mesos/recordio.ts";
 
 // deno-lint-ignore no-explicit-any
 export type Json = any;
@@ -74,7 +74,8 @@ export async function subscribe(
   const taken = new Set<number>();
   let wake = null as (() => void) | null;
   const reader = response.body!.getReader();
-  const decoder = new RecordIoDecoder();
+  const decoder = new RecordIODecoder();
+  const text = new TextDecoder();
   let done = false;
   const closed = (async () => {
     try {
@@ -82,7 +83,7 @@ export async function subscribe(
         const { value, done: end } = await reader.read();
         if (end) break;
         chunks.push(value.length);
-        for (const r of decoder.decode(value)) events.push(JSON.parse(r));
+        for (const r of decoder.decode(value)) events.push(JSON.parse(text.decode(r)));
         wake?.();
       }
     } catch { /* cancelled */ }

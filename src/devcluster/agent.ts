@@ -15,12 +15,12 @@ import {
   type Attribute,
   type FrameworkInfo,
   isTerminalState,
-  MESOS_VERSION,
   type Resource,
   type TaskInfo,
   type TaskState,
   type TaskStatus,
-} from "./types.ts";
+} from "../mesos/types.ts";
+import { MESOS_VERSION } from "./types.ts";
 
 /** How an agent runs tasks. */
 export type ExecutorMode = "process" | "docker" | "simulated";
@@ -492,7 +492,7 @@ export class Agent {
   #terminate(exec: Execution): void {
     const grace = exec.killGraceMs ??
       (exec.task.kill_policy?.grace_period
-        ? exec.task.kill_policy.grace_period.nanoseconds / 1e6
+        ? Number(exec.task.kill_policy.grace_period.nanoseconds) / 1e6
         : this.#opts.killGracePeriodMs ?? 3000);
     this.#signal(exec, "SIGTERM");
     exec.killTimer = this.#timers.after(grace, () => this.#signal(exec, "SIGKILL"));

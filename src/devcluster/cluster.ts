@@ -7,20 +7,14 @@
  */
 import { type Clock, type Logger, Timers } from "../runtime.ts";
 import { Agent, type ExecutorMode } from "./agent.ts";
-import {
-  advertisedHostname,
-  advertisedIp,
-  type Faults,
-  jsonResponse,
-  makeMasterInfo,
-  Master,
-  noFaults,
-  textResponse,
-} from "./master.ts";
+import { type Faults, noFaults } from "./faults.ts";
+import { Master } from "./master.ts";
+import { advertisedHostname, advertisedIp, makeMasterInfo } from "./master_info.ts";
+import { jsonResponse, textResponse } from "./responses.ts";
 import type { Recorder } from "./record.ts";
 import { type Answer, type Http1Request, type Http1Server, serveHttp1 } from "./http1.ts";
 import type { MasterRegistry, Membership } from "./registry.ts";
-import type { Attribute, MasterInfo, Resource } from "./types.ts";
+import type { Attribute, MasterInfo, Resource } from "../mesos/types.ts";
 
 const SCHEDULER_PATH = "/api/v1/scheduler";
 const MASTER_SCHEDULER_PATH = "/master/api/v1/scheduler";

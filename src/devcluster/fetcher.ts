@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CommandUri } from "./types.ts";
+import type { CommandURI } from "../mesos/types.ts";
 
 /** Thrown when a URI cannot be fetched; the message names the URI. */
 export class FetchError extends Error {
@@ -61,7 +61,7 @@ async function download(uri: string, dest: string, fetchFn: typeof fetch): Promi
 
 /** Fetches every URI into `sandbox`, in order; throws `FetchError` on the first failure. */
 export async function fetchUris(
-  uris: readonly CommandUri[],
+  uris: readonly CommandURI[],
   sandbox: string,
   { cacheDir, fetch: fetchFn = fetch }: FetchUrisOptions = {},
 ): Promise<void> {

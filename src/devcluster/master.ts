@@ -10,60 +10,41 @@
 import { type Logger, silentLogger, type Timer, type Timers } from "../runtime.ts";
 import type { Agent, MasterLink } from "./agent.ts";
 import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
-import {
-  type Answer,
-  type DirectBody,
-  type DirectSink,
-  markStreaming,
-  type Reply,
-  utf8Length,
-} from "./http1.ts";
-import { encodeJson, encodeRecord } from "./json.ts";
+import type { Faults } from "./faults.ts";
+import { type Answer, markStreaming, type Reply } from "./http1.ts";
+import { makeMasterInfo } from "./master_info.ts";
+import type {
+  AcceptBody,
+  AckBody,
+  AgentRecord,
+  Framework,
+  KillBody,
+  MasterTask,
+  OfferRecord,
+  Operation,
+  ReconcileBody,
+} from "./model.ts";
 import type { Recorder } from "./record.ts";
-import { flattenAttributes, ResourceSet, validateResources } from "./resources.ts";
+import { acceptsJson, textResponse } from "./responses.ts";
+import { frameworksJson, type MasterView, slavesJson, stateJson, tasksJson } from "./state_json.ts";
+import { masterStatus, reconcileStatuses } from "./reconcile.ts";
+import { Subscription } from "./subscription.ts";
+import { frameworkProblem, validateTask } from "./validation.ts";
+import { ResourceSet } from "./resources.ts";
 import {
-  type Event,
   type FrameworkInfo,
   isTerminalState,
   type MasterInfo,
-  MESOS_VERSION,
   type Offer,
   type TaskInfo,
   type TaskState,
   type TaskStatus,
-} from "./types.ts";
+} from "../mesos/types.ts";
+import type { Event } from "./types.ts";
 
 /** Default `refuse_seconds` of DECLINE and of an ACCEPT's implicit decline. */
 export const DEFAULT_REFUSE_SECONDS = 5;
 const MAX_REFUSE_SECONDS = 365 * 24 * 3600;
-
-/** Switches shared by every master of a cluster, flipped by failure injection. */
-export interface Faults {
-  /** Heartbeats are not sent while true (all frameworks). */
-  heartbeatsStopped: boolean;
-  /** Frameworks whose heartbeats are not sent. */
-  heartbeatsStoppedFor: Set<string>;
-  /** Number of upcoming ACKNOWLEDGE calls to drop (Infinity = all). */
-  dropAcks: number;
-  /** Delay before an ACKNOWLEDGE reaches the agent. */
-  delayAcksMs: number;
-  /** Split each RecordIO record into chunks of at most this many bytes (0 = one chunk per record). */
-  splitChunksBytes: number;
-  /** Frameworks whose stream stays open but carries no more bytes (a half-open connection). */
-  stalled: Set<string>;
-}
-
-/** Fresh fault switches, all off. */
-export function noFaults(): Faults {
-  return {
-    heartbeatsStopped: false,
-    heartbeatsStoppedFor: new Set(),
-    dropAcks: 0,
-    delayAcksMs: 0,
-    splitChunksBytes: 0,
-    stalled: new Set(),
-  };
-}
 
 /** Options of a `Master`. */
 export interface MasterOptions {
@@ -85,68 +66,6 @@ export interface MasterOptions {
   offerTimeoutMs?: number;
 }
 
-interface RefuseFilter {
-  agentId: string;
-  role: string;
-  resources: ResourceSet;
-  expiresAt: number;
-}
-
-interface MasterTask {
-  info: TaskInfo;
-  frameworkId: string;
-  agentId: string;
-  role: string;
-  state: TaskState;
-  statusUpdateState?: TaskState;
-  statuses: TaskStatus[];
-  resources: ResourceSet;
-  freed: boolean;
-  unreachableTime?: number;
-}
-
-interface Framework {
-  id: string;
-  info: FrameworkInfo;
-  roles: string[];
-  caps: Set<string>;
-  sub: Subscription | null;
-  active: boolean;
-  recovered: boolean;
-  suppressed: Set<string>;
-  filters: RefuseFilter[];
-  offers: Set<string>;
-  tasks: Map<string, MasterTask>;
-  unreachable: Map<string, MasterTask>;
-  completed: MasterTask[];
-  failoverTimer: Timer | null;
-  registeredTime: number;
-  /** Cpus and mem offered to or used by the framework, for the fair-share order. */
-  allocCpus: number;
-  allocMem: number;
-  unregisteredTime?: number;
-}
-
-interface OfferRecord {
-  id: string;
-  frameworkId: string;
-  agentId: string;
-  role: string;
-  resources: ResourceSet;
-  json: Offer;
-}
-
-interface AgentRecord {
-  agent: Agent;
-  used: ResourceSet;
-  offered: ResourceSet;
-  state: "active" | "unreachable" | "gone";
-  tasks: Map<string, MasterTask>;
-  gpu: boolean;
-  registeredTime: number;
-}
-
-const TEXT = { "content-type": "text/plain; charset=utf-8" };
 /** The answer to every accepted call: no `Response` object per call. */
 const ACCEPTED: Reply = { status: 202 };
 
@@ -157,260 +76,6 @@ export interface SchedulerRequest {
   header(name: string): string | null;
   /** The body as text. */
   text(): string;
-}
-
-function text(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { ...TEXT, ...headers } });
-}
-
-function jsonResponse(value: unknown): Response {
-  return new Response(encodeJson(value), { headers: { "content-type": "application/json" } });
-}
-
-/** IPv4 `s_addr` read as a little-endian uint32, the deprecated `MasterInfo.ip`. */
-export function ipToUint32(ip: string): number {
-  const parts = ip.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) return 0;
-  return (parts[0] | (parts[1] << 8) | (parts[2] << 16) | (parts[3] << 24)) >>> 0;
-}
-
-/** The IPv4 address to advertise for a listen address or hostname (127.0.0.1 unless a literal). */
-export function advertisedIp(address: string): string {
-  return /^\d+\.\d+\.\d+\.\d+$/.test(address) && address !== "0.0.0.0" ? address : "127.0.0.1";
-}
-
-/** The hostname to advertise for a listen address (the machine's name for a wildcard). */
-export function advertisedHostname(address: string): string {
-  if (address !== "0.0.0.0" && address !== "::") return address;
-  try {
-    return Deno.hostname();
-  } catch {
-    return "127.0.0.1";
-  }
-}
-
-/** The MasterInfo of a master with this id and address. */
-export function makeMasterInfo(id: string, hostname: string, port: number): MasterInfo {
-  const ip = advertisedIp(hostname);
-  return {
-    id,
-    ip: ipToUint32(ip),
-    port,
-    pid: `master@${ip}:${port}`,
-    hostname,
-    version: MESOS_VERSION,
-    address: { hostname, ip, port },
-    capabilities: [{ type: "AGENT_UPDATE" }, { type: "AGENT_DRAINING" }, { type: "QUOTA_V2" }],
-  };
-}
-
-/** Whether JSON is acceptable per `Accept` (JSON is preferred over protobuf regardless of order). */
-export function acceptsJson(accept: string | null): boolean {
-  if (accept === null || accept.trim() === "") return true;
-  for (const part of accept.split(",")) {
-    const [type, ...params] = part.trim().split(";").map((s) => s.trim().toLowerCase());
-    const q = params.find((p) => p.startsWith("q="));
-    if (q && Number(q.slice(2)) === 0) continue;
-    if (type === "application/json" || type === "*/*" || type === "application/*") return true;
-  }
-  return false;
-}
-
-function validateRole(role: string): string | null {
-  if (role === "*") return null;
-  if (role === "") return "Role name cannot be empty";
-  if (role.startsWith("/") || role.endsWith("/") || role.includes("//")) {
-    return `Role '${role}' cannot start or end with '/' or contain '//'`;
-  }
-  for (const c of role.split("/")) {
-    if (c === "." || c === ".." || c === "*") return `Role '${role}' cannot contain '${c}'`;
-    if (c.startsWith("-")) return `Role '${role}' cannot start with '-'`;
-    // deno-lint-ignore no-control-regex
-    if (/[\s\b\x00-\x1f\x7f]/.test(c)) return `Role '${role}' cannot contain whitespace`;
-  }
-  return null;
-}
-
-function validateId(id: string): string | null {
-  if (id === "") return "ID must not be empty";
-  if (id.length > 255) return "ID must not be longer than 255";
-  if (id === "." || id === "..") return `'${id}' is disallowed`;
-  // deno-lint-ignore no-control-regex
-  if (/[\/\\\x00-\x1f\x7f]/.test(id)) return `'${id}' contains invalid characters`;
-  return null;
-}
-
-const textEncoder = new TextEncoder();
-
-/**
- * One subscription: a RecordIO event stream. Events wait until the HTTP layer
- * takes them, either as a `DirectSink` (the masters' own HTTP/1.1 server: one
- * chunk per record, written without stream machinery) or by reading `body`.
- */
-class Subscription implements DirectBody {
-  readonly streamId = crypto.randomUUID();
-  /** Set once the framework is known; used by failure injection. */
-  frameworkId = "";
-  readonly body: ReadableStream<Uint8Array>;
-  closed = false;
-  heartbeat: Timer | null = null;
-  #mode: "pending" | "stream" | "sink" = "pending";
-  #sink: DirectSink | null = null;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #onCancel: () => void;
-  #recorder?: Recorder;
-  #faults: Faults;
-  #batch: string[] = [];
-  #batchScheduled = false;
-  #pending: Uint8Array[] = [];
-  #draining = false;
-  #endRequested = false;
-  #ended = false;
-
-  constructor(onCancel: () => void, faults: Faults, recorder?: Recorder) {
-    this.#onCancel = onCancel;
-    this.#recorder = recorder;
-    this.#faults = faults;
-    this.body = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        this.#controller = c;
-      },
-      pull: () => {
-        if (this.#mode !== "pending") return;
-        this.#mode = "stream";
-        this.#flushBatch();
-        if (this.#endRequested) this.#end();
-      },
-      cancel: () => this.cancel(),
-    }, { highWaterMark: 0 });
-  }
-
-  /** The HTTP layer takes the stream (DirectBody). */
-  attach(sink: DirectSink): void {
-    if (this.#mode !== "pending") return;
-    this.#mode = "sink";
-    this.#sink = sink;
-    this.#flushBatch();
-    if (this.#endRequested && !this.#draining) this.#end();
-  }
-
-  /** The client went away (DirectBody, and the stream's cancel). */
-  cancel(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.heartbeat?.cancel();
-    this.#onCancel();
-  }
-
-  send(event: Event): void {
-    if (
-      this.closed || this.#endRequested ||
-      (this.frameworkId && this.#faults.stalled.has(this.frameworkId))
-    ) return;
-    const json = encodeJson(event);
-    this.#recorder?.event(json);
-    const split = this.#faults.splitChunksBytes;
-    if (split === 0 && !this.#pending.length) {
-      this.#batch.push(json);
-      if (!this.#batchScheduled) {
-        this.#batchScheduled = true;
-        queueMicrotask(() => this.#flushBatch());
-      }
-      return;
-    }
-    // Failure injection: pieces go out one per timer tick so the client reads them apart.
-    this.#flushBatch();
-    const record = encodeRecord(json);
-    const step = split > 0 ? split : record.length;
-    for (let i = 0; i < record.length; i += step) this.#pending.push(record.slice(i, i + step));
-    if (!this.#draining) this.#drain();
-  }
-
-  /**
-   * Writes the events of this tick with one encoding pass; each record is still
-   * its own HTTP chunk, as a real master sends it.
-   */
-  #flushBatch(): void {
-    this.#batchScheduled = false;
-    if (this.#mode === "pending" || !this.#batch.length) return;
-    const batch = this.#batch;
-    this.#batch = [];
-    if (this.#ended) return;
-    if (this.#mode === "sink") {
-      this.#sink!.writeTexts(batch.map((json) => `${utf8Length(json)}\n${json}`));
-      return;
-    }
-    const parts: string[] = [];
-    const sizes: number[] = [];
-    for (const json of batch) {
-      const prefix = `${utf8Length(json)}\n`;
-      parts.push(prefix, json);
-      sizes.push(prefix.length + utf8Length(json));
-    }
-    const bytes = textEncoder.encode(parts.join(""));
-    let offset = 0;
-    try {
-      for (const size of sizes) {
-        this.#controller.enqueue(bytes.subarray(offset, offset + size));
-        offset += size;
-      }
-    } catch { /* the client went away */ }
-  }
-
-  #emit(bytes: Uint8Array): void {
-    if (this.#ended) return;
-    if (this.#mode === "sink") this.#sink!.writeBytes(bytes);
-    else {
-      try {
-        this.#controller.enqueue(bytes);
-      } catch { /* the client went away */ }
-    }
-  }
-
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    while (this.#pending.length && !this.closed) {
-      if (this.#mode === "pending") {
-        await new Promise((r) => setTimeout(r, 1));
-        continue;
-      }
-      this.#emit(this.#pending.shift()!);
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    this.#pending = [];
-    this.#draining = false;
-    if (this.#endRequested) this.#end();
-  }
-
-  /** Writes raw bytes as one chunk (failure injection: a corrupt stream). */
-  writeRaw(bytes: Uint8Array): void {
-    this.#flushBatch();
-    if (this.closed || this.#mode === "pending") return;
-    this.#emit(bytes);
-  }
-
-  /** Ends the stream from the master's side (after what is already sent). */
-  close(): void {
-    this.#flushBatch();
-    if (this.closed || this.#endRequested) return;
-    this.#endRequested = true;
-    this.heartbeat?.cancel();
-    if (!this.#draining && this.#mode !== "pending") this.#end();
-  }
-
-  #end(): void {
-    if (this.#ended) return;
-    this.#flushBatch();
-    this.#ended = true;
-    this.closed = true;
-    this.heartbeat?.cancel();
-    if (this.#mode === "sink") this.#sink!.end();
-    else {
-      try {
-        this.#controller.close();
-      } catch { /* already errored */ }
-    }
-  }
 }
 
 /** A leading master's state. */
@@ -466,7 +131,7 @@ export class Master implements MasterLink {
    */
   handleScheduler(req: SchedulerRequest, principal?: string): Answer {
     if (req.method !== "POST") {
-      return text(
+      return textResponse(
         405,
         `405 Method Not Allowed. Expecting one of { 'POST' }, but received '${req.method}'.`,
         { allow: "POST" },
@@ -474,71 +139,77 @@ export class Master implements MasterLink {
     }
     const contentType = req.header("content-type");
     if (contentType === null) {
-      return text(400, "Expecting 'Content-Type' to be present");
+      return textResponse(400, "Expecting 'Content-Type' to be present");
     }
     if (contentType !== "application/json") {
       // Protobuf is not implemented: answered like any unsupported type.
-      return text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf");
+      return textResponse(
+        415,
+        "Expecting 'Content-Type' of application/json or application/x-protobuf",
+      );
     }
     const raw = req.text();
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch (err) {
-      return text(400, `Failed to parse body into JSON: ${(err as Error).message}`);
+      return textResponse(400, `Failed to parse body into JSON: ${(err as Error).message}`);
     }
     let call: Call;
     try {
       call = convertCall(parsed);
     } catch (err) {
       if (err instanceof CallParseError) {
-        return text(400, `Failed to convert JSON into Call protobuf: ${err.message}`);
+        return textResponse(400, `Failed to convert JSON into Call protobuf: ${err.message}`);
       }
       throw err;
     }
     this.#opts.recorder?.call(raw.includes("\n") ? JSON.stringify(parsed) : raw);
     const invalid = validateCall(call, principal);
-    if (invalid) return text(400, `Failed to validate scheduler::Call: ${invalid}`);
+    if (invalid) return textResponse(400, `Failed to validate scheduler::Call: ${invalid}`);
     if (
       (call.type === "SUBSCRIBE" || call.type === "RECONCILE_OPERATIONS") &&
       !acceptsJson(req.header("accept"))
     ) {
-      return text(
+      return textResponse(
         406,
         "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
       );
     }
     if (call.type === "SUBSCRIBE") {
       if (req.header("mesos-stream-id") !== null) {
-        return text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
+        return textResponse(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
       }
       return this.#subscribe(call, principal);
     }
     const fid = call.framework_id!.value;
     const fw = this.#frameworks.get(fid);
-    if (!fw) return text(400, "Framework cannot be found");
+    if (!fw) return textResponse(400, "Framework cannot be found");
     if (
       principal !== undefined && fw.info.principal !== undefined && fw.info.principal !== principal
     ) {
-      return text(
+      return textResponse(
         400,
         `Authenticated principal '${principal}' does not match principal '${fw.info.principal}' set in \`FrameworkInfo\``,
       );
     }
-    if (!fw.sub) return text(403, "Framework is not subscribed");
+    if (!fw.sub) return textResponse(403, "Framework is not subscribed");
     const streamId = req.header("mesos-stream-id");
     if (streamId === null) {
-      return text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+      return textResponse(
+        400,
+        "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+      );
     }
     if (streamId !== fw.sub.streamId) {
-      return text(
+      return textResponse(
         400,
         `The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID ${fid}`,
       );
     }
     switch (call.type) {
       case "UNKNOWN":
-        return text(501, "501 Not Implemented.");
+        return textResponse(501, "501 Not Implemented.");
       case "UPDATE_FRAMEWORK":
         return this.#updateFramework(fw, call);
       case "TEARDOWN":
@@ -613,47 +284,13 @@ export class Master implements MasterLink {
     return ACCEPTED;
   }
 
-  #frameworkProblem(info: FrameworkInfo, suppressed: string[]): string | null {
-    const caps = new Set((info.capabilities ?? []).map((c) => c.type));
-    if (caps.has("MULTI_ROLE")) {
-      if (info.role !== undefined) {
-        return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable";
-      }
-      const seen = new Set<string>();
-      for (const r of info.roles ?? []) {
-        const bad = validateRole(r);
-        if (bad) return bad;
-        if (seen.has(r)) return `'FrameworkInfo.roles' contains duplicate role '${r}'`;
-        seen.add(r);
-      }
-    } else {
-      if (info.roles?.length) {
-        return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable";
-      }
-      const bad = validateRole(info.role ?? "*");
-      if (bad) return bad;
-    }
-    const roles = caps.has("MULTI_ROLE") ? info.roles ?? [] : [info.role ?? "*"];
-    for (const r of suppressed) {
-      if (!roles.includes(r)) return `Suppressed role '${r}' is not contained in the list of roles`;
-    }
-    if (info.id && validateId(info.id.value)) {
-      return `Invalid framework id: ${validateId(info.id.value)}`;
-    }
-    const ft = info.failover_timeout;
-    if (ft !== undefined && (!Number.isFinite(ft) || ft < 0)) {
-      return `Invalid failover_timeout: ${ft}`;
-    }
-    return null;
-  }
-
   #subscribe(call: Call, principal?: string): Response {
     const body = call.subscribe as { framework_info: FrameworkInfo; suppressed_roles?: string[] };
     const info: FrameworkInfo = { ...body.framework_info };
     if (principal !== undefined && info.principal === undefined) info.principal = principal;
     const suppressed = body.suppressed_roles ?? [];
     let fw: Framework | undefined;
-    let refusal = this.#frameworkProblem(info, suppressed);
+    let refusal = frameworkProblem(info, suppressed);
     const id = info.id?.value;
     if (!refusal && id !== undefined) {
       if (this.#removedIds.has(id)) refusal = "Framework has been removed";
@@ -741,14 +378,14 @@ export class Master implements MasterLink {
     };
     const info = body.framework_info;
     const suppressed = body.suppressed_roles ?? [];
-    const problem = this.#frameworkProblem(info, suppressed);
-    if (problem) return text(400, `Supplied FrameworkInfo is not valid: ${problem}`);
+    const problem = frameworkProblem(info, suppressed);
+    if (problem) return textResponse(400, `Supplied FrameworkInfo is not valid: ${problem}`);
     for (const field of ["user", "checkpoint", "principal"] as const) {
       const before = fw.info[field] ?? (field === "checkpoint" ? false : undefined);
       const after = info[field] ?? (field === "checkpoint" ? false : undefined);
       if (field === "principal" && after === undefined) continue;
       if (before !== after) {
-        return text(
+        return textResponse(
           400,
           `FrameworkInfo update is not valid: Updating 'FrameworkInfo.${field}' is unsupported`,
         );
@@ -1002,16 +639,7 @@ export class Master implements MasterLink {
     agentId?: string,
     extra: Partial<TaskStatus> = {},
   ): void {
-    const status: TaskStatus = {
-      task_id: { value: taskId },
-      state,
-      message,
-      source: "SOURCE_MASTER",
-      reason,
-      timestamp: this.#now() / 1000,
-      ...extra,
-    };
-    if (agentId !== undefined) status.agent_id = { value: agentId };
+    const status = masterStatus(taskId, state, reason, message, this.#now() / 1000, agentId, extra);
     this.#send(fw, { type: "UPDATE", update: { status } });
   }
 
@@ -1142,7 +770,7 @@ export class Master implements MasterLink {
         }
         const checked = op.id
           ? "The 'id' field cannot be set on LAUNCH operations"
-          : this.#validateTask(fw, task, agentId, remaining);
+          : validateTask(fw, task, agentId, remaining);
         if (typeof checked === "string") {
           this.#masterUpdate(fw, taskId, "TASK_ERROR", "REASON_TASK_INVALID", checked, agentId);
           continue;
@@ -1170,63 +798,6 @@ export class Master implements MasterLink {
     // 5. what was not used is declined with the accept's filters
     if (rec) this.#addFilter(fw, agentId, role, remaining, accept.filters?.refuse_seconds);
     this.#allocateSoon([agentId]);
-  }
-
-  /** The master's per-task checks: the reason the task is invalid, or the resources it uses. */
-  #validateTask(
-    fw: Framework,
-    task: TaskInfo,
-    agentId: string,
-    remaining: ResourceSet,
-  ): string | ResourceSet {
-    const id = task.task_id.value;
-    const badId = validateId(id);
-    if (badId) return badId;
-    if (fw.tasks.has(id)) return `Task has duplicate ID: ${id}`;
-    if (fw.unreachable.has(id)) return `Task reuses the ID of an unreachable task: ${id}`;
-    if (task.agent_id.value !== agentId) {
-      return `Task uses invalid agent ${task.agent_id.value} while agent ${agentId} is expected`;
-    }
-    const grace = task.kill_policy?.grace_period?.nanoseconds;
-    if (grace !== undefined && grace < 0) {
-      return "Task's 'kill_policy.grace_period' must be non-negative";
-    }
-    const resources = task.resources ?? [];
-    if (!resources.length) return "Task uses no resources";
-    const badResources = validateResources(resources);
-    if (badResources) return `Task uses invalid resources: ${badResources}`;
-    const commands = [task.command, task.executor?.command].filter((c) => c !== undefined);
-    for (const c of commands) {
-      for (const v of c!.environment?.variables ?? []) {
-        const type = v.type ?? "VALUE";
-        if (type === "VALUE" && v.value === undefined) {
-          return `Task's CommandInfo is invalid: Environment variable '${v.name}' of type 'VALUE' must have a value set`;
-        }
-        if (type === "SECRET" && v.secret === undefined) {
-          return `Task's CommandInfo is invalid: Environment variable '${v.name}' of type 'SECRET' must have a secret set`;
-        }
-      }
-    }
-    const container = task.container;
-    if (container?.type === "DOCKER") {
-      if (!container.docker) {
-        return "Task's ContainerInfo is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo";
-      }
-      if (container.docker.parameters?.some((p) => p.key === "name")) {
-        return "Task's ContainerInfo is invalid: Parameter in DockerInfo must not be 'name'";
-      }
-    }
-    if (!!task.command === !!task.executor) {
-      return "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present";
-    }
-    const needed = ResourceSet.fromJson([
-      ...resources,
-      ...(task.executor ? (task.executor.resources as never[] ?? []) : []),
-    ]);
-    if (!remaining.contains(needed)) {
-      return `Total resources ${needed} required by task and its executor is more than available ${remaining}`;
-    }
-    return needed;
   }
 
   // -- kill, acknowledge, reconcile -----------------------------------------------------------
@@ -1273,86 +844,12 @@ export class Master implements MasterLink {
     fw: Framework,
     tasks: { task_id: { value: string }; agent_id?: { value: string } }[],
   ): void {
-    const message = "Reconciliation: Latest task state";
-    const pa = fw.caps.has("PARTITION_AWARE");
-    const known = (t: MasterTask) => {
-      const update: TaskStatus = {
-        task_id: { value: t.info.task_id.value },
-        state: t.statusUpdateState ?? t.state,
-        message,
-        source: "SOURCE_MASTER",
-        reason: "REASON_RECONCILIATION",
-        agent_id: { value: t.agentId },
-        timestamp: this.#now() / 1000,
-      };
-      this.#send(fw, { type: "UPDATE", update: { status: update } });
-    };
-    if (!tasks.length) {
-      for (const t of fw.tasks.values()) known(t);
-      return;
-    }
-    for (const { task_id, agent_id } of tasks) {
-      const t = fw.tasks.get(task_id.value);
-      if (t) {
-        known(t);
-        continue;
-      }
-      const aid = agent_id?.value;
-      const un = fw.unreachable.get(task_id.value);
-      if (un) {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_UNREACHABLE" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is unreachable",
-          un.agentId,
-          pa && un.unreachableTime
-            ? { unreachable_time: { nanoseconds: un.unreachableTime * 1e6 } }
-            : {},
-        );
-        continue;
-      }
-      if (aid !== undefined ? this.#recovering.has(aid) : this.#recovering.size > 0) continue;
-      const rec = aid !== undefined ? this.#agents.get(aid) : undefined;
-      if (rec?.state === "active") {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_GONE" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is unknown to the agent",
-          aid,
-        );
-      } else if (rec?.state === "unreachable") {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_UNREACHABLE" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is unreachable",
-          aid,
-        );
-      } else if (rec?.state === "gone") {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_GONE_BY_OPERATOR" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is gone",
-          aid,
-        );
-      } else {
-        this.#masterUpdate(
-          fw,
-          task_id.value,
-          pa ? "TASK_UNKNOWN" : "TASK_LOST",
-          "REASON_RECONCILIATION",
-          "Reconciliation: Task is unknown",
-          aid,
-        );
-      }
-    }
+    const statuses = reconcileStatuses(fw, tasks, {
+      recovering: this.#recovering,
+      agentState: (id) => this.#agents.get(id)?.state,
+      nowSeconds: this.#now() / 1000,
+    });
+    for (const status of statuses) this.#send(fw, { type: "UPDATE", update: { status } });
   }
 
   // -- agents ---------------------------------------------------------------------------------
@@ -1598,163 +1095,39 @@ export class Master implements MasterLink {
 
   // -- documents ---------------------------------------------------------------------------------
 
-  #taskJson(t: MasterTask): Record<string, unknown> {
-    const out: Record<string, unknown> = {
-      id: t.info.task_id.value,
-      name: t.info.name,
-      framework_id: t.frameworkId,
-      executor_id: t.info.executor?.executor_id.value ?? "",
-      slave_id: t.agentId,
-      state: t.state,
-      resources: t.resources.flatten(),
-      role: t.role,
-      statuses: t.statuses.map((s) => {
-        const o: Record<string, unknown> = { state: s.state, timestamp: s.timestamp };
-        if (s.container_status) o.container_status = s.container_status;
-        if (s.healthy !== undefined) o.healthy = s.healthy;
-        return o;
-      }),
-    };
-    if (t.info.labels?.labels) out.labels = t.info.labels.labels;
-    if (t.info.discovery) out.discovery = t.info.discovery;
-    if (t.info.container) out.container = t.info.container;
-    if (t.info.health_check) out.health_check = t.info.health_check;
-    return out;
-  }
-
-  #frameworkJson(fw: Framework): Record<string, unknown> {
-    const used = new ResourceSet();
-    for (const t of fw.tasks.values()) if (!t.freed) used.addInPlace(t.resources);
-    const offered = new ResourceSet();
-    for (const id of fw.offers) offered.addInPlace(this.#offers.get(id)!.resources);
-    const out: Record<string, unknown> = {
-      id: fw.id,
-      name: fw.info.name,
-      used_resources: used.flatten(),
-      offered_resources: offered.flatten(),
-      resources: used.add(offered).flatten(),
-      capabilities: [...fw.caps],
-      hostname: fw.info.hostname ?? "",
-      webui_url: fw.info.webui_url ?? "",
-      active: fw.active,
-      connected: fw.sub !== null,
-      recovered: fw.recovered,
-      user: fw.info.user,
-      failover_timeout: fw.info.failover_timeout ?? 0,
-      checkpoint: fw.info.checkpoint ?? false,
-      registered_time: fw.registeredTime,
-      role: fw.info.role ?? "*",
-      roles: fw.roles,
-      tasks: [...fw.tasks.values()].map((t) => this.#taskJson(t)),
-      unreachable_tasks: [...fw.unreachable.values()].map((t) => this.#taskJson(t)),
-      completed_tasks: fw.completed.map((t) => this.#taskJson(t)),
-      offers: [...fw.offers].map((id) => {
-        const o = this.#offers.get(id)!;
-        const j: Record<string, unknown> = {
-          id,
-          framework_id: fw.id,
-          slave_id: o.agentId,
-          resources: o.resources.flatten(),
-        };
-        if (fw.caps.has("MULTI_ROLE")) j.allocation_info = { role: o.role };
-        return j;
-      }),
-      executors: [],
-    };
-    if (fw.unregisteredTime !== undefined) out.unregistered_time = fw.unregisteredTime;
-    if (fw.info.principal !== undefined) out.principal = fw.info.principal;
-    if (fw.info.labels?.labels) out.labels = fw.info.labels.labels;
-    return out;
-  }
-
-  #agentJson(rec: AgentRecord): Record<string, unknown> {
-    const a = rec.agent;
+  #view(): MasterView {
     return {
-      id: a.id,
-      pid: a.pid,
-      hostname: a.hostname,
-      port: a.port,
-      registered_time: rec.registeredTime,
-      resources: a.total.flatten(),
-      used_resources: rec.used.flatten(),
-      offered_resources: rec.offered.flatten(),
-      reserved_resources: {},
-      unreserved_resources: a.total.forRole("*").flatten(),
-      attributes: flattenAttributes(a.attributes),
-      active: rec.state === "active",
-      deactivated: rec.state !== "active",
-      version: MESOS_VERSION,
-      capabilities: ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+      id: this.id,
+      info: this.info,
+      startTime: this.startTime,
+      allocationIntervalMs: this.#opts.allocationIntervalMs,
+      authenticate: this.#opts.authenticate ?? false,
+      agents: this.#agents,
+      recovering: this.#recovering,
+      frameworks: this.#frameworks,
+      completedFrameworks: this.#completedFrameworks,
+      offers: this.#offers,
     };
   }
 
   /** `/master/state`. */
   state(): Record<string, unknown> {
-    const recs = [...this.#agents.values()];
-    return {
-      version: MESOS_VERSION,
-      build_user: "devcluster",
-      start_time: this.startTime,
-      elected_time: this.startTime,
-      id: this.id,
-      pid: this.info.pid,
-      hostname: this.info.hostname,
-      activated_slaves: recs.filter((r) => r.state === "active").length,
-      deactivated_slaves: 0,
-      unreachable_slaves: recs.filter((r) => r.state === "unreachable").length,
-      leader: this.info.pid,
-      leader_info: this.info,
-      flags: {
-        allocation_interval: `${this.#opts.allocationIntervalMs}ms`,
-        authenticate_http_frameworks: String(this.#opts.authenticate ?? false),
-        hostname: this.info.hostname,
-        port: String(this.info.port),
-        http_framework_authenticators: "basic",
-      },
-      slaves: recs.filter((r) => r.state === "active").map((r) => this.#agentJson(r)),
-      recovered_slaves: [...this.#recovering].map((id) => ({ id })),
-      frameworks: [...this.#frameworks.values()].map((f) => this.#frameworkJson(f)),
-      completed_frameworks: this.#completedFrameworks.map((f) => this.#frameworkJson(f)),
-      orphan_tasks: [],
-      unregistered_frameworks: [],
-    };
+    return stateJson(this.#view());
   }
 
   /** `/master/slaves`. */
   slaves(): Record<string, unknown> {
-    return {
-      slaves: [...this.#agents.values()].filter((r) => r.state === "active").map((r) =>
-        this.#agentJson(r)
-      ),
-      recovered_slaves: [],
-    };
+    return slavesJson(this.#view());
   }
 
   /** `/master/frameworks`. */
   frameworks(): Record<string, unknown> {
-    return {
-      frameworks: [...this.#frameworks.values()].map((f) => this.#frameworkJson(f)),
-      completed_frameworks: this.#completedFrameworks.map((f) => this.#frameworkJson(f)),
-      unregistered_frameworks: [],
-    };
+    return frameworksJson(this.#view());
   }
 
   /** `/master/tasks?framework_id=&task_id=&limit=100&offset=0&order=desc`. */
   tasks(params: URLSearchParams): Record<string, unknown> {
-    const fid = params.get("framework_id");
-    const tid = params.get("task_id");
-    const limit = Number(params.get("limit") ?? 100);
-    const offset = Number(params.get("offset") ?? 0);
-    const order = params.get("order") ?? "desc";
-    const all: MasterTask[] = [];
-    for (const fw of [...this.#frameworks.values(), ...this.#completedFrameworks]) {
-      if (fid && fw.id !== fid) continue;
-      all.push(...fw.tasks.values(), ...fw.unreachable.values(), ...fw.completed);
-    }
-    const ts = (t: MasterTask) => t.statuses.at(-1)?.timestamp ?? 0;
-    const list = all.filter((t) => !tid || t.info.task_id.value === tid)
-      .sort((a, b) => order === "asc" ? ts(a) - ts(b) : ts(b) - ts(a));
-    return { tasks: list.slice(offset, offset + limit).map((t) => this.#taskJson(t)) };
+    return tasksJson(this.#view(), params);
   }
 
   /** `/master/teardown` (operator): removes the framework named by `frameworkId`. */
@@ -1805,34 +1178,3 @@ export class Master implements MasterLink {
     }
   }
 }
-
-interface Operation {
-  type?: string;
-  id?: { value: string };
-  launch?: { task_infos?: TaskInfo[] };
-  launch_group?: { task_group?: { tasks?: TaskInfo[] } };
-}
-
-interface AcceptBody {
-  offer_ids?: { value: string }[];
-  operations?: Operation[];
-  filters?: { refuse_seconds?: number };
-}
-
-interface KillBody {
-  task_id: { value: string };
-  agent_id?: { value: string };
-  kill_policy?: { grace_period?: { nanoseconds: number } };
-}
-
-interface AckBody {
-  agent_id: { value: string };
-  task_id: { value: string };
-  uuid: string;
-}
-
-interface ReconcileBody {
-  tasks?: { task_id: { value: string }; agent_id?: { value: string } }[];
-}
-
-export { jsonResponse, text as textResponse };

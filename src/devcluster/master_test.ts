@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { memoryRecorder, RecordIoDecoder, startDevCluster } from "./mod.ts";
+import { RecordIODecoder } from "../mesos/recordio.ts";
+import { memoryRecorder, startDevCluster } from "./mod.ts";
 import { frameworkInfo, type Json, post, subscribe } from "./_test_helpers.ts";
 
 const SUBSCRIBE = { type: "SUBSCRIBE", subscribe: { framework_info: frameworkInfo() } };
@@ -158,14 +159,15 @@ Deno.test("SUBSCRIBE streams RecordIO: SUBSCRIBED with 15.0, an immediate HEARTB
   const reader = res.body!.getReader();
   let raw = new Uint8Array(0);
   const records: string[] = [];
-  const decoder = new RecordIoDecoder();
+  const decoder = new RecordIODecoder();
+  const utf8 = new TextDecoder();
   while (records.length < 4) {
     const { value } = await reader.read();
     const joined = new Uint8Array(raw.length + value!.length);
     joined.set(raw);
     joined.set(value!, raw.length);
     raw = joined;
-    records.push(...decoder.decode(value!));
+    records.push(...decoder.decode(value!).map((r) => utf8.decode(r)));
   }
   await reader.cancel();
   const text = new TextDecoder().decode(raw);

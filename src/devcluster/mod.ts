@@ -29,13 +29,15 @@ import type { Master } from "./master.ts";
 import { fileRecorder, type Recorder } from "./record.ts";
 import { type MasterRegistry, memoryRegistry } from "./registry.ts";
 import { parseAttributeText, parseResourceText } from "./resources.ts";
-import type { Attribute, Resource } from "./types.ts";
+import type { Attribute, Resource } from "../mesos/types.ts";
 
 export { type Agent, type ExecutorMode, parseDurationMs } from "./agent.ts";
 export { FILES_READ_CAP_BYTES, FilesService } from "./files.ts";
 export { authenticateBasic, type InjectedResponse } from "./cluster.ts";
-export { encodeJson, encodeRecord, RecordIoDecoder, RecordIoError } from "./json.ts";
-export { acceptsJson, DEFAULT_REFUSE_SECONDS, ipToUint32, type Master } from "./master.ts";
+export { encodeJson } from "./json.ts";
+export { DEFAULT_REFUSE_SECONDS, type Master } from "./master.ts";
+export { ipToUint32 } from "./master_info.ts";
+export { acceptsJson } from "./responses.ts";
 export { fileRecorder, memoryRecorder, type Recorder } from "./record.ts";
 export { type MasterRegistry, memberName, type Membership, memoryRegistry } from "./registry.ts";
 export { zkRegistry } from "./zk_registry.ts";

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { MasterInfo } from "./types.ts";
+import type { MasterInfo } from "../mesos/types.ts";
 
 /** One master's membership in the group. */
 export interface Membership {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { makeMasterInfo } from "./master.ts";
+import { makeMasterInfo } from "./master_info.ts";
 import { memberName, memoryRegistry } from "./registry.ts";
 
 Deno.test("memoryRegistry() elects the lowest json.info_ sequence", async () => {

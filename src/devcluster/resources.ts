@@ -5,9 +5,8 @@
  *
  * @module
  */
-import type { Attribute, Resource } from "./types.ts";
-
-type Span = [number, number];
+import { containsRanges, formatRanges, normalizeRanges, subtractRanges } from "../mesos/ranges.ts";
+import type { Attribute, Range, Resource } from "../mesos/types.ts";
 
 interface Entry {
   name: string;
@@ -16,10 +15,10 @@ interface Entry {
   /** Thousandths. */
   milli: number;
   /** Never mutated in place (may be shared); replaced on change. */
-  ranges: Span[];
+  ranges: Range[];
   /** Never mutated in place (may be shared); replaced on change. */
   set: string[];
-  reservation?: unknown;
+  reservation?: Resource["reservation"];
 }
 
 /** Thrown for resource or attribute text that cannot be parsed. */
@@ -30,50 +29,7 @@ export class ResourceParseError extends Error {
   }
 }
 
-function normalizeRanges(ranges: Span[]): Span[] {
-  if (ranges.length <= 1) return ranges.map(([b, e]) => [b, e]);
-  const sorted = ranges.map(([b, e]) => [b, e] as Span).sort((a, b) => a[0] - b[0]);
-  const out: Span[] = [sorted[0]];
-  for (let i = 1; i < sorted.length; i++) {
-    const last = out[out.length - 1];
-    const [b, e] = sorted[i];
-    if (b <= last[1] + 1) last[1] = Math.max(last[1], e);
-    else out.push([b, e]);
-  }
-  return out;
-}
-
-function subtractRanges(a: Span[], b: Span[]): Span[] {
-  let out = a.map(([x, y]) => [x, y] as Span);
-  for (const [rb, re] of b) {
-    const next: Span[] = [];
-    for (const [x, y] of out) {
-      if (re < x || rb > y) {
-        next.push([x, y]);
-        continue;
-      }
-      if (rb > x) next.push([x, rb - 1]);
-      if (re < y) next.push([re + 1, y]);
-    }
-    out = next;
-  }
-  return out;
-}
-
-function containsRanges(a: Span[], b: Span[]): boolean {
-  for (const [rb, re] of b) {
-    if (!a.some(([x, y]) => rb >= x && re <= y)) return false;
-  }
-  return true;
-}
-
-/** `[31000-31004, 31006-32000]`, the Mesos text form of ranges. */
-export function formatRanges(ranges: Span[] | { begin: number; end: number }[]): string {
-  const spans = ranges.map((r) => Array.isArray(r) ? r : [r.begin, r.end]);
-  return `[${spans.map(([b, e]) => `${b}-${e}`).join(", ")}]`;
-}
-
-const NONE: Span[] = [];
+const NONE: Range[] = [];
 const NO_ITEMS: string[] = [];
 
 function union(a: string[], b: readonly string[]): string[] {
@@ -119,7 +75,7 @@ export class ResourceSet {
     else if (r.type === "RANGES") {
       e.ranges = normalizeRanges([
         ...e.ranges,
-        ...(r.ranges?.range ?? []).map((x) => [x.begin, x.end] as Span),
+        ...(r.ranges?.range ?? []),
       ]);
     } else if (r.type === "SET") e.set = union(e.set, r.set?.item ?? []);
   }
@@ -227,7 +183,7 @@ export class ResourceSet {
         r.scalar = { value: e.milli / 1000 };
       } else if (e.type === "RANGES") {
         if (!e.ranges.length) continue;
-        r.ranges = { range: e.ranges.map(([begin, end]) => ({ begin, end })) };
+        r.ranges = { range: e.ranges.map(({ begin, end }) => ({ begin, end })) };
       } else {
         if (!e.set.length) continue;
         r.set = { item: [...e.set] };
@@ -243,7 +199,7 @@ export class ResourceSet {
   /** The flattened v0 form of `/state`: `{"cpus":0.5,"gpus":0.0,"mem":256.0,"disk":0.0,"ports":"[31005-31005]"}`. */
   flatten(): Record<string, number | string> {
     const out: Record<string, number | string> = { cpus: 0, disk: 0, gpus: 0, mem: 0 };
-    const ranges = new Map<string, Span[]>();
+    const ranges = new Map<string, Range[]>();
     const sets = new Map<string, string[]>();
     for (const e of this.entries.values()) {
       if (e.type === "SCALAR") out[e.name] = ((out[e.name] as number) ?? 0) + e.milli / 1000;
@@ -280,12 +236,14 @@ export function validateResources(resources: readonly Resource[]): string | null
       if (v === undefined) return "Invalid scalar resource: scalar is not set";
       if (!Number.isFinite(v) || v <= 0) return "Invalid scalar resource: value <= 0";
     } else if (r.type === "RANGES") {
-      const spans = (r.ranges?.range ?? []).map((x) => [x.begin, x.end] as Span);
+      const spans = r.ranges?.range ?? [];
       if (!r.ranges) return "Invalid ranges resource: ranges are not set";
-      for (const [b, e] of spans) if (b > e) return "Invalid ranges resource: begin > end";
-      const sorted = [...spans].sort((a, b) => a[0] - b[0]);
+      for (const x of spans) if (x.begin > x.end) return "Invalid ranges resource: begin > end";
+      const sorted = [...spans].sort((a, b) => a.begin - b.begin);
       for (let i = 1; i < sorted.length; i++) {
-        if (sorted[i][0] <= sorted[i - 1][1]) return "Invalid ranges resource: overlapping ranges";
+        if (sorted[i].begin <= sorted[i - 1].end) {
+          return "Invalid ranges resource: overlapping ranges";
+        }
       }
     } else if (r.type === "SET") {
       const items = r.set?.item ?? [];
@@ -370,8 +328,8 @@ export function flattenAttributes(
   for (const a of attributes) {
     if (a.type === "SCALAR") out[a.name] = a.scalar!.value;
     else if (a.type === "TEXT") out[a.name] = a.text!.value;
-    else if (a.type === "RANGES") out[a.name] = formatRanges(a.ranges!.range);
-    else out[a.name] = `{${a.set!.item.join(",")}}`;
+    else if (a.type === "RANGES") out[a.name] = formatRanges(a.ranges?.range ?? []);
+    else out[a.name] = `{${(a.set?.item ?? []).join(",")}}`;
   }
   return out;
 }

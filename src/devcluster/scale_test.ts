@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { RecordIoDecoder, startDevCluster } from "./mod.ts";
+import { RecordIODecoder } from "../mesos/recordio.ts";
+import { startDevCluster } from "./mod.ts";
 import {
   acceptCall,
   ackCall,
@@ -42,7 +43,8 @@ Deno.test("simulated executor: 1,000 agents take 100,000 tasks", async () => {
   });
   const streamId = res.headers.get("mesos-stream-id")!;
   const reader = res.body!.getReader();
-  const decoder = new RecordIoDecoder();
+  const decoder = new RecordIODecoder();
+  const text = new TextDecoder();
   let frameworkId = "";
   let offers: Json[] = [];
   let updates = 0;
@@ -50,7 +52,8 @@ Deno.test("simulated executor: 1,000 agents take 100,000 tasks", async () => {
     while (true) {
       const { value, done } = await reader.read();
       if (done) return;
-      for (const record of decoder.decode(value)) {
+      for (const bytes of decoder.decode(value)) {
+        const record = text.decode(bytes);
         if (record.startsWith('{"type":"UPDATE"')) updates++;
         else if (record.startsWith('{"type":"SUBSCRIBED"')) {
           frameworkId = JSON.parse(record).subscribed.framework_id.value;

@@ -9,7 +9,7 @@
 import { leaderNode, MASTER_INFO_LABEL } from "../mesos/zk_detector.ts";
 import type { ZkClient } from "../zk/mod.ts";
 import type { MasterRegistry, Membership } from "./registry.ts";
-import type { MasterInfo } from "./types.ts";
+import type { MasterInfo } from "../mesos/types.ts";
 
 /**
  * A {@linkcode MasterRegistry} over `client` under `path`. Memberships come back with a new

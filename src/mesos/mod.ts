@@ -38,6 +38,7 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./recordio.ts";
 export * from "./json.ts";
+export * from "./ranges.ts";
 export * from "./events.ts";
 export * from "./calls.ts";
 export * from "./auth.ts";

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Attribute, Offer, Range, Resource } from "../mesos/mod.ts";
+import { countRanges, toRanges } from "../mesos/ranges.ts";
 import type { Constraint, TaskRecord } from "../task/mod.ts";
 
 /** What a task asks of an offer. */
@@ -155,7 +156,7 @@ class OfferPool {
     let n = 0;
     for (const p of this.ports) {
       if (p.role !== role && p.role !== "*") continue;
-      for (const r of p.ranges) n += r.end - r.begin + 1;
+      n += countRanges(p.ranges);
     }
     return n;
   }
@@ -230,18 +231,6 @@ function claim(template: Resource, amount: Pick<Resource, "scalar" | "ranges">):
 
 /** An offered resource without its amount, per resource: an offer is claimed from many times. */
 const claimBases = new WeakMap<Resource, Resource>();
-
-/** Sorted ports as the fewest inclusive ranges. */
-export function toRanges(ports: number[]): Range[] {
-  const sorted = [...ports].sort((a, b) => a - b);
-  const out: Range[] = [];
-  for (const p of sorted) {
-    const last = out.at(-1);
-    if (last && last.end + 1 === p) last.end = p;
-    else out.push({ begin: p, end: p });
-  }
-  return out;
-}
 
 /** A task's demand and its shape key, remembered per record: rounds see the same records. */
 const shapes = new WeakMap<

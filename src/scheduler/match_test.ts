@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../testing/asserts.ts";
 import { offer, task } from "./_testdata.ts";
-import { inMaintenance, matchOffers, satisfiesConstraints, toRanges } from "./match.ts";
+import { inMaintenance, matchOffers, satisfiesConstraints } from "./match.ts";
 
 Deno.test("matchOffers() packs several tasks into one offer", () => {
   const tasks = [
@@ -112,8 +112,4 @@ Deno.test("inMaintenance() rejects agents in a started window", () => {
       .placements.length,
     0,
   );
-});
-
-Deno.test("toRanges() coalesces ports", () => {
-  assertEquals(toRanges([3, 1, 2, 7]), [{ begin: 1, end: 3 }, { begin: 7, end: 7 }]);
 });
