@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createApi } from "./api/mod.ts";
+import { createApi, type HaRole } from "./api/mod.ts";
 import { type Callbacks, createCallbacks } from "./callback/mod.ts";
 import { parseHttpCredentials } from "./config/mod.ts";
 import { EventHub } from "./events/mod.ts";
@@ -45,6 +45,8 @@ export interface AppDeps {
   fetch?: typeof fetch;
   /** Scheduler tuning (tests): driver timeouts, back-off. */
   scheduler?: Pick<SchedulerOptions, "driver" | "fetch">;
+  /** This instance's high-availability role for the health answer (src/ha). */
+  ha?: () => HaRole;
 }
 
 /** A running Eremetic minus its HTTP listener. */
@@ -189,6 +191,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     queueSize: config.queue_size,
     sandbox: createSandboxReader({ logger, fetch: deps.fetch }),
     web,
+    ha: deps.ha,
   });
   // Retention: finished tasks are deleted `retention_seconds` after they ended.
   let retentionTimer: ReturnType<typeof setInterval> | undefined;

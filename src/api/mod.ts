@@ -53,6 +53,15 @@ export interface ApiDeps {
    * browsers get the JSON answers.
    */
   web?: WebPages;
+  /** This instance's part in high availability, for the health answer (standalone when absent). */
+  ha?: () => HaRole;
+}
+
+/** Which instance schedules (docs/operations.md, high availability). */
+export interface HaRole {
+  role: "leader" | "follower" | "standalone";
+  /** The leader's advertised address, if one is known. */
+  leader: string | null;
 }
 
 /** Paths (as regular expressions) and the methods they answer, for 405 responses. */
@@ -206,6 +215,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
           ...(mesos.detail ? { detail: mesos.detail } : {}),
         },
         warnings,
+        ha: deps.ha?.() ?? { role: "standalone", leader: null },
       },
       store.ok ? 200 : 503,
     );

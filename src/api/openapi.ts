@@ -266,7 +266,8 @@ export function openApiDocument(version: string) {
       },
       "/api/v1/health": {
         get: {
-          summary: "Store and Mesos connection state (never behind auth)",
+          summary: "Store and Mesos connection state, and the high-availability role " +
+            "(`ha`: leader, follower or standalone, and the leader's address; never behind auth)",
           responses: {
             "200": { description: "healthy" },
             "503": { description: "store unavailable" },

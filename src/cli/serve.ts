@@ -4,6 +4,7 @@
  * @module
  */
 import { createApp } from "../app.ts";
+import { startHa } from "../ha/mod.ts";
 import {
   type Config,
   ConfigError,
@@ -28,7 +29,10 @@ export interface RunningServer extends AsyncDisposable {
 
 /** Starts the API server for a resolved configuration. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const app = await createApp(config, { logger });
+  // With ZooKeeper and a master, instances elect one leader (high availability).
+  const app = config.database_driver === "zk" && config.master
+    ? await startHa(config, { logger, clock: systemClock })
+    : await createApp(config, { logger });
   const tls = config.tls_cert && config.tls_key
     ? {
       cert: await Deno.readTextFile(config.tls_cert),

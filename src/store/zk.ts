@@ -138,7 +138,9 @@ class ZkStore implements TaskStore {
     for (const p of [this.#root, `${this.#meta}/idempotency`, `${this.#meta}/outbox`]) {
       await zk.mkdirp(p);
     }
-    const names = ((await zk.getChildren(this.#root)) ?? []).filter((n) => !n.startsWith("_"));
+    const names = ((await zk.getChildren(this.#root)) ?? []).filter((n) =>
+      !n.startsWith("_") && n !== "leader" // the election (src/ha)
+    );
     const originals: { doc: Record<string, unknown>; czxid: bigint }[] = [];
     await inChunks(names, async (name) => {
       const node = await zk.getData(`${this.#root}/${name}`);

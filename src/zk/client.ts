@@ -140,6 +140,7 @@ export class ZkClient implements AsyncDisposable {
   #closed = false;
   #waiters = new Set<() => void>();
   #lostListeners = new Set<() => void>();
+  #connectionListeners = new Set<(connected: boolean) => void>();
 
   constructor(url: ZkUrl, options: ZkClientOptions = {}) {
     this.url = url;
@@ -160,14 +161,18 @@ export class ZkClient implements AsyncDisposable {
       this.#connected = true;
       for (const w of this.#waiters) w();
       this.#waiters.clear();
+      for (const l of this.#connectionListeners) l(true);
     });
     raw.on("disconnected", () => {
-      if (raw === this.#raw) this.#connected = false;
+      if (raw !== this.#raw) return;
+      this.#connected = false;
+      for (const l of this.#connectionListeners) l(false);
     });
     raw.on("expired", () => {
       if (raw !== this.#raw || this.#closed) return;
       // The session is gone with its ephemeral nodes and watches: start another one.
       this.#connected = false;
+      for (const l of this.#connectionListeners) l(false);
       raw.close();
       this.#open();
       for (const l of this.#lostListeners) l();
@@ -221,6 +226,15 @@ export class ZkClient implements AsyncDisposable {
   onSessionLost(listener: () => void): () => void {
     this.#lostListeners.add(listener);
     return () => this.#lostListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener(false)` as soon as the connection is lost (the session may live on)
+   * or the session expired, and `listener(true)` when a session is connected again.
+   */
+  onConnectionChange(listener: (connected: boolean) => void): () => void {
+    this.#connectionListeners.add(listener);
+    return () => this.#connectionListeners.delete(listener);
   }
 
   #acl(acl: ZkAcl): zookeeper.ACL[] {
@@ -348,6 +362,7 @@ export class ZkClient implements AsyncDisposable {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     this.#lostListeners.clear();
+    this.#connectionListeners.clear();
     const raw = this.#raw;
     if (!this.#connected) {
       raw.close();
