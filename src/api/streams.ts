@@ -315,7 +315,8 @@ export function createStreams(deps: StreamDeps): Streams {
       let progressed = false;
       let failure: string | null = null;
       if (task.agent_id && deps.sandbox) {
-        const res = await deps.sandbox.read(task, file, { offset });
+        // While the task runs, the reader holds back what may begin a masked value.
+        const res = await deps.sandbox.read(task, file, { offset, hold: !terminal });
         if (!channel.open) {
           await res.body?.cancel();
           return;
@@ -324,17 +325,21 @@ export function createStreams(deps: StreamDeps): Streams {
           const text = await res.text();
           const next = Number(res.headers.get("x-sandbox-next-offset"));
           if (text !== "" && Number.isSafeInteger(next) && next > offset) {
+            // Masked values change the length: then only the last piece's id (`next`) is exact.
+            const exact = encoder.encode(text).length === next - offset;
+            const parts = [...pieces(text, FOLLOW_EVENT_CHARS)];
             // One read may hold up to 1 MiB: sent in pieces, each far below the client's bound.
-            for (const piece of pieces(text, FOLLOW_EVENT_CHARS)) {
+            for (const [i, piece] of parts.entries()) {
               if (channel.pendingBytes > maxBytes / 4) await channel.drained();
               if (!channel.open) return;
-              const end = offset + encoder.encode(piece).length;
+              const last = i === parts.length - 1;
+              const end = last ? next : offset + encoder.encode(piece).length;
               channel.send(formatSse({
-                id: end,
+                id: exact || last ? end : undefined,
                 event: "output",
                 data: JSON.stringify({ offset, text: piece }),
               }));
-              offset = end;
+              if (exact) offset = end;
             }
             offset = next;
             progressed = true;

@@ -31,7 +31,8 @@ export interface SandboxReader {
   read(
     task: TaskRecord,
     file: "stdout" | "stderr",
-    range: { offset?: number; length?: number },
+    /** `hold`: the file is still written; keep back what may begin a masked value. */
+    range: { offset?: number; length?: number; hold?: boolean },
   ): Promise<Response>;
 }
 

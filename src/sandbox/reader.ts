@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../runtime.ts";
 import type { TaskRecord } from "../task/mod.ts";
+import { maskStream, maskWindow, secretsOf } from "./mask.ts";
 
 export const DEFAULT_SANDBOX_TIMEOUT_MS = 10_000;
 /** The most bytes one ranged read returns (the agent serves 64 KiB per `/files/read`; we loop). */
@@ -43,6 +44,11 @@ export interface SandboxRange {
   offset?: number;
   /** Bytes wanted; absent = to the end of the file (at most `maxRangeBytes`). */
   length?: number;
+  /**
+   * Following a file still written: stop before trailing bytes that may begin one
+   * of the task's masked values (they come once the value is complete or ruled out).
+   */
+  hold?: boolean;
 }
 
 /** Reads sandbox files of tasks; the shape `src/api` expects (`SandboxReader`). */
@@ -207,6 +213,7 @@ export function createSandboxReader(options: SandboxReaderOptions): SandboxReade
     maxRangeBytes = MAX_SANDBOX_RANGE_BYTES,
   } = options;
   const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
 
   /** `/files/read` at `offset` for `length` bytes (-1 = to EOF); `null` when the agent says 404. */
   async function readChunk(
@@ -266,7 +273,7 @@ export function createSandboxReader(options: SandboxReaderOptions): SandboxReade
     });
   }
 
-  async function read(
+  async function readRaw(
     task: TaskRecord,
     file: "stdout" | "stderr",
     range: SandboxRange,
@@ -306,6 +313,49 @@ export function createSandboxReader(options: SandboxReaderOptions): SandboxReade
         headers: { "content-type": JSON_TYPE },
       });
     }
+  }
+
+  /**
+   * `readRaw` with the task's masked values shown as `*******`: a range is read with
+   * a secret's length of context on each side, so a value cut by the range is masked too.
+   */
+  async function read(
+    task: TaskRecord,
+    file: "stdout" | "stderr",
+    range: SandboxRange,
+  ): Promise<Response> {
+    const secrets = secretsOf(task);
+    if (secrets.length === 0) return await readRaw(task, file, range);
+    if (range.offset === undefined && range.length === undefined) {
+      const res = await readRaw(task, file, range);
+      if (res.status !== 200 || !res.body) return res;
+      return new Response(maskStream(res.body, secrets), { status: 200, headers: res.headers });
+    }
+    const pad = secrets[0].length - 1;
+    const { offset, length } = range;
+    const contextOffset = offset === undefined ? undefined : Math.max(0, offset - pad);
+    const res = await readRaw(task, file, {
+      offset: contextOffset,
+      length: length === undefined
+        ? undefined
+        : length + pad + (offset === undefined ? 0 : offset - contextOffset!),
+    });
+    if (res.status !== 200) return res;
+    const context = encoder.encode(await res.text());
+    const contextStart = Number(res.headers.get("x-sandbox-offset"));
+    const size = Number(res.headers.get("x-sandbox-size"));
+    const start = offset ?? Math.max(0, size - (length ?? 0));
+    const end = length === undefined ? Infinity : start + length;
+    const w = maskWindow(context, contextStart, start, end, secrets, range.hold);
+    return new Response(decoder.decode(w.bytes), {
+      status: 200,
+      headers: {
+        "content-type": TEXT_TYPE,
+        "x-sandbox-offset": String(start),
+        "x-sandbox-size": String(Math.max(size, w.next)),
+        "x-sandbox-next-offset": String(w.next),
+      },
+    });
   }
 
   return { read };

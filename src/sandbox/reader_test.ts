@@ -389,3 +389,28 @@ Deno.test("SandboxReader.read() works against the development cluster's files se
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SandboxReader.read() shows the task's masked values as *******, whole file and ranges", async () => {
+  const t = launched(0, { masked_env: { TOKEN: "tok-5ecret" } });
+  const raw = "a tok-5ecret b\nsecond tok-5ecret";
+  await using agent = fakeAgent({ files: { [`${t.sandbox_path}/stdout`]: raw }, readCap: 4 });
+  const reader = createSandboxReader({ logger: silentLogger });
+  const task = { ...t, agent_port: agent.port };
+  const whole = await reader.read(task, "stdout", {});
+  assertEquals(await whole.text(), "a ******* b\nsecond *******");
+  // A range starting inside the value: masked whole, never a piece of it.
+  const cut = await reader.read(task, "stdout", { offset: 5, length: 4 });
+  assertEquals(await cut.text(), "*******");
+  assertEquals(cut.headers.get("x-sandbox-next-offset"), "12");
+  // The tail.
+  const tail = await reader.read(task, "stdout", { length: 5 });
+  assertEquals(await tail.text(), "*******");
+  // Following a running task: a trailing prefix of the value is held back.
+  const grow = { ...task, masked_env: { TOKEN: "second tok-5ecret and more" } };
+  const held = await reader.read(grow, "stdout", { offset: 0, hold: true });
+  assertEquals(await held.text(), "a tok-5ecret b\n");
+  assertEquals(held.headers.get("x-sandbox-next-offset"), "15");
+  // Another task's values are not its own: shown as written.
+  const other = await reader.read({ ...task, masked_env: null }, "stdout", {});
+  assertEquals(await other.text(), raw);
+});
