@@ -47,8 +47,13 @@ Deno.test("e2e: PORT0 and masked_env reach the task while GET shows *******", as
   assertEquals(task.masked_env, { TOKEN: "*******" });
   const hostPort = task.ports![0].host_port;
   assert(hostPort > 0, "a host port was assigned");
+  // The task got the value: the agent's own file holds it (the development cluster's
+  // sandboxes are local directories) ...
+  const raw = await Deno.readTextFile(`${task.sandbox_path}/stdout`);
+  assertStringIncludes(raw, `port=${hostPort} first=${hostPort} secret=s3cr3t-value plain=visible`);
+  // ... while Eremetic serves the task's own masked value as *******.
   const out = await (await fetch(`${stack.url}/api/v1/task/${id}/stdout`)).text();
-  assertStringIncludes(out, `port=${hostPort} first=${hostPort} secret=s3cr3t-value plain=visible`);
+  assertStringIncludes(out, `port=${hostPort} first=${hostPort} secret=******* plain=visible`);
   const everything = JSON.stringify(stack.server.logs) +
     await (await fetch(`${stack.url}/api/v1/task?state=`)).text();
   assert(!everything.includes("s3cr3t-value"), "the secret leaked into a log or a list");
