@@ -27,6 +27,41 @@ export function freePort(): number {
   return port;
 }
 
+/** What `serveArgs` builds a `deno run ... main.ts serve` command line from. */
+export interface ServeArgsOptions {
+  port: number;
+  database: string;
+  /** `--master`; none when absent. */
+  master?: string;
+  /** `--database-driver`; the configured default when absent. */
+  driver?: string;
+  /** Deno flags placed before `main.ts` (e.g. `--cpu-prof`). */
+  denoFlags?: string[];
+}
+
+/** The arguments of `deno` running Eremetic on loopback for a benchmark, logging warnings only. */
+export function serveArgs(
+  { port, database, master, driver, denoFlags = [] }: ServeArgsOptions,
+): string[] {
+  return [
+    "run",
+    "-A",
+    ...denoFlags,
+    "main.ts",
+    "serve",
+    "--address",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    ...(driver ? ["--database-driver", driver] : []),
+    "--database",
+    database,
+    ...(master ? ["--master", master] : []),
+    "--loglevel",
+    "warn",
+  ];
+}
+
 export interface StartProcessOptions {
   /** Arguments of `deno` (e.g. `["run", "-A", "main.ts", "serve", ...]`). */
   args: string[];

@@ -36,6 +36,7 @@ import {
   progress,
   ROOT,
   type RunningProcess,
+  serveArgs,
   startProcess,
   writeSection,
 } from "./_lib.ts";
@@ -215,23 +216,7 @@ async function startEremetic(
   const url = `http://127.0.0.1:${port}`;
   const startedAt = performance.now();
   const proc = await startProcess({
-    args: [
-      "run",
-      "-A",
-      ...profileArgs("serve"),
-      "main.ts",
-      "serve",
-      "--address",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--database",
-      database,
-      "--master",
-      master,
-      "--loglevel",
-      "warn",
-    ],
+    args: serveArgs({ port, database, master, denoFlags: profileArgs("serve") }),
     healthUrl: `${url}/api/v1/health`,
     timeoutMs: 120_000,
     env: { HTTP_CREDENTIALS: "", EREMETIC_HTTP_CREDENTIALS: "" },

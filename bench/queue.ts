@@ -30,6 +30,7 @@ import {
   memoryOf,
   progress,
   ROOT,
+  serveArgs,
   startProcess,
   writeSection,
 } from "./_lib.ts";
@@ -113,22 +114,7 @@ async function run(tmp: string, tasks: number, idleSeconds: number): Promise<Que
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
   await using srv = await startProcess({
-    args: [
-      "run",
-      "-A",
-      "main.ts",
-      "serve",
-      "--address",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--database",
-      database,
-      "--master",
-      master,
-      "--loglevel",
-      "warn",
-    ],
+    args: serveArgs({ port, database, master }),
     healthUrl: `${url}/api/v1/health`,
     timeoutMs: 120_000,
     env: { HTTP_CREDENTIALS: "", EREMETIC_HTTP_CREDENTIALS: "" },

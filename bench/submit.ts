@@ -30,6 +30,7 @@ import {
   progress,
   ROOT,
   runWrk,
+  serveArgs,
   startProcess,
   writeSection,
   wrkLua,
@@ -95,20 +96,7 @@ async function main(): Promise<number> {
     return phase;
   }
 
-  const serverArgs = (port: number, database: string) => [
-    "run",
-    "-A",
-    "main.ts",
-    "serve",
-    "--address",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--database",
-    database,
-    "--loglevel",
-    "warn",
-  ];
+  const serverArgs = (port: number, database: string) => serveArgs({ port, database });
   // Whatever the environment says, the benchmark runs without a master or credentials.
   const serverEnv = { MASTER: "", EREMETIC_MASTER: "", HTTP_CREDENTIALS: "" };
 

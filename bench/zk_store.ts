@@ -27,6 +27,7 @@ import {
   markdownTable,
   progress,
   runWrk,
+  serveArgs,
   startProcess,
   writeSection,
   wrkLua,
@@ -99,22 +100,11 @@ async function main(args: string[]): Promise<number> {
       const port = freePort();
       const base = `http://127.0.0.1:${port}`;
       await using srv = await startProcess({
-        args: [
-          "run",
-          "-A",
-          "main.ts",
-          "serve",
-          "--address",
-          "127.0.0.1",
-          "--port",
-          String(port),
-          "--database-driver",
+        args: serveArgs({
+          port,
           driver,
-          "--database",
-          driver === "kv" ? `${tmp}/h.kv` : zk.url("/bench/h"),
-          "--loglevel",
-          "warn",
-        ],
+          database: driver === "kv" ? `${tmp}/h.kv` : zk.url("/bench/h"),
+        }),
         healthUrl: `${base}/api/v1/health`,
         env: { MASTER: "", EREMETIC_MASTER: "", HTTP_CREDENTIALS: "" },
       });

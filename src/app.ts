@@ -15,7 +15,7 @@ import { parseHttpCredentials } from "./config/mod.ts";
 import { EventHub } from "./events/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { createMetrics, type Metrics } from "./metrics/mod.ts";
-import { type Clock, type Logger, newId, systemClock } from "./runtime.ts";
+import { type Clock, type Logger, newId, systemClock, Timers } from "./runtime.ts";
 import {
   buildFrameworkInfo,
   queueOnlyControl,
@@ -194,20 +194,20 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     ha: deps.ha,
   });
   // Retention: finished tasks are deleted `retention_seconds` after they ended.
-  let retentionTimer: ReturnType<typeof setInterval> | undefined;
+  const timers = new Timers(clock);
   if (config.retention_seconds > 0) {
     const prune = () =>
       pruneFinishedTasks(store, Math.floor(clock.now() / 1000) - config.retention_seconds)
         .then((n) => n > 0 && logger.info("Deleted finished tasks past retention", { deleted: n }))
         .catch((e) => logger.warn("Cannot apply retention", { error: (e as Error).message }));
-    retentionTimer = setInterval(prune, RETENTION_INTERVAL_MS);
+    timers.every(RETENTION_INTERVAL_MS, prune);
     void prune();
   }
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
-    clearInterval(retentionTimer);
+    timers.close();
     events.close();
     await scheduler?.close();
     await callbacks.close();

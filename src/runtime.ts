@@ -87,6 +87,15 @@ const GLOBAL_TIMER_HOST: TimerHost = {
   clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
 };
 
+/**
+ * Resolves after the host has had a turn of its event loop (pending socket writes and
+ * reads run meanwhile). Not a measure of time, so not on a `Clock`: a fake clock must
+ * not hold back I/O that is already under way.
+ */
+export function nextHostTurn(host: TimerHost = GLOBAL_TIMER_HOST): Promise<void> {
+  return new Promise((resolve) => host.setTimeout(resolve, 1));
+}
+
 /** A scheduled callback. */
 export interface Timer {
   cancel(): void;

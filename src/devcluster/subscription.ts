@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Timer } from "../runtime.ts";
+import { nextHostTurn, type Timer } from "../runtime.ts";
 import { encodeRecord } from "../mesos/recordio.ts";
 import type { Faults } from "./faults.ts";
 import { type DirectBody, type DirectSink, utf8Length } from "./http1.ts";
@@ -143,11 +143,11 @@ export class Subscription implements DirectBody {
     this.#draining = true;
     while (this.#pending.length && !this.closed) {
       if (this.#mode === "pending") {
-        await new Promise((r) => setTimeout(r, 1));
+        await nextHostTurn();
         continue;
       }
       this.#emit(this.#pending.shift()!);
-      await new Promise((r) => setTimeout(r, 1));
+      await nextHostTurn();
     }
     this.#pending = [];
     this.#draining = false;
