@@ -177,6 +177,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     killTask: (id) => scheduling.killTask(id),
     status: () => scheduling.status(),
   };
+  const timers = new Timers(clock);
   const api = createApi({
     store,
     control,
@@ -192,9 +193,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     sandbox: createSandboxReader({ logger, fetch: deps.fetch }),
     web,
     ha: deps.ha,
+    bodyTimeout: config.body_timeout_seconds > 0
+      ? { ms: config.body_timeout_seconds * 1000, timers }
+      : null,
   });
   // Retention: finished tasks are deleted `retention_seconds` after they ended.
-  const timers = new Timers(clock);
   if (config.retention_seconds > 0) {
     const prune = () =>
       pruneFinishedTasks(store, Math.floor(clock.now() / 1000) - config.retention_seconds)
