@@ -36,6 +36,12 @@ export async function readBody(
 ): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge(limit);
+  // With a declared length the server frames the body to it: read it in one go, without
+  // touching `req.body` (which would make Deno build a stream and read through it).
+  if (Number.isInteger(declared)) {
+    const reading = req.arrayBuffer();
+    return new Uint8Array(await (timeout && timeout.ms > 0 ? within(reading, timeout) : reading));
+  }
   if (!req.body) return new Uint8Array();
   const reader = req.body.getReader();
   let timedOut = false;
@@ -66,6 +72,25 @@ export async function readBody(
   }
 }
 
+/**
+ * `reading`, or a 408 once `timeout` has passed. What the client sent of a declared body
+ * (at most the 1 MiB limit) stays with its connection until the client closes it: a locked
+ * stream cannot be cancelled.
+ */
+function within<T>(reading: Promise<T>, timeout: BodyTimeout): Promise<T> {
+  return new Promise((resolve, reject) => {
+    // Deno says `Connection: close` itself here: the body was not read to its end.
+    const timer = timeout.timers.coarse(timeout.ms, () => reject(tooSlow(timeout.ms, false)));
+    reading.then((value) => {
+      timer.cancel();
+      resolve(value);
+    }, (e) => {
+      timer.cancel();
+      reject(e);
+    });
+  });
+}
+
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);
@@ -85,12 +110,12 @@ function tooLarge(limit: number): HttpError {
   });
 }
 
-function tooSlow(ms: number): HttpError {
+function tooSlow(ms: number, close = true): HttpError {
   return new HttpError(408, {
     error: "request timeout",
     message: `Request body did not arrive within ${ms / 1000} s`,
     details: [{ path: "(body)", problem: `must arrive within ${ms / 1000} s` }],
-  }, { connection: "close" });
+  }, close ? { connection: "close" } : {});
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
