@@ -714,6 +714,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     findSandboxDirectory(agentUrl, task.framework_id, task.mesos_task_id, {
       fetch: options.fetch,
       timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
+      timers,
     }).then((dir) => {
       if (!dir || state.closed) return;
       return chains.run(task.id, async () => {
