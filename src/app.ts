@@ -82,6 +82,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       driver: config.database_driver,
       database: config.database,
       zkSessionTimeoutMs: config.zk_session_timeout_seconds * 1000,
+      logger,
     });
   const counts = await store.countTasks();
   metrics.queueSize.set(counts.queued);
