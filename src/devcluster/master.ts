@@ -746,9 +746,9 @@ export class Master implements MasterLink {
     const agents: string[] = [];
     for (const oid of [...fw.offers]) {
       const offer = this.#offers.get(oid)!;
-      this.#removeOffer(offer);
+      this.#books.removeOffer(offer);
       agents.push(offer.agentId);
-      this.#send(fw, { type: "RESCIND", rescind: { offer_id: { value: oid } } });
+      this.#books.send(fw, { type: "RESCIND", rescind: { offer_id: { value: oid } } });
     }
     if (agents.length) this.#allocateSoon(agents);
     return agents.length;
