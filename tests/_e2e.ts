@@ -98,3 +98,29 @@ export function waitForState(url: string, id: string, state: string, timeoutMs =
     return t.status.at(-1)?.status === state ? t : null;
   }, { timeoutMs });
 }
+
+/** Mesos task ids of every LAUNCH the master received, from its `--record` file. */
+export async function launchedTaskIds(recordPath: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const line of (await Deno.readTextFile(recordPath)).split("\n")) {
+    if (!line) continue;
+    const { dir, body } = JSON.parse(line);
+    if (dir !== "call" || body.type !== "ACCEPT") continue;
+    for (const op of body.accept.operations ?? []) {
+      for (const t of op.launch?.task_infos ?? []) ids.push(t.task_id.value);
+    }
+  }
+  return ids;
+}
+
+/**
+ * Fails unless each Eremetic task id in `ids` was launched exactly once (its Mesos
+ * id, or a `<id>.retry-<n>` relaunch), per the master's `--record` file.
+ */
+export async function assertLaunchedOnce(recordPath: string, ids: readonly string[]) {
+  const launched = await launchedTaskIds(recordPath);
+  for (const id of ids) {
+    const attempts = launched.filter((m) => m === id || m.startsWith(`${id}.retry-`));
+    if (attempts.length !== 1) throw new Error(`${id} was launched ${attempts.length} times`);
+  }
+}

@@ -189,6 +189,48 @@ Deno.test("two masters: the follower redirects with a scheme-less Location; fail
   await again.close();
 });
 
+Deno.test("three masters: killing the leader (over HTTP, on itself) promotes the next, which recovers the tasks", async () => {
+  await using c = await startDevCluster({
+    agents: 1,
+    masters: 3,
+    allocationIntervalMs: 20,
+    ...simulated,
+  });
+  const [first, second, third] = c.masterUrls;
+  const info = frameworkInfo({ failover_timeout: 60 });
+  const sub = await subscribe(`${first}/api/v1/scheduler`, info);
+  const offer = (await sub.next(offersEvent)).offers.offers[0];
+  await sub.call(acceptCall([offer.id.value], [commandTask(offer, "kept", { value: "x" })]));
+  await sub.next(updateFor("kept", "TASK_STARTING"));
+  // The request asking for the kill reaches the leader itself and still gets its answer.
+  const killed = await post(`${first}/devcluster/master/kill`, {});
+  assert.equal(killed.status, 200);
+  assert.deepEqual(JSON.parse(killed.text_), { killed: first });
+  await sub.closed;
+  await assert.rejects(fetch(`${first}/health`), "the killed master is gone");
+  assert.equal(c.masterUrl, second);
+  const redirect = await fetch(`${third}/api/v1/scheduler`, { method: "POST", redirect: "manual" });
+  assert.equal(redirect.status, 307);
+  assert.equal(
+    redirect.headers.get("location"),
+    `//${new URL(second).host}/master/api/v1/scheduler`,
+  );
+  await redirect.body?.cancel();
+  // The agent reregistered with its task: the new leader knows it and resends its update.
+  const again = await subscribe(c.schedulerUrl, info, { frameworkId: sub.frameworkId });
+  await again.next(updateFor("kept", "TASK_STARTING"));
+  const tasks = (c.state().frameworks as { tasks: { id: string }[] }[])[0].tasks;
+  assert.deepEqual(tasks.map((t) => t.id), ["kept"]);
+  const state = await (await fetch(`${second}/devcluster/state`)).json();
+  assert.deepEqual(
+    state.masters.map((m: { leading: boolean; killed: boolean }) => [m.leading, m.killed]),
+    [[false, true], [true, false], [false, false]],
+  );
+  await c.killMaster();
+  await assert.rejects(c.killMaster(), /last one alive/);
+  await again.close();
+});
+
 Deno.test("restart without memory: reconciliation is withheld while agents are recovering", async () => {
   await using c = await startDevCluster({
     agents: 1,
