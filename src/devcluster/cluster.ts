@@ -146,7 +146,7 @@ export class Cluster {
     const first = this.#nodes[0];
     this.#agentIdPrefix = first.masterId;
     // The first leader starts with an empty registry: agents register with it directly.
-    first.master = this.#newMaster(first, []);
+    first.master = this.#newMaster(first, { recovering: [], unreachable: [], gone: [] });
     this.#unwatch = s.registry.watch((leader) => this.#onLeader(leader));
     for (const node of this.#nodes) node.membership = await s.registry.join(this.#infoOf(node));
     this.#onLeader(await s.registry.leader());
@@ -157,7 +157,10 @@ export class Cluster {
     return node.master?.info ?? makeMasterInfo(node.masterId, node.hostname, node.port);
   }
 
-  #newMaster(node: MasterNode, recovering: string[]): Master {
+  #newMaster(
+    node: MasterNode,
+    registry: { recovering: Agent[]; unreachable: Agent[]; gone: Agent[] },
+  ): Master {
     const s = this.settings;
     node.timers = new Timers(s.clock);
     return new Master({
@@ -169,7 +172,9 @@ export class Cluster {
       allocationIntervalMs: s.allocationIntervalMs,
       recorder: s.recorder,
       faults: this.faults,
-      recoveringAgents: recovering,
+      recoveringAgents: registry.recovering.map((a) => a.id),
+      unreachableAgents: registry.unreachable,
+      goneAgents: registry.gone,
       authenticate: s.credentials !== undefined,
       id: node.masterId,
       offerTimeoutMs: s.offerTimeoutMs,
@@ -189,9 +194,17 @@ export class Cluster {
     for (const n of this.#nodes) if (n !== node && n.master) this.#stopMaster(n);
     this.#leader = node;
     if (!node || node.master) return;
-    // A newly elected master knows only the registry's agents, which must reregister.
-    const expected = this.agents.filter((a) => !this.#removed.has(a.id));
-    const master = this.#newMaster(node, expected.map((a) => a.id));
+    // A newly elected master knows only the registry (as Mesos's replicated log): the
+    // admitted agents, which must reregister with their tasks, and the unreachable
+    // and removed ones.
+    const gone = this.agents.filter((a) => this.#removed.has(a.id));
+    const unreachable = this.agents.filter((a) =>
+      this.#partitioned.has(a.id) && !this.#removed.has(a.id)
+    );
+    const expected = this.agents.filter((a) =>
+      !this.#partitioned.has(a.id) && !this.#removed.has(a.id)
+    );
+    const master = this.#newMaster(node, { recovering: expected, unreachable, gone });
     node.master = master;
     this.#logger.info("Master elected", { master_id: master.id, port: node.port });
     for (const agent of expected) agent.setMaster(null);

@@ -8,6 +8,7 @@ import {
   frameworkInfo,
   type Json,
   post,
+  stateOf,
   subscribe,
   updateFor,
 } from "./_test_helpers.ts";
@@ -229,6 +230,35 @@ Deno.test("three masters: killing the leader (over HTTP, on itself) promotes the
   await c.killMaster();
   await assert.rejects(c.killMaster(), /last one alive/);
   await again.close();
+});
+
+Deno.test("fail-over: the registry's unreachable and removed agents are known to the new leader, not awaited", async () => {
+  await using c = await startDevCluster({ agents: 3, masters: 2, ...simulated });
+  const [up, cut, removed] = c.agents.map((a) => a.id);
+  c.partitionAgent(cut);
+  await c.removeAgent(removed);
+  await c.failover();
+  const info = frameworkInfo({ capabilities: [{ type: "PARTITION_AWARE" }] });
+  const sub = await subscribe(c.schedulerUrl, info);
+  await eventually(() => c.master!.recoveringAgents.size === 0);
+  const reconcile = (taskId: string, agentId: string) =>
+    sub.call({
+      type: "RECONCILE",
+      reconcile: { tasks: [{ task_id: { value: taskId }, agent_id: { value: agentId } }] },
+    });
+  await reconcile("t-cut", cut);
+  assert.equal(stateOf(await sub.next(updateFor("t-cut"))), "TASK_UNREACHABLE");
+  await reconcile("t-removed", removed);
+  assert.equal(stateOf(await sub.next(updateFor("t-removed"))), "TASK_GONE_BY_OPERATOR");
+  await reconcile("t-up", up);
+  assert.equal(stateOf(await sub.next(updateFor("t-up"))), "TASK_GONE");
+  const state = c.state();
+  assert.equal(state.activated_slaves, 1);
+  assert.equal(state.unreachable_slaves, 1);
+  // The partitioned agent heals: it registers with the new leader as usual.
+  c.healAgent(cut);
+  assert.equal(c.state().activated_slaves, 2);
+  await sub.close();
 });
 
 Deno.test("restart without memory: reconciliation is withheld while agents are recovering", async () => {

@@ -56,6 +56,10 @@ export interface MasterOptions {
   faults: Faults;
   /** Agents from the registry that must reregister before the master knows their tasks. */
   recoveringAgents?: Iterable<string>;
+  /** Agents the registry lists as unreachable (partitioned before this master was elected). */
+  unreachableAgents?: Iterable<Agent>;
+  /** Agents the registry lists as removed. */
+  goneAgents?: Iterable<Agent>;
   /** Whether frameworks must authenticate (changes `/master/state` flags only). */
   authenticate?: boolean;
   /** Master id; a random UUID by default. */
@@ -117,6 +121,8 @@ export class Master implements MasterLink {
       hostname: this.info.hostname,
       allocateSoon: (ids) => this.#allocateSoon(ids),
     });
+    for (const a of opts.unreachableAgents ?? []) this.#agentLife.recall(a, "unreachable");
+    for (const a of opts.goneAgents ?? []) this.#agentLife.recall(a, "gone");
     this.#allocationTimer = this.#timers.every(opts.allocationIntervalMs, () => this.allocate());
   }
 
