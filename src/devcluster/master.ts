@@ -742,6 +742,24 @@ export class Master implements MasterLink {
     return true;
   }
 
+  /**
+   * Rescinds the outstanding offers of one framework (failure injection); their
+   * resources are offered again at the next allocation. Returns how many were rescinded.
+   */
+  rescindOffers(frameworkId: string): number {
+    const fw = this.#frameworks.get(frameworkId);
+    if (!fw) return 0;
+    const agents: string[] = [];
+    for (const oid of [...fw.offers]) {
+      const offer = this.#offers.get(oid)!;
+      this.#books.removeOffer(offer);
+      agents.push(offer.agentId);
+      this.#books.send(fw, { type: "RESCIND", rescind: { offer_id: { value: oid } } });
+    }
+    if (agents.length) this.#allocateSoon(agents);
+    return agents.length;
+  }
+
   /** Drops every subscription connection (as when this master process goes away). */
   dropAllStreams(): void {
     for (const fw of this.#frameworks.values()) {
