@@ -65,7 +65,7 @@ export function addAgentRecord(books: MasterBooks, agent: Agent): AgentRecord {
   return rec;
 }
 
-/** A subscribed, active framework whose stream collects events in `events`. */
+/** A subscribed, active framework whose stream (id `<id>-stream`) collects events in `events`. */
 export function addFramework(
   books: MasterBooks,
   id: string,
@@ -77,7 +77,8 @@ export function addFramework(
     recovered: false,
   });
   books.applyInfo(fw, []);
-  fw.sub = { send: (e: Event) => events.push(e) } as unknown as Subscription;
+  const sub = { streamId: `${id}-stream`, send: (e: Event) => events.push(e) };
+  fw.sub = sub as unknown as Subscription;
   books.frameworks.set(id, fw);
   return Object.assign(fw, { events });
 }

@@ -12,7 +12,7 @@
  */
 import { type Logger, silentLogger, type Timer, type Timers } from "../runtime.ts";
 import type { Agent, MasterLink } from "./agent.ts";
-import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
+import type { Call } from "./call.ts";
 import type { Faults } from "./faults.ts";
 import { type Answer, markStreaming, type Reply } from "./http1.ts";
 import { makeMasterInfo } from "./master_info.ts";
@@ -29,7 +29,8 @@ import type {
   ReconcileBody,
 } from "./model.ts";
 import type { Recorder } from "./record.ts";
-import { acceptsJson, textResponse } from "./responses.ts";
+import { textResponse } from "./responses.ts";
+import { checkCall, checkCaller, readCall, type SchedulerRequest } from "./scheduler_request.ts";
 import { frameworksJson, type MasterView, slavesJson, stateJson, tasksJson } from "./state_json.ts";
 import { reconcileStatuses } from "./reconcile.ts";
 import { Subscription } from "./subscription.ts";
@@ -70,15 +71,6 @@ export interface MasterOptions {
 
 /** The answer to every accepted call: no `Response` object per call. */
 const ACCEPTED: Reply = { status: 202 };
-
-/** What the scheduler endpoint reads of a request (an `Http1Request` of `http1.ts`). */
-export interface SchedulerRequest {
-  readonly method: string;
-  /** A header's value by lower-case name, or null. */
-  header(name: string): string | null;
-  /** The body as text. */
-  text(): string;
-}
 
 /** A leading master's state. */
 export class Master implements MasterLink {
@@ -142,83 +134,18 @@ export class Master implements MasterLink {
    * authenticated principal when authentication is on.
    */
   handleScheduler(req: SchedulerRequest, principal?: string): Answer {
-    if (req.method !== "POST") {
-      return textResponse(
-        405,
-        `405 Method Not Allowed. Expecting one of { 'POST' }, but received '${req.method}'.`,
-        { allow: "POST" },
-      );
-    }
-    const contentType = req.header("content-type");
-    if (contentType === null) {
-      return textResponse(400, "Expecting 'Content-Type' to be present");
-    }
-    if (contentType !== "application/json") {
-      // Protobuf is not implemented: answered like any unsupported type.
-      return textResponse(
-        415,
-        "Expecting 'Content-Type' of application/json or application/x-protobuf",
-      );
-    }
-    const raw = req.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch (err) {
-      return textResponse(400, `Failed to parse body into JSON: ${(err as Error).message}`);
-    }
-    let call: Call;
-    try {
-      call = convertCall(parsed);
-    } catch (err) {
-      if (err instanceof CallParseError) {
-        return textResponse(400, `Failed to convert JSON into Call protobuf: ${err.message}`);
-      }
-      throw err;
-    }
-    this.#opts.recorder?.call(raw.includes("\n") ? JSON.stringify(parsed) : raw);
-    const invalid = validateCall(call, principal);
-    if (invalid) return textResponse(400, `Failed to validate scheduler::Call: ${invalid}`);
-    if (
-      (call.type === "SUBSCRIBE" || call.type === "RECONCILE_OPERATIONS") &&
-      !acceptsJson(req.header("accept"))
-    ) {
-      return textResponse(
-        406,
-        "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
-      );
-    }
-    if (call.type === "SUBSCRIBE") {
-      if (req.header("mesos-stream-id") !== null) {
-        return textResponse(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
-      }
-      return this.#subscribe(call, principal);
-    }
+    const read = readCall(req);
+    if (read instanceof Response) return read;
+    const { call } = read;
+    this.#opts.recorder?.call(read.record);
+    const refused = checkCall(call, req, principal);
+    if (refused) return refused;
+    if (call.type === "SUBSCRIBE") return this.#subscribe(call, principal);
     const fid = call.framework_id!.value;
     const fw = this.#frameworks.get(fid);
     if (!fw) return textResponse(400, "Framework cannot be found");
-    if (
-      principal !== undefined && fw.info.principal !== undefined && fw.info.principal !== principal
-    ) {
-      return textResponse(
-        400,
-        `Authenticated principal '${principal}' does not match principal '${fw.info.principal}' set in \`FrameworkInfo\``,
-      );
-    }
-    if (!fw.sub) return textResponse(403, "Framework is not subscribed");
-    const streamId = req.header("mesos-stream-id");
-    if (streamId === null) {
-      return textResponse(
-        400,
-        "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
-      );
-    }
-    if (streamId !== fw.sub.streamId) {
-      return textResponse(
-        400,
-        `The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID ${fid}`,
-      );
-    }
+    const denied = checkCaller(fw, req, principal);
+    if (denied) return denied;
     switch (call.type) {
       case "UNKNOWN":
         return textResponse(501, "501 Not Implemented.");
