@@ -48,6 +48,9 @@ export function fakeAgent(id: string, resources = "cpus:4;mem:1024"): FakeAgent 
     resumeUpdates() {
       calls.push("resume");
     },
+    updateFramework(info: FrameworkInfo) {
+      calls.push(`update ${info.id?.value ?? info.name}`);
+    },
   };
   return agent as unknown as FakeAgent;
 }
@@ -77,7 +80,14 @@ export function addFramework(
     recovered: false,
   });
   books.applyInfo(fw, []);
-  const sub = { streamId: `${id}-stream`, send: (e: Event) => events.push(e) };
+  const sub = {
+    streamId: `${id}-stream`,
+    closed: false,
+    send: (e: Event) => events.push(e),
+    close() {
+      sub.closed = true;
+    },
+  };
   fw.sub = sub as unknown as Subscription;
   books.frameworks.set(id, fw);
   return Object.assign(fw, { events });
