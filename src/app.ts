@@ -188,9 +188,16 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     killTask: (id) => scheduling.killTask(id),
     status: () => scheduling.status(),
   };
-  const api = await createHttp(config, deps, { store, control, events, metrics, credentials });
-  // Retention: finished tasks are deleted `retention_seconds` after they ended.
   const timers = new Timers(clock);
+  const api = await createHttp(config, deps, {
+    store,
+    control,
+    events,
+    metrics,
+    credentials,
+    timers,
+  });
+  // Retention: finished tasks are deleted `retention_seconds` after they ended.
   if (config.retention_seconds > 0) {
     const prune = () =>
       pruneFinishedTasks(store, Math.floor(clock.now() / 1000) - config.retention_seconds)
@@ -225,12 +232,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 async function createHttp(
   config: Config,
   deps: AppDeps,
-  { store, control, events, metrics, credentials }: {
+  { store, control, events, metrics, credentials, timers }: {
     store: TaskStore;
     control: TaskControl;
     events: EventHub;
     metrics: Metrics;
     credentials: ReturnType<typeof parseHttpCredentials>;
+    timers: Timers;
   },
 ) {
   const { logger } = deps;
@@ -247,7 +255,7 @@ async function createHttp(
     urlPrefix: config.url_prefix,
     credentials,
     queueSize: config.queue_size,
-    sandbox: createSandboxReader({ logger, fetch: deps.fetch }),
+    sandbox: createSandboxReader({ logger, fetch: deps.fetch, timers }),
     web,
     ha: deps.ha,
   });
@@ -263,7 +271,9 @@ async function serveFollower(
     credentials: ReturnType<typeof parseHttpCredentials>;
   },
 ): Promise<App> {
-  const events = new EventHub({ clock: deps.clock ?? systemClock });
+  const clock = deps.clock ?? systemClock;
+  const events = new EventHub({ clock });
+  const timers = new Timers(clock);
   const refuse = () =>
     new StoreUnavailableError("Cannot change a task here: this instance follows; the leader does");
   const control: TaskControl = {
@@ -271,11 +281,19 @@ async function serveFollower(
     killTask: () => Promise.reject(refuse()),
     status: () => ({ master: config.master || null, state: "standby", frameworkId: null }),
   };
-  const api = await createHttp(config, deps, { store, control, events, metrics, credentials });
+  const api = await createHttp(config, deps, {
+    store,
+    control,
+    events,
+    metrics,
+    credentials,
+    timers,
+  });
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    timers.close();
     events.close();
     await store.close();
   };

@@ -112,6 +112,8 @@ export interface SpawnedServer extends AsyncDisposable {
   pid: number;
   /** What the process wrote to stderr so far (its log). */
   stderr(): string;
+  /** What the process wrote to stdout so far. */
+  stdout(): string;
   /** Sends a signal (default SIGKILL) and waits for the exit; idempotent. */
   kill(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
@@ -157,14 +159,20 @@ async function spawnOnce(options: SpawnServerOptions, port: number): Promise<Spa
     cwd: REPO_ROOT,
     env: options.env ?? {},
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // Drain stderr at once so a chatty child never blocks on a full pipe.
+  // Drain both pipes at once so a chatty child never blocks on a full pipe.
   let log = "";
-  const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void (log += chunk) }),
-  ).catch(() => {});
+  let out = "";
+  const drained = Promise.all([
+    child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (chunk) => void (log += chunk) }),
+    ).catch(() => {}),
+    child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (chunk) => void (out += chunk) }),
+    ).catch(() => {}),
+  ]);
   let exited: Deno.CommandStatus | null = null;
   const status = child.status.then((s) => (exited = s));
   let killing: Promise<Deno.CommandStatus> | null = null;
@@ -210,6 +218,7 @@ async function spawnOnce(options: SpawnServerOptions, port: number): Promise<Spa
     port,
     pid: child.pid,
     stderr: () => log,
+    stdout: () => out,
     kill,
     [Symbol.asyncDispose]: async () => void await kill(),
   };

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startDevCluster } from "../src/devcluster/mod.ts";
-import { getTask, small, waitFor, waitForState } from "./_e2e.ts";
+import { getTask, launchedTaskIds, small, waitFor, waitForState } from "./_e2e.ts";
 import { postJson, request, type SpawnedServer, spawnServer, tempDir } from "./_helpers.ts";
 import { zkSuite } from "./_zookeeper.ts";
 
@@ -42,20 +42,6 @@ function collectStream(res: Response): { text: () => string; done: Promise<void>
     }
   })();
   return { text: () => text, done };
-}
-
-/** Mesos task ids of every LAUNCH the master received, from its `--record` file. */
-async function launchedTaskIds(recordPath: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (const line of (await Deno.readTextFile(recordPath)).split("\n")) {
-    if (!line) continue;
-    const { dir, body } = JSON.parse(line);
-    if (dir !== "call" || body.type !== "ACCEPT") continue;
-    for (const op of body.accept.operations ?? []) {
-      for (const t of op.launch?.task_infos ?? []) ids.push(t.task_id.value);
-    }
-  }
-  return ids;
 }
 
 zkSuite(
