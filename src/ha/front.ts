@@ -197,14 +197,15 @@ export async function startHa(
       const local = follower;
       if (reading && local !== null) return local.app.fetch(req);
       const leader = election.leader;
+      if (reading && new URL(req.url).pathname === healthPath) {
+        // This instance's own state, never the leader's: a load balancer asks about this one.
+        return Response.json({
+          status: leader ? "ok" : "degraded",
+          ha: role(),
+          warnings: leader ? [] : ["No leader is elected: writes are refused until one is"],
+        });
+      }
       if (leader === null || leader === address || req.headers.has(FORWARDED_HEADER)) {
-        if (reading && new URL(req.url).pathname === healthPath) {
-          return Response.json({
-            status: leader ? "ok" : "degraded",
-            ha: role(),
-            warnings: leader ? [] : ["No leader is elected: writes are refused until one is"],
-          });
-        }
         return unavailable("No leader is elected yet; retry shortly");
       }
       const res = await forward(req, leader, config.url_prefix);
