@@ -65,8 +65,22 @@ function unavailable(message: string): Response {
   });
 }
 
+export interface ForwardOptions {
+  clock: Clock;
+  /**
+   * How long to wait for the leader's response headers (a body may then stream for as long
+   * as it takes): a leader whose machine is gone never refuses the connection.
+   */
+  headersTimeoutMs: number;
+}
+
 /** Forwards `req` to `base` (the leader's advertised URL, prefix included). */
-export async function forward(req: Request, base: string, urlPrefix: string): Promise<Response> {
+export async function forward(
+  req: Request,
+  base: string,
+  urlPrefix: string,
+  { clock, headersTimeoutMs }: ForwardOptions,
+): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname.startsWith(urlPrefix)
     ? url.pathname.slice(urlPrefix.length)
@@ -77,6 +91,11 @@ export async function forward(req: Request, base: string, urlPrefix: string): Pr
   headers.set("accept-encoding", "identity");
   headers.set(FORWARDED_HEADER, "1");
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  req.signal.addEventListener("abort", onAbort, { once: true });
+  const waited = new AbortController();
+  void clock.sleep(headersTimeoutMs, waited.signal).then(onAbort, () => {});
   let res: Response;
   try {
     res = await fetch(`${base}${path}${url.search}`, {
@@ -84,10 +103,13 @@ export async function forward(req: Request, base: string, urlPrefix: string): Pr
       headers,
       body: hasBody ? await req.arrayBuffer() : undefined,
       redirect: "manual",
-      signal: req.signal,
+      signal: abort.signal,
     });
   } catch {
+    req.signal.removeEventListener("abort", onAbort);
     return unavailable("The leader cannot be reached; retry shortly");
+  } finally {
+    waited.abort();
   }
   const out = new Headers(res.headers);
   out.delete("content-length");
@@ -208,7 +230,10 @@ export async function startHa(
       if (leader === null || leader === address || req.headers.has(FORWARDED_HEADER)) {
         return unavailable("No leader is elected yet; retry shortly");
       }
-      const res = await forward(req, leader, config.url_prefix);
+      const res = await forward(req, leader, config.url_prefix, {
+        clock,
+        headersTimeoutMs: zk.sessionTimeoutMs,
+      });
       if (!reading && res.ok && local !== null) {
         // Read your writes here too: the task as the leader left it, before answering.
         const id = touchedTaskId(req, res, config.url_prefix);
