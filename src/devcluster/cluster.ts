@@ -661,6 +661,7 @@ export class Cluster {
         split_chunks_bytes: this.faults.splitChunksBytes,
         stalled: [...this.faults.stalled.keys()],
         rescind_before_accept: this.faults.rescindBeforeAccept,
+        injected_responses: this.#injected.reduce((n, i) => n + (i.count ?? 1), 0),
       },
     };
   }

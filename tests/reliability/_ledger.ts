@@ -35,6 +35,10 @@ export interface Ledger {
   tasks: Map<string, TaskFacts>;
   /** When each SUBSCRIBED event was sent, in order (ms since the epoch). */
   subscribedAt: number[];
+  /** UPDATE events sent, by state. */
+  updates: Map<string, number>;
+  /** UPDATE events that repeated an update already sent (same task, same uuid). */
+  resent: number;
 }
 
 /** Parses the lines of a record (`{"dir","at","body"}` each). */
@@ -50,6 +54,9 @@ export function readLedger(lines: readonly RecordLine[]): Ledger {
   const tasks = new Map<string, TaskFacts>();
   const startedUuids = new Map<string, Set<string>>();
   const subscribedAt: number[] = [];
+  const updates = new Map<string, number>();
+  const sent = new Set<string>();
+  let resent = 0;
   const factsOf = (mesosId: string) => {
     const id = publicIdOf(mesosId);
     let f = tasks.get(id);
@@ -73,6 +80,12 @@ export function readLedger(lines: readonly RecordLine[]): Ledger {
       const mesosId: string = s.task_id.value;
       const f = factsOf(mesosId);
       f.lastState.set(mesosId, s.state);
+      updates.set(s.state, (updates.get(s.state) ?? 0) + 1);
+      if (s.uuid) {
+        const key = `${mesosId}/${s.uuid}`;
+        if (sent.has(key)) resent++;
+        else sent.add(key);
+      }
       if (s.state === "TASK_STARTING" && s.source === "SOURCE_EXECUTOR" && s.uuid) {
         const uuids = startedUuids.get(publicIdOf(mesosId))!;
         uuids.add(`${mesosId}/${s.uuid}`);
@@ -80,7 +93,7 @@ export function readLedger(lines: readonly RecordLine[]): Ledger {
       }
     }
   }
-  return { tasks, subscribedAt };
+  return { tasks, subscribedAt, updates, resent };
 }
 
 /** The first SUBSCRIBED sent at or after `since`, or null. */

@@ -24,7 +24,7 @@ import type { TaskV1 } from "../../src/task/mod.ts";
 import { connectZk, parseZkUrl } from "../../src/zk/mod.ts";
 import { type Stack, startStack, submit, waitFor } from "../_e2e.ts";
 import { zkSuite } from "../_zookeeper.ts";
-import { firstSubscribedAfter, parseRecord, readLedger } from "./_ledger.ts";
+import { firstSubscribedAfter, type Ledger, parseRecord, readLedger } from "./_ledger.ts";
 import { scale } from "./_mode.ts";
 
 /** Tasks running when the fault starts, and tasks submitted while it lasts. */
@@ -44,6 +44,10 @@ const SETTLE_BOUND_MS = scale(30_000, 60_000);
 interface Outcome {
   scenario: string;
   tasks: number;
+  /** Tasks launched and not yet ended when the fault began. */
+  inFlight: number;
+  /** What shows the fault struck (see each scenario's `affected`). */
+  affected: number;
   lost: number;
   duplicates: number;
   wrongState: number;
@@ -62,7 +66,25 @@ interface Scenario {
   resubscribes: boolean;
   /** Injects the fault; `subscribed` resolves once Eremetic has subscribed again. */
   inject(ctx: FaultContext): Promise<void>;
+  /**
+   * Evidence that the fault struck (must be > 0): dropped launches, retries, resent
+   * updates... Scenarios that end the subscription count the tasks in flight.
+   */
+  affected?(facts: Facts): number | Promise<number>;
 }
+
+/** What a scenario left behind. */
+interface Facts {
+  cluster: DevCluster;
+  ledger: Ledger;
+  /** Every task at the end. */
+  tasks: TaskV1[];
+  inFlight: number;
+}
+
+/** Tasks whose history holds `state`. */
+const reached = (tasks: TaskV1[], state: string) =>
+  tasks.filter((t) => t.status.some((x) => x.status === state)).length;
 
 interface FaultContext {
   cluster: DevCluster;
@@ -118,8 +140,10 @@ async function runScenario(s: Scenario): Promise<Outcome> {
   }, { timeoutMs: 20_000 });
   const frameworkId = cluster.master!.frameworkIds()[0];
   const perAgent = new Map<string, number>();
+  let inFlight = 0;
   for (const t of await listAll(url)) {
     if (t.agent_id) perAgent.set(t.agent_id, (perAgent.get(t.agent_id) ?? 0) + 1);
+    if (lastState(t) !== "TASK_FINISHED") inFlight++;
   }
   const busyAgents = [...perAgent].sort((a, b) => b[1] - a[1]).map(([id]) => id);
   const t0 = Date.now();
@@ -176,9 +200,17 @@ async function runScenario(s: Scenario): Promise<Outcome> {
     }
   }
   const reconnect = firstSubscribedAfter(ledger, t0);
+  const affected = await (s.affected ?? ((f: Facts) => f.inFlight))({
+    cluster,
+    ledger,
+    tasks,
+    inFlight,
+  });
   const outcome: Outcome = {
     scenario: s.name,
     tasks: ids.length,
+    inFlight,
+    affected,
     lost,
     duplicates,
     wrongState,
@@ -187,6 +219,8 @@ async function runScenario(s: Scenario): Promise<Outcome> {
   // deno-lint-ignore no-console
   console.log(`mesos fault: ${JSON.stringify(outcome)}`);
   assert.deepEqual(problems, [], `${s.name}: ${problems.length} problems`);
+  assert.ok(inFlight > 0, `${s.name}: no task was in flight when the fault began`);
+  assert.ok(affected > 0, `${s.name}: the fault left no trace`);
   if (s.resubscribes) {
     assert.ok(outcome.reconnectMs !== null, `${s.name}: Eremetic never subscribed again`);
     assert.ok(outcome.reconnectMs <= RECONNECT_BOUND_MS, `${s.name}: reconnect too late`);
@@ -248,6 +282,8 @@ const SCENARIOS: Scenario[] = [
       await sleep(3_000);
       cluster.delayAcks(0);
     },
+    // Updates the agents sent again, their acknowledgement being late.
+    affected: ({ ledger }) => ledger.resent,
   },
   {
     name: "agent removed (tasks there retried once)",
@@ -256,6 +292,8 @@ const SCENARIOS: Scenario[] = [
     async inject({ cluster, busyAgents }) {
       await cluster.removeAgent(busyAgents[0]);
     },
+    // Tasks relaunched elsewhere.
+    affected: ({ tasks }) => tasks.filter((t) => t.retry > 0).length,
   },
   {
     name: "agent partitioned for 2 s, then back",
@@ -265,6 +303,7 @@ const SCENARIOS: Scenario[] = [
       await sleep(2_000);
       cluster.healAgent(busyAgents[0]);
     },
+    affected: ({ tasks }) => reached(tasks, "TASK_UNREACHABLE"),
   },
   {
     name: "offers rescinded during launch (3 ACCEPTs)",
@@ -273,6 +312,8 @@ const SCENARIOS: Scenario[] = [
       cluster.rescindBeforeAccept(3);
       return Promise.resolve();
     },
+    // Launches Mesos dropped, queued again.
+    affected: ({ tasks }) => reached(tasks, "TASK_DROPPED"),
   },
   {
     name: "master answering 503 to the next 30 calls",
@@ -284,6 +325,11 @@ const SCENARIOS: Scenario[] = [
         body: "Master has not finished recovery",
       });
       return Promise.resolve();
+    },
+    // Calls answered 503.
+    affected: async ({ cluster }) => {
+      const state = await (await fetch(`${cluster.url}/devcluster/state`)).json();
+      return 30 - state.faults.injected_responses;
     },
   },
 ];
