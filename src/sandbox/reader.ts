@@ -182,22 +182,33 @@ export function sandboxDirectoryIn(
 }
 
 /**
- * Looks up a task's sandbox (executor directory) in the agent's `/state`
- * (`/slave(1)/state` on agents that only serve the libprocess path).
- * Throws `AgentUnavailableError` / `AgentResponseError` when the agent fails.
+ * An agent's `/state` document (`/slave(1)/state` on agents that only serve the
+ * libprocess path). Throws `AgentUnavailableError` / `AgentResponseError` when the
+ * agent fails.
  */
-export async function findSandboxDirectory(
+export async function fetchAgentState(
   agentUrl: string,
-  frameworkId: string,
-  mesosTaskId: string,
   { fetch: fetchFn = fetch, timeoutMs = DEFAULT_SANDBOX_TIMEOUT_MS }: FindSandboxOptions = {},
-): Promise<string | null> {
+): Promise<unknown> {
   const base = agentUrl.replace(/\/+$/, "");
   const state =
     await get(fetchFn, `${base}/state`, timeoutMs, (res) => jsonOrNull(res, "/state")) ??
       await get(fetchFn, `${base}/slave(1)/state`, timeoutMs, (res) => jsonOrNull(res, "/state"));
   if (state === null) throw new AgentResponseError("/state answered 404", 404);
-  return sandboxDirectoryIn(state, frameworkId, mesosTaskId);
+  return state;
+}
+
+/**
+ * Looks up a task's sandbox (executor directory) in the agent's `/state`
+ * (see {@linkcode fetchAgentState}, which throws when the agent fails).
+ */
+export async function findSandboxDirectory(
+  agentUrl: string,
+  frameworkId: string,
+  mesosTaskId: string,
+  options: FindSandboxOptions = {},
+): Promise<string | null> {
+  return sandboxDirectoryIn(await fetchAgentState(agentUrl, options), frameworkId, mesosTaskId);
 }
 
 function noContent(): Response {
