@@ -13,9 +13,9 @@ import { waitFor } from "../_e2e.ts";
 import { spawnServer, tempDir } from "../_helpers.ts";
 import { scale } from "./_mode.ts";
 
-/** What one submission got, and when it ended (`performance.now()`). */
+/** What one submission got, when it began and when it ended (`performance.now()`). */
 type Outcome =
-  & { name: string; at: number }
+  & { name: string; started: number; at: number }
   & (
     | { kind: "accepted"; id: string }
     | { kind: "refused"; status: number }
@@ -53,6 +53,7 @@ function launchCounts(lines: readonly string[]): Map<string, number> {
 
 /** Submits one task named `name`; classifies what came back. */
 async function submitOne(url: string, name: string, durationMs: number): Promise<Outcome> {
+  const started = performance.now();
   let res: Response;
   try {
     res = await fetch(`${url}/api/v1/task`, {
@@ -67,7 +68,7 @@ async function submitOne(url: string, name: string, durationMs: number): Promise
       }),
     });
   } catch (e) {
-    return { kind: "no_answer", name, error: (e as Error).name, at: performance.now() };
+    return { kind: "no_answer", name, error: (e as Error).name, started, at: performance.now() };
   }
   let text: string;
   try {
@@ -78,21 +79,38 @@ async function submitOne(url: string, name: string, durationMs: number): Promise
       status: res.status,
       name,
       error: (e as Error).message,
+      started,
       at: performance.now(),
     };
   }
   if (res.status === 202) {
     const id = JSON.parse(text);
     assert.equal(typeof id, "string", text);
-    return { kind: "accepted", id, name, at: performance.now() };
+    return { kind: "accepted", id, name, started, at: performance.now() };
   }
-  return { kind: "refused", status: res.status, name, at: performance.now() };
+  return { kind: "refused", status: res.status, name, started, at: performance.now() };
 }
 
 interface StoredTask {
   id: string;
   retry: number;
   states: string[];
+}
+
+/** How a live stream ended: `null` when its body ended normally, else the error's name. */
+async function watchStream(url: string): Promise<{ opened: boolean; error: string | null }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: "text/event-stream" } });
+  } catch (e) {
+    return { opened: false, error: (e as Error).name };
+  }
+  try {
+    for await (const _ of res.body!) { /* read to the end */ }
+    return { opened: true, error: null };
+  } catch (e) {
+    return { opened: true, error: (e as Error).name };
+  }
 }
 
 /** Every task the server has, by name (listed page by page). */
@@ -122,7 +140,9 @@ async function allTasksByName(
 
 interface RoundResult {
   accepted: number;
-  acceptedAfterSigterm: number;
+  inFlightAtSigterm: number;
+  inFlightAccepted: number;
+  streamsEnded: number;
   refused: Record<number, number>;
   noAnswer: number;
   storedWithoutAnswer: number;
@@ -149,6 +169,7 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
   let exitedAt = Infinity;
   let runningAtSigterm: string[] = [];
   let stillRunning = 0;
+  const streamEnds: { opened: boolean; error: string | null }[] = [];
   try {
     await waitFor("the subscription", async () => {
       const h = await (await fetch(`${first.url}/api/v1/health`)).json();
@@ -167,6 +188,17 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
         await new Promise((r) => setTimeout(r, 10));
       }
     };
+    // Live streams: one open all along, one reconnecting as EventSource does.
+    const streams = [
+      watchStream(`${first.url}/api/v1/events`).then((e) => void streamEnds.push(e)),
+      (async () => {
+        while (performance.now() < exitedAt + 200) {
+          const end = await watchStream(`${first.url}/api/v1/events`);
+          streamEnds.push(end);
+          if (!end.opened) await new Promise((r) => setTimeout(r, 10));
+        }
+      })(),
+    ];
     const load = Array.from({ length: clients }, client);
     await new Promise((r) => setTimeout(r, loadMs));
     runningAtSigterm = runningTaskIds(cluster.state());
@@ -178,13 +210,18 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     // The cluster runs on: what ran at the SIGTERM and had time left still runs.
     const now = new Set(runningTaskIds(cluster.state()));
     stillRunning = runningAtSigterm.filter((id) => now.has(id)).length;
-    await Promise.all(load);
+    await Promise.all([...load, ...streams]);
   } finally {
     await first.kill("SIGKILL");
   }
   for (const type of ["KILL", "TEARDOWN"]) {
     assert.deepEqual(callsOf(recorder.lines, type), [], `no ${type} on the way down`);
   }
+
+  // Every stream that opened ended cleanly when the server stopped.
+  const opened = streamEnds.filter((e) => e.opened);
+  assert.ok(opened.length > 0);
+  assert.deepEqual(opened.filter((e) => e.error !== null), [], "streams end, never break");
 
   // In-flight requests completed or failed cleanly.
   const broken = outcomes.filter((o) => o.kind === "broken");
@@ -227,10 +264,12 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     assert.equal(t.retry, 0, `${name} needed no retry: ${t.states.join(" ")}`);
     assert.equal(launches.get(t.id), 1, `${name} launched exactly once`);
   }
-  const afterSigterm = accepted.filter((o) => o.at > sigtermAt);
+  const inFlight = outcomes.filter((o) => o.started < sigtermAt && o.at > sigtermAt);
   return {
     accepted: accepted.length,
-    acceptedAfterSigterm: afterSigterm.length,
+    inFlightAtSigterm: inFlight.length,
+    inFlightAccepted: inFlight.filter((o) => o.kind === "accepted").length,
+    streamsEnded: opened.length,
     refused,
     noAnswer: outcomes.filter((o) => o.kind === "no_answer").length,
     storedWithoutAnswer,
