@@ -13,6 +13,9 @@ import { waitFor } from "../_e2e.ts";
 import { spawnServer, tempDir } from "../_helpers.ts";
 import { scale } from "./_mode.ts";
 
+/** How long the long tasks run: beyond the load, the stop and the restart. */
+const LONG_TASK_MS = 10_000;
+
 /** What one submission got, when it began and when it ended (`performance.now()`). */
 type Outcome =
   & { name: string; started: number; at: number }
@@ -167,7 +170,7 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
   const outcomes: Outcome[] = [];
   let sigtermAt = Infinity;
   let exitedAt = Infinity;
-  let runningAtSigterm: string[] = [];
+  let runningAtSigterm: { id: string; name: string }[] = [];
   let stillRunning = 0;
   const streamEnds: { opened: boolean; error: string | null }[] = [];
   try {
@@ -179,9 +182,10 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     let n = 0;
     const client = async () => {
       while (true) {
-        const name = `shut-${n++}`;
-        // Some tasks outlive the server's stop, some end while it is down.
-        const outcome = await submitOne(first.url, name, n % 2 ? 300 : 5_000);
+        // Long tasks outlive the server's stop, short ones end while it is down.
+        const long = n % 2 === 0;
+        const name = `shut-${n++}-${long ? "long" : "short"}`;
+        const outcome = await submitOne(first.url, name, long ? LONG_TASK_MS : 300);
         outcomes.push(outcome);
         if (outcome.kind !== "no_answer") continue;
         if (performance.now() > exitedAt + 200) return;
@@ -201,15 +205,18 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     ];
     const load = Array.from({ length: clients }, client);
     await new Promise((r) => setTimeout(r, loadMs));
-    runningAtSigterm = runningTaskIds(cluster.state());
+    runningAtSigterm = runningTasks(cluster.state());
     sigtermAt = performance.now();
     const status = await first.kill("SIGTERM");
     exitedAt = performance.now();
     assert.equal(status.code, 0, `exit code 0 after SIGTERM\n${first.stderr()}`);
     assert.match(first.stderr(), /Received SIGTERM/);
-    // The cluster runs on: what ran at the SIGTERM and had time left still runs.
-    const now = new Set(runningTaskIds(cluster.state()));
-    stillRunning = runningAtSigterm.filter((id) => now.has(id)).length;
+    // The cluster runs on: the long tasks that ran at the SIGTERM still run (they were
+    // launched at most `loadMs` before it, and run LONG_TASK_MS).
+    const now = new Set(runningTasks(cluster.state()).map((t) => t.id));
+    stillRunning = runningAtSigterm.filter((t) => now.has(t.id)).length;
+    const longGone = runningAtSigterm.filter((t) => t.name.endsWith("-long") && !now.has(t.id));
+    assert.deepEqual(longGone, [], "every long task running at the SIGTERM runs on");
     await Promise.all([...load, ...streams]);
   } finally {
     await first.kill("SIGKILL");
@@ -280,11 +287,11 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
   };
 }
 
-/** Ids of the tasks the master's state shows TASK_RUNNING. */
-function runningTaskIds(state: Record<string, unknown>): string[] {
-  const frameworks = state.frameworks as { tasks: { id: string; state: string }[] }[];
+/** The tasks the master's state shows TASK_RUNNING. */
+function runningTasks(state: Record<string, unknown>): { id: string; name: string }[] {
+  const frameworks = state.frameworks as { tasks: { id: string; name: string; state: string }[] }[];
   return frameworks.flatMap((f) => f.tasks.filter((t) => t.state === "TASK_RUNNING"))
-    .map((t) => t.id);
+    .map(({ id, name }) => ({ id, name }));
 }
 
 Deno.test("shutdown: SIGTERM under submission load loses nothing accepted, leaves tasks running, and a restart resumes", async (t) => {
