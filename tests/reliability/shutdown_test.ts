@@ -116,6 +116,49 @@ async function watchStream(url: string): Promise<{ opened: boolean; error: strin
   }
 }
 
+/**
+ * A slow upload: the request line, headers and the first part of a body naming `name`,
+ * then nothing more. Resolves with the answer once it has arrived whole (its
+ * `content-length`), `null` when the connection ended before any byte of one, or
+ * status 0 when an answer began and broke off.
+ */
+async function slowUpload(
+  url: string,
+  name: string,
+): Promise<{ sent: Promise<void>; answer: Promise<{ status: number; body: string } | null> }> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const part = `{"image":"busybox","cpu":0.01,"mem":1,"name":"${name}",`;
+  const head = `POST /api/v1/task HTTP/1.1\r\nhost: ${hostname}:${port}\r\n` +
+    `content-type: application/json\r\ncontent-length: ${part.length + 100}\r\n\r\n`;
+  const sent = conn.write(new TextEncoder().encode(head + part)).then(() => {});
+  const answer = (async () => {
+    let text = "";
+    const decoder = new TextDecoder();
+    const buf = new Uint8Array(4096);
+    try {
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) return text === "" ? null : { status: 0, body: text };
+        text += decoder.decode(buf.subarray(0, n), { stream: true });
+        const split = text.indexOf("\r\n\r\n");
+        if (split < 0) continue;
+        const length = Number(/content-length: *(\d+)/i.exec(text.slice(0, split))?.[1] ?? NaN);
+        const body = text.slice(split + 4);
+        if (body.length >= length) {
+          return { status: Number(text.split(" ")[1]), body };
+        }
+      }
+    } catch {
+      // A reset before any byte of an answer is a refusal; after one, a broken answer.
+      return text === "" ? null : { status: 0, body: text };
+    } finally {
+      conn.close();
+    }
+  })();
+  return { sent, answer };
+}
+
 /** Every task the server has, by name (listed page by page). */
 async function allTasksByName(
   url: string,
@@ -146,6 +189,7 @@ interface RoundResult {
   inFlightAtSigterm: number;
   inFlightAccepted: number;
   streamsEnded: number;
+  slowUpload: string;
   refused: Record<number, number>;
   noAnswer: number;
   storedWithoutAnswer: number;
@@ -172,6 +216,7 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
   let exitedAt = Infinity;
   let runningAtSigterm: { id: string; name: string }[] = [];
   let stillRunning = 0;
+  let slowUploadGot = "";
   const streamEnds: { opened: boolean; error: string | null }[] = [];
   try {
     await waitFor("the subscription", async () => {
@@ -205,11 +250,24 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     ];
     const load = Array.from({ length: clients }, client);
     await new Promise((r) => setTimeout(r, loadMs));
+    // A client in the middle of sending its body when the SIGTERM comes (given time to
+    // reach the handler, which then waits for the rest).
+    const slow = await slowUpload(first.url, "slow-upload");
+    await slow.sent;
+    await new Promise((r) => setTimeout(r, 500));
     runningAtSigterm = runningTasks(cluster.state());
     sigtermAt = performance.now();
     const status = await first.kill("SIGTERM");
     exitedAt = performance.now();
     assert.equal(status.code, 0, `exit code 0 after SIGTERM\n${first.stderr()}`);
+    // It got a whole answer telling it to send again (or, had its request not reached
+    // the handler yet, no answer at all), never a broken one.
+    const slowAnswer = await slow.answer;
+    slowUploadGot = slowAnswer ? String(slowAnswer.status) : "no answer";
+    if (slowAnswer) {
+      assert.equal(slowAnswer.status, 503, `the slow upload's answer: ${slowAnswer.body}`);
+      assert.equal(JSON.parse(slowAnswer.body).error, "request body not received");
+    }
     assert.match(first.stderr(), /Received SIGTERM/);
     // The cluster runs on: the long tasks that ran at the SIGTERM still run (they were
     // launched at most `loadMs` before it, and run LONG_TASK_MS).
@@ -256,6 +314,7 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
   for (const o of outcomes) {
     if (o.kind === "refused") assert.ok(!byName.has(o.name), `the refused ${o.name} is not stored`);
   }
+  assert.ok(!byName.has("slow-upload"), "the unfinished upload is not stored");
   const storedWithoutAnswer = [...byName.keys()].filter((name) => !answered.has(name)).length;
   await waitFor("every task to finish", async () => {
     const h = await (await fetch(`${second.url}/api/v1/health`)).json();
@@ -277,6 +336,7 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     inFlightAtSigterm: inFlight.length,
     inFlightAccepted: inFlight.filter((o) => o.kind === "accepted").length,
     streamsEnded: opened.length,
+    slowUpload: slowUploadGot,
     refused,
     noAnswer: outcomes.filter((o) => o.kind === "no_answer").length,
     storedWithoutAnswer,
