@@ -82,6 +82,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       driver: config.database_driver,
       database: config.database,
       zkSessionTimeoutMs: config.zk_session_timeout_seconds * 1000,
+      logger,
     });
   const counts = await store.countTasks();
   metrics.queueSize.set(counts.queued);
@@ -177,6 +178,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     killTask: (id) => scheduling.killTask(id),
     status: () => scheduling.status(),
   };
+  const timers = new Timers(clock);
   const api = createApi({
     store,
     control,
@@ -189,12 +191,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     urlPrefix: config.url_prefix,
     credentials,
     queueSize: config.queue_size,
-    sandbox: createSandboxReader({ logger, fetch: deps.fetch }),
+    sandbox: createSandboxReader({ logger, fetch: deps.fetch, timers }),
     web,
     ha: deps.ha,
   });
   // Retention: finished tasks are deleted `retention_seconds` after they ended.
-  const timers = new Timers(clock);
   if (config.retention_seconds > 0) {
     const prune = () =>
       pruneFinishedTasks(store, Math.floor(clock.now() / 1000) - config.retention_seconds)

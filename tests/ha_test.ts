@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startDevCluster } from "../src/devcluster/mod.ts";
-import { getTask, small, waitFor } from "./_e2e.ts";
+import { getTask, launchedTaskIds, small, waitFor } from "./_e2e.ts";
 import { postJson, type SpawnedServer, spawnServer, tempDir } from "./_helpers.ts";
 import { zkSuite } from "./_zookeeper.ts";
 
@@ -24,20 +24,6 @@ async function health(url: string): Promise<Health | null> {
   } catch {
     return null;
   }
-}
-
-/** Mesos task ids of every LAUNCH the master received, from its `--record` file. */
-async function launchedTaskIds(recordPath: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (const line of (await Deno.readTextFile(recordPath)).split("\n")) {
-    if (!line) continue;
-    const { dir, body } = JSON.parse(line);
-    if (dir !== "call" || body.type !== "ACCEPT") continue;
-    for (const op of body.accept.operations ?? []) {
-      for (const t of op.launch?.task_infos ?? []) ids.push(t.task_id.value);
-    }
-  }
-  return ids;
 }
 
 zkSuite(

@@ -306,6 +306,7 @@ export class Cluster {
   }
 
   #scheduler(node: MasterNode, req: Http1Request): Answer | Promise<Answer> {
+    if (this.faults.rescindBeforeAccept > 0) this.#rescindIfAccept(node, req);
     if (this.#injected.length) {
       return this.#takeInjected(req).then((injected) => injected ?? this.#schedulerCall(node, req));
     }
@@ -336,6 +337,20 @@ export class Cluster {
       return textResponse(503, "Master has not finished recovery");
     }
     return node.master!.handleScheduler(req, principal);
+  }
+
+  /** Failure injection: an ACCEPT finds its framework's offers rescinded just before. */
+  #rescindIfAccept(node: MasterNode, req: Http1Request): void {
+    let call: { type?: string; framework_id?: { value?: string } };
+    try {
+      call = JSON.parse(req.text());
+    } catch {
+      return; // not JSON: the master answers it
+    }
+    const id = call.framework_id?.value;
+    if (call.type !== "ACCEPT" || typeof id !== "string" || !node.master) return;
+    this.faults.rescindBeforeAccept--;
+    node.master.rescindOffers(id);
   }
 
   /** An injected answer for this call, or null to handle it (after any injected delay). */
@@ -419,6 +434,9 @@ export class Cluster {
           return ok();
         case "allocate":
           this.master?.allocate();
+          return ok();
+        case "offers/rescind-before-accept":
+          this.rescindBeforeAccept(num("count", 1));
           return ok();
       }
       if (parts[0] === "agents" && parts.length === 3) {
@@ -566,6 +584,14 @@ export class Cluster {
     this.faults.delayAcksMs = ms;
   }
 
+  /**
+   * Rescinds the framework's offers just before each of the next `count` ACCEPT calls
+   * is read (0 turns it off): its launches meet `Offer ... is no longer valid`.
+   */
+  rescindBeforeAccept(count = 1): void {
+    this.faults.rescindBeforeAccept = count;
+  }
+
   /** Answers the next scheduler requests with a canned response. */
   injectResponses(inj: InjectedResponse): void {
     this.#injected.push({ ...inj });
@@ -630,6 +656,7 @@ export class Cluster {
         delay_acks_ms: this.faults.delayAcksMs,
         split_chunks_bytes: this.faults.splitChunksBytes,
         stalled: [...this.faults.stalled],
+        rescind_before_accept: this.faults.rescindBeforeAccept,
       },
     };
   }

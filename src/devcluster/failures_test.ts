@@ -358,3 +358,31 @@ Deno.test("a delayed response is answered normally after the delay", async () =>
   assert.ok(Date.now() - started >= 70);
   await sub.close();
 });
+
+Deno.test("rescind before accept: the ACCEPT meets a RESCIND and its tasks are dropped, once", async () => {
+  await using c = await startDevCluster({ agents: 1, allocationIntervalMs: 20, ...simulated });
+  const pa = await subscribe(
+    c.schedulerUrl,
+    frameworkInfo({ capabilities: [{ type: "PARTITION_AWARE" }] }),
+  );
+  const ctl = await fetch(`${c.url}/devcluster/offers/rescind-before-accept?count=1`, {
+    method: "POST",
+  });
+  assert.equal(ctl.status, 200);
+  await ctl.body?.cancel();
+  const offer = (await pa.next(offersEvent)).offers.offers[0];
+  await pa.call(acceptCall([offer.id.value], [commandTask(offer, "late", { value: "x" })]));
+  const rescind = await pa.next((e) => e.type === "RESCIND");
+  assert.equal(rescind.rescind.offer_id.value, offer.id.value);
+  const dropped = (await pa.next(updateFor("late"))).update.status;
+  assert.equal(dropped.state, "TASK_DROPPED");
+  assert.equal(dropped.reason, "REASON_INVALID_OFFERS");
+  // The resources come back in a new offer, and the next ACCEPT goes through.
+  const again = (await pa.next(offersEvent)).offers.offers[0];
+  assert.notEqual(again.id.value, offer.id.value);
+  await pa.call(acceptCall([again.id.value], [commandTask(again, "next", { value: "x" })]));
+  assert.equal((await pa.next(updateFor("next"))).update.status.state, "TASK_STARTING");
+  assert.equal(c.agents[0].activeTaskCount, 1);
+  await pa.call({ type: "TEARDOWN" });
+  await pa.closed;
+});

@@ -18,6 +18,11 @@ export interface Faults {
   splitChunksBytes: number;
   /** Frameworks whose stream stays open but carries no more bytes (a half-open connection). */
   stalled: Set<string>;
+  /**
+   * Number of upcoming ACCEPT calls whose framework's offers are rescinded just before
+   * the master reads them (a RESCIND crossing the ACCEPT on the wire).
+   */
+  rescindBeforeAccept: number;
 }
 
 /** Fresh fault switches, all off. */
@@ -29,5 +34,6 @@ export function noFaults(): Faults {
     delayAcksMs: 0,
     splitChunksBytes: 0,
     stalled: new Set(),
+    rescindBeforeAccept: 0,
   };
 }

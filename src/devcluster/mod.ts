@@ -35,7 +35,8 @@ export { type Agent, type ExecutorMode, parseDurationMs } from "./agent.ts";
 export { FILES_READ_CAP_BYTES, FilesService } from "./files.ts";
 export { authenticateBasic, type InjectedResponse } from "./cluster.ts";
 export { encodeJson } from "./json.ts";
-export { DEFAULT_REFUSE_SECONDS, type Master } from "./master.ts";
+export { DEFAULT_REFUSE_SECONDS } from "./allocator.ts";
+export type { Master } from "./master.ts";
 export { ipToUint32 } from "./master_info.ts";
 export { acceptsJson } from "./responses.ts";
 export { fileRecorder, memoryRecorder, type Recorder } from "./record.ts";
@@ -147,6 +148,8 @@ export interface DevCluster extends AsyncDisposable {
   dropAcks(count?: number): void;
   /** Delays ACKNOWLEDGE calls by `ms` (0 stops delaying). */
   delayAcks(ms: number): void;
+  /** Rescinds a framework's offers just before each of its next `count` ACCEPT calls is read (0 = off). */
+  rescindBeforeAccept(count?: number): void;
   /** Answers the next scheduler requests (optionally of one call type) with a canned response, or delays them. */
   injectResponses(response: InjectedResponse): void;
   /** Splits every RecordIO record into chunks of at most `bytes` bytes (0 = one chunk per record). */
@@ -343,6 +346,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     resumeHeartbeats: (id) => cluster.resumeHeartbeats(id),
     dropAcks: (count) => cluster.dropAcks(count),
     delayAcks: (ms) => cluster.delayAcks(ms),
+    rescindBeforeAccept: (count) => cluster.rescindBeforeAccept(count),
     injectResponses: (r) => cluster.injectResponses(r),
     splitChunks: (bytes) => {
       cluster.faults.splitChunksBytes = bytes;
