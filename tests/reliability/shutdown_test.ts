@@ -8,8 +8,8 @@
  * its final state, launched exactly once.
  */
 import assert from "node:assert/strict";
-import { memoryRecorder, startDevCluster } from "../../src/devcluster/mod.ts";
-import { waitFor } from "../_e2e.ts";
+import { startDevCluster } from "../../src/devcluster/mod.ts";
+import { launchedTaskIds, launchesPerTask, waitFor } from "../_e2e.ts";
 import { spawnServer, tempDir } from "../_helpers.ts";
 import { scale } from "./_mode.ts";
 
@@ -36,22 +36,6 @@ function callsOf(lines: readonly string[], type: string): Record<string, unknown
     if (dir === "call" && body.type === type) out.push(body);
   }
   return out;
-}
-
-/** How many LAUNCHes each Mesos task id got. */
-function launchCounts(lines: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const call of callsOf(lines, "ACCEPT")) {
-    const accept = call.accept as {
-      operations?: { launch?: { task_infos?: { task_id: { value: string } }[] } }[];
-    };
-    for (const op of accept.operations ?? []) {
-      for (const t of op.launch?.task_infos ?? []) {
-        counts.set(t.task_id.value, (counts.get(t.task_id.value) ?? 0) + 1);
-      }
-    }
-  }
-  return counts;
 }
 
 /** Submits one task named `name`; classifies what came back. */
@@ -201,12 +185,12 @@ interface RoundResult {
 
 async function round(loadMs: number, clients: number): Promise<RoundResult> {
   await using dir = await tempDir();
-  const recorder = memoryRecorder();
+  const record = `${dir.path}/record.jsonl`;
   await using cluster = await startDevCluster({
     allocationIntervalMs: 50,
     executor: "simulated",
     agentResources: "cpus:1000;mem:1000000;disk:1000000;ports:[31000-32000]",
-    record: recorder,
+    record,
   });
   const dbPath = `${dir.path}/eremetic.kv`;
   const flags = ["--master", cluster.url, "--refuse-seconds", "1", "--loglevel", "info"];
@@ -279,8 +263,9 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
   } finally {
     await first.kill("SIGKILL");
   }
+  const calls = (await Deno.readTextFile(record)).split("\n").filter((l) => l !== "");
   for (const type of ["KILL", "TEARDOWN"]) {
-    assert.deepEqual(callsOf(recorder.lines, type), [], `no ${type} on the way down`);
+    assert.deepEqual(callsOf(calls, type), [], `no ${type} on the way down`);
   }
 
   // Every stream that opened ended cleanly when the server stopped.
@@ -324,7 +309,7 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
   const final = await allTasksByName(second.url);
   // Each finished at its first launch: the stop cost no task a retry (an ACCEPT cut off
   // by the stop would show as TASK_GONE from reconciliation, then a relaunch).
-  const launches = launchCounts(recorder.lines);
+  const launches = launchesPerTask(await launchedTaskIds(record));
   for (const [name, [t]] of final) {
     assert.equal(t.states.at(-1), "TASK_FINISHED", `${name} finished`);
     assert.equal(t.retry, 0, `${name} needed no retry: ${t.states.join(" ")}`);
