@@ -5,7 +5,8 @@
  * and no 202 is given for a task that is not stored. Tasks running on the development
  * cluster (which runs on, in this process) keep running: Eremetic sends no KILL or
  * TEARDOWN. A restart on the same database finds every accepted task and brings each to
- * its final state, launched exactly once.
+ * its final state, launched exactly once, and every final-state callback arrives. The
+ * full run alternates SIGTERM and SIGINT.
  */
 import assert from "node:assert/strict";
 import { startDevCluster } from "../../src/devcluster/mod.ts";
@@ -38,8 +39,13 @@ function callsOf(lines: readonly string[], type: string): Record<string, unknown
   return out;
 }
 
-/** Submits one task named `name`; classifies what came back. */
-async function submitOne(url: string, name: string, durationMs: number): Promise<Outcome> {
+/** Submits one task named `name`, calling back `callbackUri`; classifies what came back. */
+async function submitOne(
+  url: string,
+  name: string,
+  durationMs: number,
+  callbackUri: string,
+): Promise<Outcome> {
   const started = performance.now();
   let res: Response;
   try {
@@ -52,6 +58,7 @@ async function submitOne(url: string, name: string, durationMs: number): Promise
         command: "true",
         name,
         labels: { "devcluster.duration": `${durationMs}ms` },
+        callback_uri: callbackUri,
       }),
     });
   } catch (e) {
@@ -181,9 +188,16 @@ interface RoundResult {
   stillRunningAfterExit: number;
   exitMs: number;
   resumeMs: number;
+  finalCallbacks: number;
+  /** Final callbacks delivered more than once (delivery is at least once). */
+  callbacksTwice: number;
 }
 
-async function round(loadMs: number, clients: number): Promise<RoundResult> {
+async function round(
+  loadMs: number,
+  clients: number,
+  signal: "SIGTERM" | "SIGINT",
+): Promise<RoundResult> {
   await using dir = await tempDir();
   const record = `${dir.path}/record.jsonl`;
   await using cluster = await startDevCluster({
@@ -192,6 +206,19 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     agentResources: "cpus:1000;mem:1000000;disk:1000000;ports:[31000-32000]",
     record,
   });
+  // Final-state callbacks, by task id: each must arrive, across the stop, at least once.
+  const finals = new Map<string, number>();
+  await using receiver = (() => {
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const { task_id, status } = await req.json();
+      if (status === "TASK_FINISHED") finals.set(task_id, (finals.get(task_id) ?? 0) + 1);
+      return new Response("ok");
+    });
+    return {
+      url: `http://127.0.0.1:${server.addr.port}/callback`,
+      [Symbol.asyncDispose]: () => server.shutdown(),
+    };
+  })();
   const dbPath = `${dir.path}/eremetic.kv`;
   const flags = ["--master", cluster.url, "--refuse-seconds", "1", "--loglevel", "info"];
   const first = await spawnServer({ dbPath, flags });
@@ -214,7 +241,12 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
         // Long tasks outlive the server's stop, short ones end while it is down.
         const long = n % 2 === 0;
         const name = `shut-${n++}-${long ? "long" : "short"}`;
-        const outcome = await submitOne(first.url, name, long ? LONG_TASK_MS : 300);
+        const outcome = await submitOne(
+          first.url,
+          name,
+          long ? LONG_TASK_MS : 300,
+          receiver.url,
+        );
         outcomes.push(outcome);
         if (outcome.kind !== "no_answer") continue;
         if (performance.now() > exitedAt + 200) return;
@@ -241,7 +273,7 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     await new Promise((r) => setTimeout(r, 500));
     runningAtSigterm = runningTasks(cluster.state());
     sigtermAt = performance.now();
-    const status = await first.kill("SIGTERM");
+    const status = await first.kill(signal);
     exitedAt = performance.now();
     assert.equal(status.code, 0, `exit code 0 after SIGTERM\n${first.stderr()}`);
     // It got a whole answer telling it to send again (or, had its request not reached
@@ -252,7 +284,7 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
       assert.equal(slowAnswer.status, 503, `the slow upload's answer: ${slowAnswer.body}`);
       assert.equal(JSON.parse(slowAnswer.body).error, "request body not received");
     }
-    assert.match(first.stderr(), /Received SIGTERM/);
+    assert.ok(first.stderr().includes(`Received ${signal}`), first.stderr());
     // The cluster runs on: the long tasks that ran at the SIGTERM still run (they were
     // launched at most `loadMs` before it, and run LONG_TASK_MS).
     const now = new Set(runningTasks(cluster.state()).map((t) => t.id));
@@ -306,6 +338,11 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     return h.tasks.queued === 0 && h.tasks.active === 0;
   }, { timeoutMs: 45_000, intervalMs: 200 });
   const resumeMs = performance.now() - restartedAt;
+  await waitFor("every final callback", () => {
+    for (const o of accepted) if (!finals.has(o.id)) return Promise.resolve(false);
+    return Promise.resolve(true);
+  }, { timeoutMs: 20_000, intervalMs: 100 });
+  const callbacksTwice = [...finals.values()].filter((n) => n > 1).length;
   const final = await allTasksByName(second.url);
   // Each finished at its first launch: the stop cost no task a retry (an ACCEPT cut off
   // by the stop would show as TASK_GONE from reconciliation, then a relaunch).
@@ -329,6 +366,8 @@ async function round(loadMs: number, clients: number): Promise<RoundResult> {
     stillRunningAfterExit: stillRunning,
     exitMs: Math.round(exitedAt - sigtermAt),
     resumeMs: Math.round(resumeMs),
+    finalCallbacks: finals.size,
+    callbacksTwice,
   };
 }
 
@@ -343,9 +382,11 @@ Deno.test("shutdown: SIGTERM under submission load loses nothing accepted, leave
   const rounds = scale(1, 5);
   for (let i = 1; i <= rounds; i++) {
     await t.step(`round ${i}/${rounds}`, async () => {
-      const result = await round(scale(1_500, 4_000), scale(8, 32));
+      // The full run alternates SIGTERM and SIGINT (the same stop).
+      const signal = i % 2 === 1 ? "SIGTERM" : "SIGINT";
+      const result = await round(scale(1_500, 4_000), scale(8, 32), signal);
       // deno-lint-ignore no-console
-      console.log(`shutdown round ${i}: ${JSON.stringify(result)}`);
+      console.log(`shutdown round ${i} (${signal}): ${JSON.stringify(result)}`);
       assert.ok(result.runningAtSigterm > 0, "tasks were running at the SIGTERM");
       assert.ok(result.stillRunningAfterExit > 0, "tasks ran on after Eremetic stopped");
     });
