@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseJsonBody } from "./body.ts";
+import { parseJsonBody, readBody } from "./body.ts";
 import { HttpError } from "./errors.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -39,4 +39,46 @@ Deno.test("parseJsonBody() refuses invalid UTF-8 with 422", () => {
   const e = refusal(new Uint8Array([0x7b, 0xff, 0x7d]));
   assert.equal(e.status, 422);
   assert.equal(e.document.error, "body is not valid UTF-8");
+});
+
+/** A body whose stream fails after a few bytes, as Deno's does when the client goes or the server stops. */
+function failingBody(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(bytes('{"image":'));
+      c.error(new Deno.errors.BadResource("Cannot read body as underlying resource unavailable"));
+    },
+  });
+}
+
+Deno.test("readBody() answers 503 when the body cannot be read to its end", async () => {
+  const declared = new Headers({ "content-length": "100" });
+  for (const headers of [declared, new Headers()]) {
+    const req = new Request("http://x/", { method: "POST", body: failingBody(), headers });
+    const e = await readBody(req).then(() => null, (e) => e);
+    assert.ok(e instanceof HttpError);
+    assert.equal(e.status, 503);
+    assert.equal(e.document.error, "request body not received");
+    assert.equal(e.headers.connection, "close");
+  }
+});
+
+Deno.test("readBody() answers 413 beyond the limit, declared or streamed", async () => {
+  const declared = new Request("http://x/", {
+    method: "POST",
+    body: "x".repeat(20),
+    headers: { "content-length": "20" },
+  });
+  assert.equal((await readBody(declared, 10).catch((e) => e)).status, 413);
+  const streamed = new Request("http://x/", {
+    method: "POST",
+    body: new ReadableStream({
+      start(c) {
+        c.enqueue(bytes("x".repeat(8)));
+        c.enqueue(bytes("x".repeat(8)));
+        c.close();
+      },
+    }),
+  });
+  assert.equal((await readBody(streamed, 10).catch((e) => e)).status, 413);
 });
