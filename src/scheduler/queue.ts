@@ -13,6 +13,8 @@ export const DEFAULT_QUEUE_WINDOW = 10_000;
 
 interface Entry {
   task: TaskRecord;
+  /** Removed: skipped until compaction drops it (a task added again has a new entry). */
+  gone: boolean;
 }
 
 /** Options of {@linkcode TaskQueue}. */
@@ -33,6 +35,8 @@ export class TaskQueue {
    * again has a new entry).
    */
   #order: Entry[] = [];
+  /** Entries of `#order` before this index are all gone (placements remove from the head). */
+  #start = 0;
   #index = new Map<string, Entry>();
   #total = 0;
   /** The window holds every queued task (nothing more in the store). */
@@ -116,6 +120,7 @@ export class TaskQueue {
     const entry = this.#index.get(id);
     if (!entry) return false;
     this.#index.delete(id);
+    entry.gone = true;
     // Not recomputed over the window after every placement: what `nextNotBefore`
     // remembers stays a safe bound, and `smallestDemand` only changes when the last task
     // needing that little leaves.
@@ -133,8 +138,11 @@ export class TaskQueue {
    * Not to be iterated across a change of the queue.
    */
   *eligible(now: number): Generator<TaskRecord> {
-    for (const e of this.#order) {
-      if (e.task.not_before <= now && this.#index.get(e.task.id) === e) yield e.task;
+    const order = this.#order;
+    while (this.#start < order.length && order[this.#start].gone) this.#start++;
+    for (let i = this.#start; i < order.length; i++) {
+      const e = order[i];
+      if (!e.gone && e.task.not_before <= now) yield e.task;
     }
   }
 
@@ -234,7 +242,7 @@ export class TaskQueue {
   #last(): TaskRecord | undefined {
     for (let i = this.#order.length - 1; i >= 0; i--) {
       const e = this.#order[i];
-      if (this.#index.get(e.task.id) === e) return e.task;
+      if (!e.gone) return e.task;
     }
     return undefined;
   }
@@ -246,7 +254,7 @@ export class TaskQueue {
 
   #insert(task: TaskRecord): void {
     this.#changed();
-    const entry = { task };
+    const entry = { task, gone: false };
     this.#index.set(task.id, entry);
     const order = this.#order;
     if (order.length === 0 || order[order.length - 1].task.seq <= task.seq) {
@@ -261,9 +269,11 @@ export class TaskQueue {
       else hi = mid;
     }
     order.splice(lo, 0, entry);
+    if (lo < this.#start) this.#start = lo;
   }
 
   #compact(): void {
-    this.#order = this.#order.filter((e) => this.#index.get(e.task.id) === e);
+    this.#order = this.#order.filter((e) => !e.gone);
+    this.#start = 0;
   }
 }

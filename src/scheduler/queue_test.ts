@@ -119,3 +119,16 @@ Deno.test("TaskQueue remembers the smallest demand and the next back-off until i
   assert.equal(q.nextNotBefore(10), 50);
   assert.equal(q.nextNotBefore(60), Infinity, "due by then");
 });
+
+Deno.test("TaskQueue skips the removed head, and a task added before it again is eligible", async () => {
+  const tasks = queued(4);
+  const q = new TaskQueue();
+  await q.refill(lister(tasks).list);
+  q.remove(tasks[0].id);
+  q.remove(tasks[1].id);
+  assert.deepEqual([...q.eligible(0)].map((t) => t.seq), [3, 4]);
+  q.add(tasks[0]); // placed, then back to the queue without a retry
+  assert.deepEqual([...q.eligible(0)].map((t) => t.seq), [1, 3, 4]);
+  assert.equal(q.take(tasks[2].id)?.seq, 3);
+  assert.deepEqual([...q.eligible(0)].map((t) => t.seq), [1, 4]);
+});
