@@ -458,7 +458,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       }
       setQueueGauge();
       // Stopped at the limit: the untried tasks are not delayed, they wait for room.
-      const delayed = result.limited ? result.misfits : result.unplaced.length;
+      const delayed = result.unplaced.length;
       if (delayed > 0) metrics.tasksDelayed.inc({}, delayed);
       if (result.limited) roomWanted = true;
       const unused = candidates.filter((o) => offers.has(o.id.value));
