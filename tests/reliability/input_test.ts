@@ -18,8 +18,13 @@ const BODY_TIMEOUT_SECONDS = 1;
 /** How long the client waits for any answer: far beyond the body timeout. */
 const WAIT_MS = 15_000;
 const ROUNDS = scale(3, 20);
-/** How much the server's resident memory may grow over the whole file. */
-const RSS_BOUND_MB = 96;
+/**
+ * How much the server's resident memory may grow over the whole file. Megabyte bodies of
+ * 50,000-key maps make V8 grow its heap, which it keeps: resident memory climbs to about
+ * 210 MB over the first hundred and then creeps, while the live heap after a collection stays
+ * at 17 MB (measured in-process with `--expose-gc`, 360 such bodies: docs/reliability.md).
+ */
+const RSS_BOUND_MB = 192;
 
 const encoder = new TextEncoder();
 
@@ -217,7 +222,7 @@ Deno.test("hostile input: refused early, bounded memory, the server stays up", a
 
   await t.step(`a chunked body of 64 MiB → 413 after about 1 MiB (${ROUNDS} rounds)`, async () => {
     const chunk = `${(65_536).toString(16)}\r\n${"x".repeat(65_536)}\r\n`;
-    let most = 0;
+    const written: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await using conn = await RawConnection.open(base);
       await conn.write(head("POST", "/api/v1/task", { "transfer-encoding": "chunked" }));
@@ -229,11 +234,14 @@ Deno.test("hostile input: refused early, bounded memory, the server stays up", a
       const a = await answered;
       assert.ok(a);
       assertRefused(a, 413, "(body)", "chunked");
-      most = Math.max(most, conn.written);
+      written.push(conn.written);
     }
-    // How much the client wrote before it read the 413 depends on the machine: once the
-    // app has refused the body, Deno reads and drops the rest without keeping it.
-    figures.chunked_bytes_written_before_413_max = most;
+    // How much the client wrote before it read the 413 varies from run to run (4 to 64 MiB):
+    // once the app has refused the body, Deno reads and drops what follows, without keeping it.
+    figures.chunked_mib_written_before_413 = {
+      min: Math.round(Math.min(...written) / MIB),
+      max: Math.round(Math.max(...written) / MIB),
+    };
     rss.chunked = await rssMb(server.pid);
   });
 
@@ -283,7 +291,7 @@ Deno.test("hostile input: refused early, bounded memory, the server stays up", a
       const a = await conn.answer();
       assert.ok(a, "an answer without the rest of the body");
       assertRefused(a, 408, "(body)", "declared, never sent");
-      assert.equal(a.headers.get("connection"), "close");
+      assert.match(a.headers.get("connection") ?? "", /close/);
       times.push(a.ms);
     }
     // Chunked, trickling a byte every 100 ms for ever: the limit is on the whole body.
@@ -441,14 +449,20 @@ Deno.test("hostile input: refused early, bounded memory, the server stays up", a
       ["20,000 volumes", { volumes: Array(20_000).fill({ container_path: "/x" }) }, "volumes"],
       ["one 900 KB command", { command: "x".repeat(900_000) }, "command"],
     ];
+    const bodies = cases.map(([what, fields, field]) => {
+      const body = JSON.stringify({ ...SEED_BODY, ...fields });
+      assert.ok(body.length < MIB, `${what} fits in the 1 MiB body limit`);
+      return [what, post("/api/v1/task", body), field] as const;
+    });
+    const after: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [what, fields, field] of cases) {
-        const body = JSON.stringify({ ...SEED_BODY, ...fields });
-        assert.ok(body.length < MIB, `${what} fits in the 1 MiB body limit`);
-        assertRefused(await send(base, post("/api/v1/task", body)), 413, field, what);
+      for (const [what, bytes, field] of bodies) {
+        assertRefused(await send(base, bytes), 413, field, what);
       }
+      after.push(await rssMb(server.pid));
     }
-    rss.huge = await rssMb(server.pid);
+    rss.huge = after.at(-1)!;
+    figures.huge_rounds_rss_mb = { first: after[0], highest: Math.max(...after), last: rss.huge };
   });
 
   await t.step("edge numbers: 1e999 refused naming the field, centuries accepted", async () => {
