@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Timers } from "../runtime.ts";
+import type { Timer, Timers } from "../runtime.ts";
 import { HttpError } from "./errors.ts";
 
 /** The original reads at most 1 MiB of a body. */
@@ -16,12 +16,17 @@ export interface BodyTimeout {
 }
 
 export interface ReadBodyOptions {
+  /** Bytes beyond which the answer is 413; default {@linkcode MAX_BODY_BYTES}. */
+  limit?: number;
   /**
    * Without it a client that sends headers and then trickles or withholds the body
    * holds the request (and what it sent so far) for as long as it likes.
    */
   timeout?: BodyTimeout | null;
 }
+
+/** Thrown inside the reader when the body's time is up. */
+class BodyTimedOut extends Error {}
 
 /**
  * Reads the whole body, answering 413 beyond `limit` bytes (at once when the declared
@@ -32,82 +37,69 @@ export interface ReadBodyOptions {
  */
 export async function readBody(
   req: Request,
-  limit = MAX_BODY_BYTES,
-  { timeout = null }: ReadBodyOptions = {},
+  { limit = MAX_BODY_BYTES, timeout = null }: ReadBodyOptions = {},
 ): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (declared > limit) throw tooLarge(limit);
+  let onTimeout: (() => void) | null = null;
+  const timer: Timer | null = timeout && timeout.ms > 0
+    ? timeout.timers.coarse(timeout.ms, () => onTimeout?.())
+    : null;
   try {
-    return await readWholeBody(req, limit, timeout && timeout.ms > 0 ? timeout : null);
+    return await readWholeBody(req, declared, limit, (fn) => onTimeout = fn);
   } catch (e) {
     if (e instanceof HttpError) throw e;
+    if (e instanceof BodyTimedOut) throw tooSlow(timeout!.ms);
     throw new HttpError(503, {
       error: "request body not received",
       message: "Cannot read the request body: the connection failed or the server is stopping",
     }, { connection: "close" });
-  }
-}
-
-async function readWholeBody(
-  req: Request,
-  limit: number,
-  timeout: BodyTimeout | null,
-): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? "NaN");
-  if (declared > limit) throw tooLarge(limit);
-  // With a declared length the server frames the body to it: read it in one go. Not
-  // through `req.body` (absent body: an empty buffer): on a served request that getter
-  // builds a `ReadableStream`, and reading through it cost ~20 µs of CPU per request more
-  // than `arrayBuffer()` taking the received body whole (docs/benchmarks.md).
-  if (Number.isInteger(declared)) {
-    const reading = req.arrayBuffer();
-    return new Uint8Array(await (timeout ? within(reading, timeout) : reading));
-  }
-  if (!req.body) return new Uint8Array();
-  const reader = req.body.getReader();
-  let timedOut = false;
-  // Cancelling ends the pending read (it resolves as done), so the loop below stops.
-  const timer = timeout
-    ? timeout.timers.coarse(timeout.ms, () => {
-      timedOut = true;
-      reader.cancel().catch(() => {});
-    })
-    : null;
-  try {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    while (true) {
-      const { done, value } = await reader.read();
-      if (timedOut) throw tooSlow(timeout!.ms);
-      if (done) break;
-      size += value.length;
-      if (size > limit) {
-        await reader.cancel();
-        throw tooLarge(limit);
-      }
-      chunks.push(value);
-    }
-    return concat(chunks, size);
   } finally {
     timer?.cancel();
   }
 }
 
-/**
- * `reading`, or a 408 once `timeout` has passed. What the client sent of a declared body
- * (at most the 1 MiB limit) stays with its connection until the client closes it: a locked
- * stream cannot be cancelled.
- */
-function within<T>(reading: Promise<T>, timeout: BodyTimeout): Promise<T> {
-  return new Promise((resolve, reject) => {
-    // Deno says `Connection: close` itself here: the body was not read to its end.
-    const timer = timeout.timers.coarse(timeout.ms, () => reject(tooSlow(timeout.ms, false)));
-    reading.then((value) => {
-      timer.cancel();
-      resolve(value);
-    }, (e) => {
-      timer.cancel();
-      reject(e);
+async function readWholeBody(
+  req: Request,
+  declared: number,
+  limit: number,
+  whenTimedOut: (fn: () => void) => void,
+): Promise<Uint8Array> {
+  // With a declared length the server frames the body to it: read it in one go. Not
+  // through `req.body` (absent body: an empty buffer): on a served request that getter
+  // builds a `ReadableStream`, and reading through it cost ~20 µs of CPU per request more
+  // than `arrayBuffer()` taking the received body whole (docs/benchmarks.md).
+  if (Number.isInteger(declared)) {
+    const whole = req.arrayBuffer();
+    const timedOut = new Promise<never>((_, reject) => {
+      whenTimedOut(() => reject(new BodyTimedOut()));
     });
+    // The read left behind fails when the connection closes (the 408 says `close`).
+    whole.catch(() => {});
+    return new Uint8Array(await Promise.race([whole, timedOut]));
+  }
+  if (!req.body) return new Uint8Array();
+  const reader = req.body.getReader();
+  let timedOut = false;
+  // Cancelling ends the pending read (it resolves as done), so the loop below stops.
+  whenTimedOut(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
   });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (timedOut) throw new BodyTimedOut();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return concat(chunks, size);
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
@@ -129,12 +121,12 @@ function tooLarge(limit: number): HttpError {
   });
 }
 
-function tooSlow(ms: number, close = true): HttpError {
+function tooSlow(ms: number): HttpError {
   return new HttpError(408, {
     error: "request timeout",
     message: `Request body did not arrive within ${ms / 1000} s`,
     details: [{ path: "(body)", problem: `must arrive within ${ms / 1000} s` }],
-  }, close ? { connection: "close" } : {});
+  }, { connection: "close" });
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClock, Timers } from "../runtime.ts";
-import {
-  MAX_BODY_BYTES,
-  MAX_JSON_DEPTH,
-  nestsDeeperThan,
-  parseJsonBody,
-  readBody,
-} from "./body.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan, parseJsonBody, readBody } from "./body.ts";
 import { HttpError } from "./errors.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -70,26 +64,6 @@ Deno.test("readBody() answers 503 when the body cannot be read to its end", asyn
   }
 });
 
-Deno.test("readBody() answers 413 beyond the limit, declared or streamed", async () => {
-  const declared = new Request("http://x/", {
-    method: "POST",
-    body: "x".repeat(20),
-    headers: { "content-length": "20" },
-  });
-  assert.equal((await readBody(declared, 10).catch((e) => e)).status, 413);
-  const streamed = new Request("http://x/", {
-    method: "POST",
-    body: new ReadableStream({
-      start(c) {
-        c.enqueue(bytes("x".repeat(8)));
-        c.enqueue(bytes("x".repeat(8)));
-        c.close();
-      },
-    }),
-  });
-  assert.equal((await readBody(streamed, 10).catch((e) => e)).status, 413);
-});
-
 const encoder = new TextEncoder();
 
 /** A request whose `body` getter counts its uses (the getter builds a stream on a served request). */
@@ -144,16 +118,16 @@ Deno.test("readBody() answers 413 for a declared length over the limit, unread",
     }),
   );
   await assert.rejects(
-    () => readBody(req, 10),
+    () => readBody(req, { limit: 10 }),
     (e) => e instanceof HttpError && e.status === 413,
   );
   assert.equal(bodyReads(), 0);
 });
 
 Deno.test("readBody() reads a chunked body, 413 once it passes the limit", async () => {
-  assert.deepEqual(await readBody(chunked(["ab", "cd"]), 10), encoder.encode("abcd"));
+  assert.deepEqual(await readBody(chunked(["ab", "cd"]), { limit: 10 }), encoder.encode("abcd"));
   await assert.rejects(
-    () => readBody(chunked(["abcdef", "ghijkl"]), 10),
+    () => readBody(chunked(["abcdef", "ghijkl"]), { limit: 10 }),
     (e) => e instanceof HttpError && e.status === 413,
   );
 });
@@ -181,7 +155,7 @@ Deno.test("readBody() answers 408 and cancels a body that does not arrive in tim
   const clock = new FakeClock();
   const timers = new Timers(clock);
   const { req, cancelled } = stalled("{");
-  const reading = readBody(req, MAX_BODY_BYTES, { timeout: { ms: 30_000, timers } });
+  const reading = readBody(req, { timeout: { ms: 30_000, timers } });
   let settled = false;
   reading.catch(() => {}).finally(() => settled = true);
   await clock.tick(29_000);
@@ -202,9 +176,27 @@ Deno.test("readBody() with a timeout reads a body that arrives in time", async (
   const clock = new FakeClock();
   const timers = new Timers(clock);
   const req = new Request("http://x/", { method: "POST", body: '{"a":1}' });
-  const bytes = await readBody(req, MAX_BODY_BYTES, { timeout: { ms: 30_000, timers } });
+  const bytes = await readBody(req, { timeout: { ms: 30_000, timers } });
   assert.equal(new TextDecoder().decode(bytes), '{"a":1}');
   timers.close();
+});
+
+Deno.test("readBody() answers 413 beyond the limit, declared or streamed", async () => {
+  const declared = new Request("http://x/", {
+    method: "POST",
+    body: "x".repeat(11),
+    headers: { "content-length": "11" },
+  });
+  await assert.rejects(readBody(declared, { limit: 10 }), (e: unknown) => {
+    assert.ok(e instanceof HttpError);
+    return e.status === 413;
+  });
+  const { req, cancelled } = stalled("x".repeat(11));
+  await assert.rejects(readBody(req, { limit: 10 }), (e: unknown) => {
+    assert.ok(e instanceof HttpError);
+    return e.status === 413;
+  });
+  await cancelled;
 });
 
 Deno.test("nestsDeeperThan() counts brackets outside strings only", () => {
@@ -236,4 +228,23 @@ Deno.test("parseJsonBody() refuses deep nesting in a large body before parsing i
     parseJsonBody(encoder.encode(deep(MAX_JSON_DEPTH + 5))),
     JSON.parse(deep(MAX_JSON_DEPTH + 5)),
   );
+});
+
+Deno.test("readBody() answers 408 for a body of declared length that does not arrive in time", async () => {
+  const clock = new FakeClock();
+  const timers = new Timers(clock);
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(encoder.encode("{"));
+    },
+  });
+  const req = new Request("http://x/", {
+    method: "POST",
+    body,
+    headers: { "content-length": "100" },
+  });
+  const reading = readBody(req, { timeout: { ms: 30_000, timers } });
+  await clock.tick(30_010);
+  await assert.rejects(reading, (e: unknown) => e instanceof HttpError && e.status === 408);
+  timers.close();
 });

@@ -22,7 +22,7 @@ import {
   toTaskV0,
   toTaskV1,
 } from "../task/mod.ts";
-import { type BodyTimeout, MAX_BODY_BYTES, parseJsonBody, readBody } from "./body.ts";
+import { type BodyTimeout, parseJsonBody, readBody } from "./body.ts";
 import { HttpError, json, JSON_TYPE } from "./errors.ts";
 import { taskViewResponder } from "./task_cache.ts";
 import type { ApiEnv } from "./types.ts";
@@ -229,7 +229,7 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
 
   app.post("/", async (c) => {
     c.set("handler", "AddTask");
-    const bytes = await readBody(c.req.raw, MAX_BODY_BYTES, { timeout: deps.bodyTimeout });
+    const bytes = await readBody(c.req.raw, { timeout: deps.bodyTimeout });
     const body = parseJsonBody(bytes);
     // Only a body larger than a stored task can hold a field too large to store.
     if (bytes.length > MAX_RECORD_BYTES) refuseOversizedFields(body, legacy, MAX_RECORD_BYTES);
