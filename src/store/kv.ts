@@ -43,7 +43,6 @@
  */
 import type { StateClass, TaskRecord } from "../task/mod.ts";
 import { STATE_CLASSES } from "../task/mod.ts";
-import { nextHostTurn } from "../runtime.ts";
 import { decodeStored, encodeStored, storedName } from "./_codec.ts";
 import { classOfTask, decodeCursor, encodeCursor, matchesFilter, pageSize } from "./_common.ts";
 import {
@@ -208,14 +207,6 @@ interface PendingWrite {
 }
 
 const U64 = 1n << 64n;
-/**
- * A batch that follows a commit and holds fewer writes waits one host turn for more:
- * a commit costs, beyond its writes, ~0.1 ms of the main thread and ~0.3 ms of SQLite's
- * thread (measured with bare `kv.atomic()` commits, docs/benchmarks.md), and under 64
- * concurrent submits the batches right after a commit held ~25 writes. A write arriving
- * when no commit just ended is committed at once.
- */
-export const GATHER_BELOW_WRITES = 32;
 
 /** Batches writes into as few atomic commits as possible, one commit in flight at a time. */
 class GroupCommitter {
@@ -268,19 +259,13 @@ class GroupCommitter {
   }
 
   async #flush(): Promise<void> {
-    // Let writes issued in the same tick join the first batch; back-to-back commits
-    // gather for one host turn (`GATHER_BELOW_WRITES`).
+    // Let writes issued in the same tick join the first batch.
     await Promise.resolve();
     try {
-      let afterCommit = false;
       while (this.#sealed.length > 0 || this.#current.length > 0) {
-        if (
-          afterCommit && this.#sealed.length === 0 && this.#current.length < GATHER_BELOW_WRITES
-        ) await nextHostTurn();
         if (this.#sealed.length === 0) this.#seal();
         const batch = this.#sealed.shift()!;
         await this.#commit(batch);
-        afterCommit = true;
       }
     } finally {
       this.#flushing = null;

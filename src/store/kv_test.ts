@@ -314,31 +314,3 @@ Deno.test("openKvStore() cuts batches at KV's limits of mutations and bytes per 
   assert.deepStrictEqual((await store.countTasks()).queued, 2_030);
   assert.deepStrictEqual((await store.getTask(big[29].task.id))?.env?.N, "29");
 });
-
-Deno.test("openKvStore() gathers the writes of a host turn into the batch after a commit", async () => {
-  let commits = 0;
-  let hold: PromiseWithResolvers<void> | null = Promise.withResolvers();
-  const held = Promise.withResolvers<void>();
-  await using store = await openKvStore(":memory:", {
-    commit: async (op) => {
-      commits++;
-      if (hold) {
-        held.resolve();
-        await hold.promise;
-        hold = null;
-      }
-      return await op.commit();
-    },
-  });
-  const first = store.createTask(sampleTask());
-  await held.promise;
-  // Waits for the commit in flight; then, being a small batch, for one host turn more.
-  const second = store.createTask(sampleTask());
-  hold!.resolve();
-  await first;
-  // Issued after the first commit ended, before that turn: joins the second's batch.
-  const third = store.createTask(sampleTask());
-  await Promise.all([second, third]);
-  assert.equal(commits, 2);
-  assert.equal((await store.countTasks()).queued, 3);
-});
