@@ -63,7 +63,9 @@ async function submitOne(
       }),
     });
   } catch (e) {
-    return { kind: "no_answer", name, error: (e as Error).name, started, at: performance.now() };
+    // The error's name and its cause's, e.g. `TypeError/Http` (what the client saw).
+    const error = `${(e as Error).name}/${((e as Error).cause as Error | undefined)?.name ?? ""}`;
+    return { kind: "no_answer", name, error, started, at: performance.now() };
   }
   let text: string;
   try {
@@ -151,6 +153,12 @@ async function slowUpload(
   return { sent, answer };
 }
 
+function countBy(values: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
 /** Every task the server has, by name (listed page by page). */
 async function allTasksByName(
   url: string,
@@ -180,6 +188,8 @@ interface RoundResult {
   accepted: number;
   inFlightAtSigterm: number;
   inFlightAccepted: number;
+  /** Why requests in flight at the stop got no answer, by error name. */
+  inFlightNoAnswer: Record<string, number>;
   streamsEnded: number;
   slowUpload: string;
   refused: Record<number, number>;
@@ -367,6 +377,9 @@ async function round(
     accepted: accepted.length,
     inFlightAtSigterm: inFlight.length,
     inFlightAccepted: inFlight.filter((o) => o.kind === "accepted").length,
+    inFlightNoAnswer: countBy(
+      inFlight.flatMap((o) => o.kind === "no_answer" ? [o.error] : []),
+    ),
     streamsEnded: opened.length,
     slowUpload: slowUploadGot,
     refused,
