@@ -341,8 +341,7 @@ async function round(
     return h.tasks.queued === 0 && h.tasks.active === 0;
   }, { timeoutMs: 45_000, intervalMs: 200 });
   const resumeMs = performance.now() - restartedAt;
-  // Listed once nothing changes any more (a list read while tasks change class may show
-  // a task twice).
+  // Listed once nothing changes any more: a list is not one snapshot of every state.
   const byName = await allTasksByName(second.url);
   for (const o of accepted) {
     const ids = new Set((byName.get(o.name) ?? []).map((t) => t.id));
