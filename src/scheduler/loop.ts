@@ -34,7 +34,7 @@ import {
   type TaskStatus,
 } from "../mesos/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import { agentUrlOf, findSandboxDirectory } from "../sandbox/mod.ts";
+import { agentUrlOf } from "../sandbox/mod.ts";
 import { type Clock, type LogFields, type Logger, type Timer, Timers } from "../runtime.ts";
 import { NotFoundError, type TaskStore } from "../store/mod.ts";
 import { currentState, isTerminal, type TaskRecord, wasRunning } from "../task/mod.ts";
@@ -47,6 +47,7 @@ import { countEffects, notifyEffects, notifyTask, type StateListener } from "./n
 import { DEFAULT_QUEUE_WINDOW } from "./queue.ts";
 import { type LaunchContext, SchedulerState } from "./state.ts";
 import { stagePlacements } from "./stage.ts";
+import { type LookupTask, SandboxLookups } from "./sandbox_lookup.ts";
 import { readTurns } from "./turns.ts";
 import { planUpdates, publicIdOf, type UpdateEffect } from "./update.ts";
 
@@ -60,9 +61,12 @@ export const KILL_RESEND_MS = 5_000;
 /** First wait before re-sending an unanswered explicit reconciliation; doubles up to the cap. */
 export const RECONCILE_INITIAL_MS = 1_000;
 export const RECONCILE_MAX_MS = 60_000;
-/** Sandbox directory lookups in flight at most, and how long each may take. */
-export const MAX_SANDBOX_LOOKUPS = 8;
+/** How long a sandbox lookup's `/state` request may take. */
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
+/** Least time between two `/state` fetches of one agent for sandbox lookups. */
+export const SANDBOX_LOOKUP_INTERVAL_MS = 1_000;
+/** Tasks waiting for a sandbox lookup per agent at most. */
+export const SANDBOX_LOOKUP_MAX_WAITING = 1_000;
 /** Tasks launching at once above which sandbox directories are not looked up. */
 export const SANDBOX_LOOKUP_MAX_LAUNCHING = 50;
 /** Queued tasks read before subscribing; the rest of the window follows with the first offers. */
@@ -454,7 +458,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       }
       setQueueGauge();
       // Stopped at the limit: the untried tasks are not delayed, they wait for room.
-      const delayed = result.limited ? result.misfits : result.unplaced.length;
+      const delayed = result.unplaced.length;
       if (delayed > 0) metrics.tasksDelayed.inc({}, delayed);
       if (result.limited) roomWanted = true;
       const unused = candidates.filter((o) => offers.has(o.id.value));
@@ -739,40 +743,45 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     if (e.state === "TASK_RUNNING" && !task.sandbox_path) lookUpSandbox(task);
   };
 
+  /** Stores a sandbox directory found, unless the task moved on meanwhile. */
+  const storeSandbox = (task: LookupTask, dir: string) => {
+    if (state.closed) return;
+    chains.run(task.id, async () => {
+      const current = await store.getTask(task.id);
+      if (!current || current.mesos_task_id !== task.mesos_task_id || current.sandbox_path) {
+        return;
+      }
+      await store.updateTask({ ...current, sandbox_path: dir });
+    }).catch((e) =>
+      logger.debug("Cannot store the sandbox directory", {
+        task_id: task.id,
+        error: (e as Error).message,
+      })
+    );
+  };
+
+  const sandboxLookups = new SandboxLookups({
+    timers,
+    fetch: options.fetch,
+    timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
+    minIntervalMs: SANDBOX_LOOKUP_INTERVAL_MS,
+    maxWaiting: SANDBOX_LOOKUP_MAX_WAITING,
+    found: storeSandbox,
+    failed: (agent, e) =>
+      logger.debug("Cannot find sandbox directories", { agent, error: e.message }),
+  });
+
   /**
    * Stores the executor directory from the agent's `/state` (a command task's status
-   * carries none), in the background and a few at a time: the sandbox reader finds it
-   * on its own when this is skipped.
+   * carries none), in the background, one `/state` per agent per interval for every task
+   * started there meanwhile: the sandbox reader finds it on its own when this is skipped.
    */
-  let sandboxLookups = 0;
   const lookUpSandbox = (task: TaskRecord) => {
     const agentUrl = agentUrlOf(task);
     // Under a burst of launches, skip: an agent's /state is large, and the sandbox
     // reader finds the directory itself when a log is asked for.
-    if (
-      !agentUrl || sandboxLookups >= MAX_SANDBOX_LOOKUPS ||
-      placed.size > SANDBOX_LOOKUP_MAX_LAUNCHING || state.closed
-    ) return;
-    sandboxLookups++;
-    findSandboxDirectory(agentUrl, task.framework_id, task.mesos_task_id, {
-      fetch: options.fetch,
-      timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
-      timers,
-    }).then((dir) => {
-      if (!dir || state.closed) return;
-      return chains.run(task.id, async () => {
-        const current = await store.getTask(task.id);
-        if (!current || current.mesos_task_id !== task.mesos_task_id || current.sandbox_path) {
-          return;
-        }
-        await store.updateTask({ ...current, sandbox_path: dir });
-      });
-    }).catch((e) =>
-      logger.debug("Cannot find the sandbox directory", {
-        task_id: task.id,
-        error: (e as Error).message,
-      })
-    ).finally(() => sandboxLookups--);
+    if (!agentUrl || placed.size > SANDBOX_LOOKUP_MAX_LAUNCHING || state.closed) return;
+    sandboxLookups.request(agentUrl, task);
   };
 
   // ---- one turn: the events that arrived together
@@ -948,6 +957,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     state.closed = true;
     stopping.abort();
     periodic?.cancel();
+    sandboxLookups.close();
     timers.close();
     await ready.catch(() => {});
     // Launches and updates under way finish first, on the open stream: a task staged in
