@@ -13,7 +13,7 @@ import {
   loadConfig,
   redactConfig,
 } from "../config/mod.ts";
-import { consoleLogger, type Logger, systemClock } from "../runtime.ts";
+import { consoleLogger, type Logger, nextHostTurn, systemClock } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 
 /** How long stopping waits for open responses before it goes on without them. */
@@ -59,6 +59,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const done = new Promise<void>((resolve) => stopped = resolve);
   const shutdown = () =>
     stopping ??= (async () => {
+      // Requests that reached the socket before the stop (read once the event loop
+      // polls them) are still answered: stopping at once would drop them unread.
+      await nextHostTurn();
       // Live streams never end by themselves: end them, or the server waits for them.
       app.closeStreams();
       // A client that stopped reading its response, or sending its request body, keeps

@@ -772,6 +772,12 @@ class KvTaskStore implements TaskStore {
         return { tasks, cursor: encodeCursor(lastSeq) };
       }
       const entry = heads[best].value!;
+      if (scanned > 0 && entry.key[2] === lastSeq) {
+        // The same task again: it changed class while the indexes were read (each is
+        // read in batches, not from one snapshot), so it is in both. List it once.
+        heads[best] = await iters[best].next();
+        continue;
+      }
       lastSeq = entry.key[2] as number;
       scanned++;
       const t = decodeStored(entry.value, lastSeq);

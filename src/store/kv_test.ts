@@ -356,3 +356,31 @@ Deno.test("openKvStore() updates a listed task without reading it back when the 
   assert.deepStrictEqual(active.tasks.map((t) => t.id), page.tasks.slice(-20).map((t) => t.id));
   assert.deepStrictEqual(await store.getTask(deleted), null);
 });
+
+Deno.test("openKvStore() lists a task once when the class indexes read show it in two classes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/eremetic.kv`;
+    let seq: number;
+    {
+      await using store = await openKvStore(path);
+      await store.createTask(sampleTask());
+      seq = (await store.createTask(sampleTask())).task.seq;
+      await store.createTask(sampleTask());
+    }
+    // What a listing sees when the task moves from queued to terminated between the
+    // batches it reads: the task under both classes.
+    const kv = await Deno.openKv(path);
+    const entry = await kv.get<Uint8Array>(["c", "queued", seq]);
+    assert.ok(entry.value, "the class index holds the task");
+    await kv.set(["c", "terminated", seq], entry.value);
+    kv.close();
+    await using store = await openKvStore(path);
+    const page = await store.listTasks({ states: null, limit: 10 });
+    const seqs = page.tasks.map((t) => t.seq);
+    assert.deepStrictEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b));
+    assert.equal(seqs.length, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -299,14 +299,13 @@ async function exercise(logformat: "text" | "json"): Promise<RunResult> {
         await call(method, path, { body, withAuth: false });
       }
     }
-    // Ranges of the output that cut the printed secret anywhere.
-    const raw = await Deno.readTextFile(
-      `${
-        (JSON.parse(
-          (await call("GET", `/api/v1/task/${printed}`)).text,
-        ) as { sandbox_path: string }).sandbox_path
-      }/stdout`,
-    );
+    // Ranges of the output that cut the printed secret anywhere. (The sandbox path is
+    // stored in the background: it may come after TASK_FINISHED.)
+    const sandbox = await waitFor("the printer's sandbox path", async () => {
+      const res = await fetch(`${base}/api/v1/task/${printed}`, { headers: auth });
+      return ((await res.json()) as { sandbox_path: string }).sandbox_path;
+    });
+    const raw = await Deno.readTextFile(`${sandbox}/stdout`);
     const at = raw.indexOf(secrets.printed);
     assert.ok(at >= 0, "the agent's file holds the printed value");
     for (let offset = at - 4; offset < at + secrets.printed.length; offset += 3) {

@@ -9,6 +9,7 @@
  * full run alternates SIGTERM and SIGINT.
  */
 import assert from "node:assert/strict";
+import { DELIVERY_HEADER } from "../../src/callback/mod.ts";
 import { startDevCluster } from "../../src/devcluster/mod.ts";
 import { launchedTaskIds, launchesPerTask, waitFor } from "../_e2e.ts";
 import { spawnServer, tempDir } from "../_helpers.ts";
@@ -62,7 +63,9 @@ async function submitOne(
       }),
     });
   } catch (e) {
-    return { kind: "no_answer", name, error: (e as Error).name, started, at: performance.now() };
+    // The error's name and its cause's, e.g. `TypeError/Http` (what the client saw).
+    const error = `${(e as Error).name}/${((e as Error).cause as Error | undefined)?.name ?? ""}`;
+    return { kind: "no_answer", name, error, started, at: performance.now() };
   }
   let text: string;
   try {
@@ -150,6 +153,12 @@ async function slowUpload(
   return { sent, answer };
 }
 
+function countBy(values: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
 /** Every task the server has, by name (listed page by page). */
 async function allTasksByName(
   url: string,
@@ -179,6 +188,8 @@ interface RoundResult {
   accepted: number;
   inFlightAtSigterm: number;
   inFlightAccepted: number;
+  /** Why requests in flight at the stop got no answer, by error name. */
+  inFlightNoAnswer: Record<string, number>;
   streamsEnded: number;
   slowUpload: string;
   refused: Record<number, number>;
@@ -207,11 +218,14 @@ async function round(
     record,
   });
   // Final-state callbacks, by task id: each must arrive, across the stop, at least once.
-  const finals = new Map<string, number>();
+  const finals = new Map<string, string[]>();
   await using receiver = (() => {
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
       const { task_id, status } = await req.json();
-      if (status === "TASK_FINISHED") finals.set(task_id, (finals.get(task_id) ?? 0) + 1);
+      if (status === "TASK_FINISHED") {
+        const delivery = req.headers.get(DELIVERY_HEADER) ?? "";
+        finals.set(task_id, [...(finals.get(task_id) ?? []), delivery]);
+      }
       return new Response("ok");
     });
     return {
@@ -322,10 +336,16 @@ async function round(
   // The restart on the same database finds every accepted task and finishes them all.
   const restartedAt = performance.now();
   await using second = await spawnServer({ dbPath, flags });
+  await waitFor("every task to finish", async () => {
+    const h = await (await fetch(`${second.url}/api/v1/health`)).json();
+    return h.tasks.queued === 0 && h.tasks.active === 0;
+  }, { timeoutMs: 45_000, intervalMs: 200 });
+  const resumeMs = performance.now() - restartedAt;
+  // Listed once nothing changes any more: a list is not one snapshot of every state.
   const byName = await allTasksByName(second.url);
   for (const o of accepted) {
-    const stored = byName.get(o.name) ?? [];
-    assert.deepEqual(stored.map((t) => t.id), [o.id], `the accepted ${o.name} is stored once`);
+    const ids = new Set((byName.get(o.name) ?? []).map((t) => t.id));
+    assert.deepEqual([...ids], [o.id], `the accepted ${o.name} is stored, once`);
   }
   const answered = new Set(outcomes.filter((o) => o.kind !== "no_answer").map((o) => o.name));
   for (const o of outcomes) {
@@ -333,30 +353,32 @@ async function round(
   }
   assert.ok(!byName.has("slow-upload"), "the unfinished upload is not stored");
   const storedWithoutAnswer = [...byName.keys()].filter((name) => !answered.has(name)).length;
-  await waitFor("every task to finish", async () => {
-    const h = await (await fetch(`${second.url}/api/v1/health`)).json();
-    return h.tasks.queued === 0 && h.tasks.active === 0;
-  }, { timeoutMs: 45_000, intervalMs: 200 });
-  const resumeMs = performance.now() - restartedAt;
-  await waitFor("every final callback", () => {
-    for (const o of accepted) if (!finals.has(o.id)) return Promise.resolve(false);
-    return Promise.resolve(true);
-  }, { timeoutMs: 20_000, intervalMs: 100 });
-  const callbacksTwice = [...finals.values()].filter((n) => n > 1).length;
-  const final = await allTasksByName(second.url);
   // Each finished at its first launch: the stop cost no task a retry (an ACCEPT cut off
   // by the stop would show as TASK_GONE from reconciliation, then a relaunch).
   const launches = launchesPerTask(await launchedTaskIds(record));
-  for (const [name, [t]] of final) {
+  for (const [name, [t]] of byName) {
     assert.equal(t.states.at(-1), "TASK_FINISHED", `${name} finished`);
     assert.equal(t.retry, 0, `${name} needed no retry: ${t.states.join(" ")}`);
     assert.equal(launches.get(t.id), 1, `${name} launched exactly once`);
   }
+  // Every final callback arrives; one sent again (its delivery was not known to be done
+  // at the stop) carries the same delivery id, so a receiver can drop the repeat.
+  await waitFor("every final callback", () => {
+    for (const [, [t]] of byName) if (!finals.has(t.id)) return Promise.resolve(false);
+    return Promise.resolve(true);
+  }, { timeoutMs: 20_000, intervalMs: 100 });
+  for (const [id, deliveries] of finals) {
+    assert.equal(new Set(deliveries).size, 1, `${id}: one delivery id, got ${deliveries}`);
+  }
+  const callbacksTwice = [...finals.values()].filter((d) => d.length > 1).length;
   const inFlight = outcomes.filter((o) => o.started < sigtermAt && o.at > sigtermAt);
   return {
     accepted: accepted.length,
     inFlightAtSigterm: inFlight.length,
     inFlightAccepted: inFlight.filter((o) => o.kind === "accepted").length,
+    inFlightNoAnswer: countBy(
+      inFlight.flatMap((o) => o.kind === "no_answer" ? [o.error] : []),
+    ),
     streamsEnded: opened.length,
     slowUpload: slowUploadGot,
     refused,
