@@ -141,6 +141,7 @@ export class ZkClient implements AsyncDisposable {
   #waiters = new Set<() => void>();
   #lostListeners = new Set<() => void>();
   #connectionListeners = new Set<(connected: boolean) => void>();
+  #reconnectWatch: AbortController | null = null;
 
   constructor(url: ZkUrl, options: ZkClientOptions = {}) {
     this.url = url;
@@ -158,15 +159,23 @@ export class ZkClient implements AsyncDisposable {
     if (this.url.auth !== null) raw.addAuthInfo("digest", Buffer.from(this.url.auth));
     raw.on("connected", () => {
       if (raw !== this.#raw) return;
+      this.#reconnectWatch?.abort();
       this.#connected = true;
       for (const w of this.#waiters) w();
       this.#waiters.clear();
       for (const l of this.#connectionListeners) l(true);
     });
     raw.on("disconnected", () => {
+      // node-zookeeper-client 1.1.3 keeps the unread tail of a packet cut by the lost
+      // connection and prepends it to the next connection's first bytes, so the connect
+      // answer is misread. It reconnects right after this event: drop the stale bytes.
+      const manager = (raw as unknown as { connectionManager?: { pendingBuffer: unknown } })
+        .connectionManager;
+      if (manager) manager.pendingBuffer = null;
       if (raw !== this.#raw) return;
       this.#connected = false;
       for (const l of this.#connectionListeners) l(false);
+      if (!this.#closed) this.#armReconnectWatchdog(raw);
     });
     raw.on("expired", () => {
       if (raw !== this.#raw || this.#closed) return;
@@ -179,6 +188,27 @@ export class ZkClient implements AsyncDisposable {
     });
     this.#raw = raw;
     raw.connect();
+  }
+
+  /**
+   * While the connection is down, every half session timeout the library's socket is cut
+   * so that it connects afresh: it never gives up a connection attempt that was accepted
+   * but not answered (seen when ZooKeeper restarted under load: no session for
+   * minutes). Operations in flight fail with a connection loss; queued ones wait.
+   */
+  #armReconnectWatchdog(raw: Raw): void {
+    this.#reconnectWatch?.abort();
+    const watch = new AbortController();
+    this.#reconnectWatch = watch;
+    const kick = () =>
+      this.#clock.sleep(Math.max(500, this.#sessionTimeoutMs / 2), watch.signal).then(() => {
+        if (raw !== this.#raw || this.#closed || this.#connected) return;
+        const manager = (raw as unknown as { connectionManager?: { socket?: { destroy(): void } } })
+          .connectionManager;
+        manager?.socket?.destroy();
+        void kick();
+      }, () => {});
+    void kick();
   }
 
   /** Whether a session is connected right now. */
@@ -361,6 +391,7 @@ export class ZkClient implements AsyncDisposable {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    this.#reconnectWatch?.abort();
     this.#lostListeners.clear();
     this.#connectionListeners.clear();
     const raw = this.#raw;
