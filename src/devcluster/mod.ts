@@ -35,7 +35,8 @@ export { type Agent, type ExecutorMode, parseDurationMs } from "./agent.ts";
 export { FILES_READ_CAP_BYTES, FilesService } from "./files.ts";
 export { authenticateBasic, type InjectedResponse } from "./cluster.ts";
 export { encodeJson } from "./json.ts";
-export { DEFAULT_REFUSE_SECONDS, type Master } from "./master.ts";
+export { DEFAULT_REFUSE_SECONDS } from "./allocator.ts";
+export type { Master } from "./master.ts";
 export { ipToUint32 } from "./master_info.ts";
 export { acceptsJson } from "./responses.ts";
 export { fileRecorder, memoryRecorder, type Recorder } from "./record.ts";
@@ -136,7 +137,7 @@ export interface DevCluster extends AsyncDisposable {
   restartAgent(agentId: string): void;
   /** Closes a framework's subscription stream from the master's side. */
   dropStream(frameworkId: string): void;
-  /** Keeps a framework's stream open but silent (half-open), until `unstallStream`. */
+  /** Keeps a framework's stream open but silent (half-open) until `unstallStream`; a new subscription is not stalled. */
   stallStream(frameworkId: string): void;
   unstallStream(frameworkId: string): void;
   /** Writes bytes that are not valid RecordIO into a framework's stream. */
@@ -147,6 +148,8 @@ export interface DevCluster extends AsyncDisposable {
   dropAcks(count?: number): void;
   /** Delays ACKNOWLEDGE calls by `ms` (0 stops delaying). */
   delayAcks(ms: number): void;
+  /** Rescinds a framework's offers just before each of its next `count` ACCEPT calls is read (0 = off). */
+  rescindBeforeAccept(count?: number): void;
   /** Answers the next scheduler requests (optionally of one call type) with a canned response, or delays them. */
   injectResponses(response: InjectedResponse): void;
   /** Splits every RecordIO record into chunks of at most `bytes` bytes (0 = one chunk per record). */
@@ -155,6 +158,11 @@ export interface DevCluster extends AsyncDisposable {
   restartMaster(options?: { memory?: boolean; recoveryMs?: number }): Promise<void>;
   /** Fails over to another master (new master id, frameworks must resubscribe). */
   failover(options?: { gapMs?: number }): Promise<void>;
+  /**
+   * Kills the leading master for good, as if its process died (server gone, registry
+   * node removed); the next master leads. Returns the killed master's URL.
+   */
+  killMaster(): Promise<string>;
   /** Runs an allocation round now. */
   allocate(): void;
   close(): Promise<void>;
@@ -343,12 +351,14 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     resumeHeartbeats: (id) => cluster.resumeHeartbeats(id),
     dropAcks: (count) => cluster.dropAcks(count),
     delayAcks: (ms) => cluster.delayAcks(ms),
+    rescindBeforeAccept: (count) => cluster.rescindBeforeAccept(count),
     injectResponses: (r) => cluster.injectResponses(r),
     splitChunks: (bytes) => {
       cluster.faults.splitChunksBytes = bytes;
     },
     restartMaster: (o) => cluster.restartMaster(o),
     failover: (o) => cluster.failover(o),
+    killMaster: () => cluster.killMaster(),
     allocate: () => cluster.master?.allocate(),
     close,
     [Symbol.asyncDispose]: close,

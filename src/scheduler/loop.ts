@@ -34,7 +34,7 @@ import {
   type TaskStatus,
 } from "../mesos/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import { agentUrlOf, findSandboxDirectory } from "../sandbox/mod.ts";
+import { agentUrlOf } from "../sandbox/mod.ts";
 import { type Clock, type LogFields, type Logger, type Timer, Timers } from "../runtime.ts";
 import { NotFoundError, type TaskStore } from "../store/mod.ts";
 import { currentState, isTerminal, type TaskRecord, wasRunning } from "../task/mod.ts";
@@ -47,6 +47,7 @@ import { countEffects, notifyEffects, notifyTask, type StateListener } from "./n
 import { DEFAULT_QUEUE_WINDOW } from "./queue.ts";
 import { type LaunchContext, SchedulerState } from "./state.ts";
 import { stagePlacements } from "./stage.ts";
+import { type LookupTask, SandboxLookups } from "./sandbox_lookup.ts";
 import { readTurns } from "./turns.ts";
 import { planUpdates, publicIdOf, type UpdateEffect } from "./update.ts";
 
@@ -60,9 +61,12 @@ export const KILL_RESEND_MS = 5_000;
 /** First wait before re-sending an unanswered explicit reconciliation; doubles up to the cap. */
 export const RECONCILE_INITIAL_MS = 1_000;
 export const RECONCILE_MAX_MS = 60_000;
-/** Sandbox directory lookups in flight at most, and how long each may take. */
-export const MAX_SANDBOX_LOOKUPS = 8;
+/** How long a sandbox lookup's `/state` request may take. */
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
+/** Least time between two `/state` fetches of one agent for sandbox lookups. */
+export const SANDBOX_LOOKUP_INTERVAL_MS = 1_000;
+/** Tasks waiting for a sandbox lookup per agent at most. */
+export const SANDBOX_LOOKUP_MAX_WAITING = 1_000;
 /** Tasks launching at once above which sandbox directories are not looked up. */
 export const SANDBOX_LOOKUP_MAX_LAUNCHING = 50;
 /** Queued tasks read before subscribing; the rest of the window follows with the first offers. */
@@ -77,10 +81,22 @@ export const RESUBSCRIBE_DELAY_MS = 5_000;
  * are not starved.
  */
 export const OFFER_HOLD_MS = 10_000;
+/**
+ * Tasks placed and not yet `TASK_RUNNING` (or ended) at most: beyond, offers are held
+ * (not declined) until some of them run. Bounds a burst's memory (records staged, ACCEPT
+ * bodies, status updates in flight) and keeps its writes from queueing ahead of the
+ * updates that free the room.
+ */
+export const DEFAULT_MAX_PLACED = 5_000;
 /** Events read from the driver but not yet handled, at most: beyond, reading pauses. */
-export const MAX_EVENTS_WAITING = 50_000;
+export const MAX_EVENTS_WAITING = 10_000;
 /** Status updates whose write is in flight at most: beyond, the next turn waits. */
-export const MAX_UPDATES_IN_FLIGHT = 50_000;
+export const MAX_UPDATES_IN_FLIGHT = 10_000;
+/**
+ * How long `close()` waits for launches and status updates under way before it closes
+ * the stream anyway (a master that stopped answering is not waited for).
+ */
+export const CLOSE_DRAIN_MS = 3_000;
 
 /** What the scheduler needs of a Mesos driver: a fake in tests, `startDriver` otherwise. */
 export interface SchedulerDriver {
@@ -114,6 +130,8 @@ export interface SchedulerOptions {
   startDriver?: (options: DriverOptions) => SchedulerDriver;
   /** Queued records held in memory at most. */
   queueWindow?: number;
+  /** Placed tasks not yet running at most (`DEFAULT_MAX_PLACED`). */
+  maxPlaced?: number;
   /** Timers of the scheduler; built on `clock` by default. */
   timers?: Timers;
 }
@@ -135,6 +153,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const refuseSeconds = options.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
   const role = options.frameworkInfo.roles?.[0] ?? options.frameworkInfo.role ?? "*";
   const timers = options.timers ?? new Timers(clock);
+  const maxPlaced = options.maxPlaced ?? DEFAULT_MAX_PLACED;
+  /** A round stopped at `maxPlaced`: the next one runs once a quarter of it is free. */
+  let roomWanted = false;
   const makeDriver = options.startDriver ?? startDriver;
   const state = new SchedulerState(shownMaster, options.queueWindow ?? DEFAULT_QUEUE_WINDOW);
   const { queue, placed, offers, chains, killing, recentKills } = state;
@@ -420,20 +441,32 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     } else if (queue.held > 0 && candidates.every((o) => tooSmall(o, queue.smallestDemand()))) {
       // The common idle case (a full cluster offering scraps): no walk over the queue.
       declineOffers(candidates, refuseSeconds);
+    } else if (placed.size >= maxPlaced) {
+      // A burst in flight: hold the offers until some of its tasks run.
+      roomWanted = true;
     } else {
       const eligible = queue.eligible(now);
-      const result = matchOffers(candidates, eligible, { defaultRole: role, now });
+      const result = matchOffers(candidates, eligible, {
+        defaultRole: role,
+        now,
+        limit: maxPlaced - placed.size,
+      });
       for (const p of result.placements) {
         queue.remove(p.task.id);
         placed.set(p.task.id, p.task);
         offers.delete(p.offer.id.value);
       }
       setQueueGauge();
-      if (result.unplaced.length > 0) metrics.tasksDelayed.inc({}, result.unplaced.length);
+      // Stopped at the limit: the untried tasks are not delayed, they wait for room.
+      const delayed = result.unplaced.length;
+      if (delayed > 0) metrics.tasksDelayed.inc({}, delayed);
+      if (result.limited) roomWanted = true;
       const unused = candidates.filter((o) => offers.has(o.id.value));
       // Tasks that fit none of these offers: decline them for a while. With no task left
-      // to try (all placed, or waiting for a back-off or the next page), hold them.
-      if (result.unplaced.length > 0 || queue.size === 0) declineOffers(unused, refuseSeconds);
+      // to try (all placed, or waiting for room, a back-off or the next page), hold them.
+      if ((delayed > 0 && !result.limited) || queue.size === 0) {
+        declineOffers(unused, refuseSeconds);
+      }
       if (result.placements.length > 0) launch(result.placements, now);
     }
     if (queue.size === 0 && !state.suppressed) {
@@ -445,6 +478,16 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     }
     armHoldTimer();
   };
+
+  /** After placed tasks ran or ended: a round, once a quarter of the room is free. */
+  const roomFreed = () => {
+    if (!roomWanted || placed.size > maxPlaced - Math.ceil(maxPlaced / 4)) return;
+    roomWanted = false;
+    if (offers.size > 0) inTurn("match offers", matchRound);
+  };
+
+  /** ACCEPT calls sent and not yet answered. */
+  const acceptsInFlight = new Set<Promise<unknown>>();
 
   /** Offers whose tasks wait to be staged, and how many are being staged now. */
   const staging: { offer: Offer; list: Placement[]; ctx: LaunchContext; done: () => void }[] = [];
@@ -530,8 +573,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     }
     for (const p of staged) placed.set(p.task.id, p.task);
     // Not awaited: ordered calls leave in order anyway, and a kill of one of these
-    // tasks (which waits for this function) is sent after this ACCEPT.
-    void send(acceptCall(offer, staged, refuse), "ACCEPT").then((ok) => {
+    // tasks (which waits for this function) is sent after this ACCEPT. `close()` waits
+    // for it: its tasks are TASK_STAGING in the store.
+    const accepted = send(acceptCall(offer, staged, refuse), "ACCEPT").then((ok) => {
       if (ok) return metrics.tasksLaunched.inc({}, staged.length);
       // Whether the master got it is unknown: ask it, never launch twice.
       for (const p of staged) {
@@ -547,6 +591,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         });
       }
     });
+    acceptsInFlight.add(accepted);
+    void accepted.finally(() => acceptsInFlight.delete(accepted));
     for (const p of staged) {
       metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
       logger.info("Launching task", {
@@ -638,6 +684,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         if (s === "TASK_QUEUED" || s === "TASK_RUNNING" || isTerminal(s)) placed.delete(id);
         else if (placed.has(id)) placed.set(id, record);
       }
+      roomFreed();
       // The callback deliveries are stored before the updates are acknowledged.
       await notifyEffects(listener, stored, timeSec);
       for (const ack of acknowledgements(plan.effects, failed)) {
@@ -701,39 +748,45 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     if (e.state === "TASK_RUNNING" && !task.sandbox_path) lookUpSandbox(task);
   };
 
+  /** Stores a sandbox directory found, unless the task moved on meanwhile. */
+  const storeSandbox = (task: LookupTask, dir: string) => {
+    if (state.closed) return;
+    chains.run(task.id, async () => {
+      const current = await store.getTask(task.id);
+      if (!current || current.mesos_task_id !== task.mesos_task_id || current.sandbox_path) {
+        return;
+      }
+      await store.updateTask({ ...current, sandbox_path: dir });
+    }).catch((e) =>
+      logger.debug("Cannot store the sandbox directory", {
+        task_id: task.id,
+        error: (e as Error).message,
+      })
+    );
+  };
+
+  const sandboxLookups = new SandboxLookups({
+    timers,
+    fetch: options.fetch,
+    timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
+    minIntervalMs: SANDBOX_LOOKUP_INTERVAL_MS,
+    maxWaiting: SANDBOX_LOOKUP_MAX_WAITING,
+    found: storeSandbox,
+    failed: (agent, e) =>
+      logger.debug("Cannot find sandbox directories", { agent, error: e.message }),
+  });
+
   /**
    * Stores the executor directory from the agent's `/state` (a command task's status
-   * carries none), in the background and a few at a time: the sandbox reader finds it
-   * on its own when this is skipped.
+   * carries none), in the background, one `/state` per agent per interval for every task
+   * started there meanwhile: the sandbox reader finds it on its own when this is skipped.
    */
-  let sandboxLookups = 0;
   const lookUpSandbox = (task: TaskRecord) => {
     const agentUrl = agentUrlOf(task);
     // Under a burst of launches, skip: an agent's /state is large, and the sandbox
     // reader finds the directory itself when a log is asked for.
-    if (
-      !agentUrl || sandboxLookups >= MAX_SANDBOX_LOOKUPS ||
-      placed.size > SANDBOX_LOOKUP_MAX_LAUNCHING || state.closed
-    ) return;
-    sandboxLookups++;
-    findSandboxDirectory(agentUrl, task.framework_id, task.mesos_task_id, {
-      fetch: options.fetch,
-      timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
-    }).then((dir) => {
-      if (!dir || state.closed) return;
-      return chains.run(task.id, async () => {
-        const current = await store.getTask(task.id);
-        if (!current || current.mesos_task_id !== task.mesos_task_id || current.sandbox_path) {
-          return;
-        }
-        await store.updateTask({ ...current, sandbox_path: dir });
-      });
-    }).catch((e) =>
-      logger.debug("Cannot find the sandbox directory", {
-        task_id: task.id,
-        error: (e as Error).message,
-      })
-    ).finally(() => sandboxLookups--);
+    if (!agentUrl || placed.size > SANDBOX_LOOKUP_MAX_LAUNCHING || state.closed) return;
+    sandboxLookups.request(agentUrl, task);
   };
 
   // ---- one turn: the events that arrived together
@@ -909,8 +962,21 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     state.closed = true;
     stopping.abort();
     periodic?.cancel();
+    sandboxLookups.close();
     timers.close();
     await ready.catch(() => {});
+    // Launches and updates under way finish first, on the open stream: a task staged in
+    // the store whose ACCEPT the close cut off would come back after a restart as
+    // TASK_GONE (reconciliation) and cost a retry. Nothing new starts (`state.closed`).
+    const drain = new AbortController();
+    await Promise.race([
+      (async () => {
+        await chains.all();
+        await Promise.all(acceptsInFlight);
+      })(),
+      clock.sleep(CLOSE_DRAIN_MS, drain.signal).catch(() => {}),
+    ]);
+    drain.abort();
     // Close the stream without TEARDOWN: running tasks keep running (D7).
     await driver?.close();
     await loop;
