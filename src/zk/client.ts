@@ -171,7 +171,7 @@ export class ZkClient implements AsyncDisposable {
     if (this.url.auth !== null) raw.addAuthInfo("digest", Buffer.from(this.url.auth));
     raw.on("connected", () => {
       if (raw !== this.#raw) return;
-      this.#reconnectWatch?.abort();
+      this.#stopReconnectWatch();
       this.#connected = true;
       for (const w of this.#waiters) w();
       this.#waiters.clear();
@@ -187,11 +187,13 @@ export class ZkClient implements AsyncDisposable {
       if (raw !== this.#raw) return;
       this.#connected = false;
       for (const l of this.#connectionListeners) l(false);
-      if (!this.#closed) this.#armReconnectWatchdog(raw);
+      // Each cut of the socket is a disconnection too: one watch until connected.
+      if (!this.#closed && this.#reconnectWatch === null) this.#watchReconnect(raw);
     });
     raw.on("expired", () => {
       if (raw !== this.#raw || this.#closed) return;
       // The session is gone with its ephemeral nodes and watches: start another one.
+      this.#stopReconnectWatch();
       this.#connected = false;
       for (const l of this.#connectionListeners) l(false);
       raw.close();
@@ -203,24 +205,34 @@ export class ZkClient implements AsyncDisposable {
   }
 
   /**
-   * While the connection is down, every half session timeout the library's socket is cut
-   * so that it connects afresh: it never gives up a connection attempt that was accepted
-   * but not answered (seen when ZooKeeper restarted under load: no session for
-   * minutes). Operations in flight fail with a connection loss; queued ones wait.
+   * While the connection is down, the library's socket is cut after a session timeout, then
+   * after twice that, and so on up to 8 times, so that it connects afresh: it never gives
+   * up a connection attempt that was accepted but not answered (seen when ZooKeeper
+   * restarted under load: no session for minutes). The growing wait leaves a slow server
+   * time to answer. Operations in flight fail with a connection loss; queued ones wait.
    */
-  #armReconnectWatchdog(raw: Raw): void {
-    this.#reconnectWatch?.abort();
+  #watchReconnect(raw: Raw): void {
     const watch = new AbortController();
     this.#reconnectWatch = watch;
+    let delay = this.#sessionTimeoutMs;
     const kick = () =>
-      this.#clock.sleep(Math.max(500, this.#sessionTimeoutMs / 2), watch.signal).then(() => {
-        if (raw !== this.#raw || this.#closed || this.#connected) return;
+      this.#clock.sleep(delay, watch.signal).then(() => {
+        if (raw !== this.#raw || this.#closed || this.#connected) {
+          if (this.#reconnectWatch === watch) this.#reconnectWatch = null;
+          return;
+        }
         const manager = (raw as unknown as { connectionManager?: { socket?: { destroy(): void } } })
           .connectionManager;
         manager?.socket?.destroy();
+        delay = Math.min(delay * 2, this.#sessionTimeoutMs * 8);
         void kick();
       }, () => {});
     void kick();
+  }
+
+  #stopReconnectWatch(): void {
+    this.#reconnectWatch?.abort();
+    this.#reconnectWatch = null;
   }
 
   /** Whether a session is connected right now. */
@@ -418,7 +430,7 @@ export class ZkClient implements AsyncDisposable {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#reconnectWatch?.abort();
+    this.#stopReconnectWatch();
     this.#lostListeners.clear();
     this.#connectionListeners.clear();
     const raw = this.#raw;
