@@ -108,18 +108,24 @@ async function crashRounds(
   label: string,
   { rounds, spawn }: { rounds: number; spawn: (flags: string[]) => Promise<SpawnedServer> },
 ): Promise<CrashRun> {
-  // With ZooKeeper, a restarted instance leads once the killed one's session has expired.
-  const leading = async (flags: string[]): Promise<SpawnedServer> => {
-    const server = await spawn(flags);
-    await waitFor("leadership", async () => (await health(server.url)).ha.role !== "follower", {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-    });
-    return server;
-  };
   const seed = Number(Deno.env.get("CRASH_SEED") ?? Date.now() % 1_000_000);
   const random = seededRandom(seed);
   const context = `${label}, CRASH_SEED=${seed}`;
+  // With ZooKeeper, a restarted instance leads once the killed one's session has expired.
+  const leading = async (flags: string[]): Promise<SpawnedServer> => {
+    const server = await spawn(flags);
+    try {
+      await waitFor(
+        `${context}: leadership`,
+        async () => (await health(server.url)).ha.role !== "follower",
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+    } catch (e) {
+      await server.kill("SIGKILL");
+      throw e;
+    }
+    return server;
+  };
   await using dir = await tempDir();
   const recordPath = `${dir.path}/record.jsonl`;
   const watch = acceptWatchingRecorder(recordPath);
@@ -133,42 +139,47 @@ async function crashRounds(
     const moment = KILL_MOMENTS[round % KILL_MOMENTS.length];
     const server = await leading(flags);
     const s: RoundStats = { moment, accepted: 0, refused: 0, cut: 0 };
-    const name = `r${round}`;
-    let load;
-    if (moment === "burst") {
-      const perWorker = 20 + Math.floor(random() * 40);
-      load = submitLoad(() => server.url, { workers: SUBMITTERS, perWorker, name, context });
-      await load.done;
-      await sleep(random() * 150);
-      await server.kill("SIGKILL");
-    } else {
-      const live = submitLoad(() => server.url, {
-        workers: SUBMITTERS,
-        untilCut: true,
-        name,
-        context,
-      });
-      load = live;
-      if (moment === "random") {
-        await sleep(30 + random() * 800);
+    try {
+      const name = `r${round}`;
+      let load;
+      if (moment === "burst") {
+        const perWorker = 20 + Math.floor(random() * 40);
+        load = submitLoad(() => server.url, { workers: SUBMITTERS, perWorker, name, context });
+        await load.done;
+        await sleep(random() * 150);
         await server.kill("SIGKILL");
       } else {
-        // Past a random number of 202s, kill in the very call that records an ACCEPT.
-        const target = 10 + Math.floor(random() * 150);
-        await waitFor(
-          "submissions before the launch kill",
-          () => Promise.resolve(live.stats.accepted.length >= target),
-          { intervalMs: 5 },
-        );
-        s.caughtAccept = await watch.onNextAccept(() => void server.kill("SIGKILL"), 5_000);
-        await server.kill("SIGKILL");
+        const live = submitLoad(() => server.url, {
+          workers: SUBMITTERS,
+          untilCut: true,
+          name,
+          context,
+        });
+        load = live;
+        if (moment === "random") {
+          await sleep(30 + random() * 800);
+          await server.kill("SIGKILL");
+        } else {
+          // Past a random number of 202s, kill in the very call that records an ACCEPT.
+          const target = 10 + Math.floor(random() * 150);
+          await waitFor(
+            `${context}: submissions before the launch kill`,
+            () => Promise.resolve(live.stats.accepted.length >= target),
+            { intervalMs: 5 },
+          );
+          s.caughtAccept = await watch.onNextAccept(() => void server.kill("SIGKILL"), 5_000);
+          await server.kill("SIGKILL");
+        }
       }
+      const seen = await load.stop();
+      accepted.push(...seen.accepted);
+      s.accepted = seen.accepted.length;
+      s.refused = seen.refused;
+      s.cut = seen.cut;
+    } finally {
+      // Also when a wait above fails: no server outlives the test.
+      await server.kill("SIGKILL");
     }
-    const seen = await load.stop();
-    accepted.push(...seen.accepted);
-    s.accepted = seen.accepted.length;
-    s.refused = seen.refused;
-    s.cut = seen.cut;
     const status = await server.kill("SIGKILL");
     assert.equal(status.signal, "SIGKILL", `${context}: round ${round} died by SIGKILL`);
     stats.push(s);
