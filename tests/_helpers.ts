@@ -103,6 +103,11 @@ export interface SpawnServerOptions {
   flags?: string[];
   /** How long to wait for `/api/v1/health`; default 60 s (a cold start compiles nothing, but CI is slow). */
   readyTimeoutMs?: number;
+  /**
+   * A command the server runs under, given `deno` and its arguments after its own, e.g.
+   * `["sh", "-c", 'trap "" XFSZ; exec "$0" "$@"']` (the shell `exec`s, so `pid` is the server's).
+   */
+  wrap?: string[];
 }
 
 /** `eremetic serve` running as a child process. */
@@ -138,8 +143,10 @@ class SpawnExitError extends Error {
 }
 
 async function spawnOnce(options: SpawnServerOptions, port: number): Promise<SpawnedServer> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const wrap = options.wrap ?? [];
+  const child = new Deno.Command(wrap.length ? wrap[0] : Deno.execPath(), {
     args: [
+      ...(wrap.length ? [...wrap.slice(1), Deno.execPath()] : []),
       "run",
       "-A",
       `${REPO_ROOT}/main.ts`,

@@ -94,6 +94,26 @@ zkSuite("ZkClient against a real ZooKeeper", async (zk, t) => {
     assert.equal(await c.getData("/t5/mine"), null);
     await c.create("/t5/mine", enc(""), { mode: "ephemeral" });
   });
+
+  await t.step("reconnects after ZooKeeper restarts in the middle of answers", async () => {
+    await using c = await connectZk(parseZkUrl(zk.url("/t6")), { sessionTimeoutMs: 4000 });
+    await c.mkdirp("/t6");
+    for (let i = 0; i < 20; i++) await c.create(`/t6/node-${i}`, enc("x".repeat(200)));
+    // Reads in flight all the time, so the restart cuts the connection inside an answer.
+    let reading = true;
+    const reads = (async () => {
+      while (reading) {
+        await Promise.all(Array.from({ length: 8 }, () => c.getChildren("/t6").catch(() => null)));
+        if (!c.connected) await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    await zk.restart();
+    await c.ready(10_000);
+    reading = false;
+    await reads;
+    assert.equal((await c.getChildren("/t6"))?.length, 20);
+  });
 });
 
 Deno.test("connectZk() gives up after its connect timeout when nobody listens", async () => {

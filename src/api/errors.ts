@@ -54,6 +54,9 @@ export function json(value: unknown, status = 200, headers?: HeadersInit): Respo
   return new Response(body, { status, headers: h });
 }
 
+/** Seconds a client is told to wait (`Retry-After`) when the store cannot take a write. */
+export const STORE_RETRY_AFTER_SECONDS = 1;
+
 /** The status an error maps to. */
 export function toStatus(err: unknown): ContentfulStatusCode {
   if (err instanceof HttpError) return err.status;
@@ -70,6 +73,7 @@ export function toDocument(err: unknown, status: number): ErrorDocument {
   if (err instanceof HttpError) return err.document;
   const message = err instanceof Error ? err.message : String(err);
   if (status === 500) return { error: "internal error", message: "Internal server error" };
+  if (err instanceof StoreUnavailableError) return { error: "store unavailable", message };
   return { error: (err as Error)?.name ?? "error", message };
 }
 
@@ -85,7 +89,12 @@ export function errorHandler(logger: Logger) {
         error: err.message,
       });
     }
-    const headers = err instanceof HttpError ? err.headers : {};
+    // The store failing (disk full, read-only, ZooKeeper away) is temporary: try again soon.
+    const headers = err instanceof HttpError
+      ? err.headers
+      : err instanceof StoreUnavailableError
+      ? { "retry-after": String(STORE_RETRY_AFTER_SECONDS) }
+      : {};
     return json(toDocument(err, status), status, headers);
   };
 }

@@ -552,7 +552,12 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       });
       requeue(placement.task);
     }
-    if (staged.length === 0) return;
+    if (staged.length === 0) {
+      // Nothing staged (the store failing): give the offer back, or its resources stay
+      // offered to nobody else and no new offer ever comes for them.
+      if (epoch === state.epoch && !state.closed) declineOffers([offer], 0);
+      return;
+    }
     if (epoch !== state.epoch || state.closed) {
       // The offer belongs to an earlier subscription: it is void. Undo the staging (no
       // ACCEPT left, so nothing was launched) and let a new offer take the tasks.

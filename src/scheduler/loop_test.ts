@@ -585,3 +585,28 @@ Deno.test("scheduler: close() waits for an unanswered ACCEPT at most CLOSE_DRAIN
   assert.deepEqual(held.order, ["stream closed"]);
   held.release();
 });
+
+Deno.test("scheduler: an offer none of whose tasks can be staged is declined, and the task launches once writes work", async () => {
+  const inner = memoryStore();
+  let failing = true;
+  const store: TaskStore = Object.create(inner);
+  store.updateTask = (t) => failing ? Promise.reject(new Error("disk full")) : inner.updateTask(t);
+  await using h = await harness({ store });
+  const t = await h.submit();
+  const d = h.driver();
+  d.subscribed();
+  await settle();
+  const first = offer();
+  d.offers(first);
+  await settle();
+  assert.deepEqual(d.sent("ACCEPT"), []);
+  const declines = d.sent("DECLINE");
+  assert.equal(declines.length, 1, "the offer is given back");
+  assert.deepEqual(declines[0].decline.offer_ids, [first.id]);
+  assert.equal(await stateOf(inner, t.id), "TASK_QUEUED");
+  // The store works again: the next offer launches the task, once.
+  failing = false;
+  d.offers(offer());
+  await settle();
+  assert.deepEqual(launchedIds(d.sent("ACCEPT")), [t.id]);
+});

@@ -12,6 +12,7 @@
  * | `["k", class]` | `Deno.KvU64` count of tasks in the class |
  * | `["m", "seq_max"]` | `Deno.KvU64`, the highest seq of a deleted task |
  * | `["m", "framework_id"]` | framework id |
+ * | `["m", "probe"]` | 0: written by `ping()` only while commits fail, to see whether they work again |
  * | `["o", kind, id]` | outbox item (structured clone) |
  *
  * A task is one record row plus its id row. The record lives under its sequential class
@@ -63,6 +64,8 @@ import {
 const SEQ_KEY: Deno.KvKey = ["m", "seq_max"];
 /** The last assigned seq, as earlier versions wrote it with every commit (read only). */
 const LEGACY_SEQ_KEY: Deno.KvKey = ["m", "seq"];
+/** Written by `ping()` after a failed commit (a disk full, a read-only file), until one works. */
+const PROBE_KEY: Deno.KvKey = ["m", "probe"];
 
 /** Deno KV allows 1,000 mutations and 819,200 bytes per atomic operation; keep a margin. */
 export const DEFAULT_MAX_BATCH_MUTATIONS = 900;
@@ -219,6 +222,8 @@ class GroupCommitter {
   #flushing: Promise<void> | null = null;
   /** Number of commits made, for tests and metrics. */
   commits = 0;
+  /** Whether the last commit failed (cleared by the next one that works). */
+  failing = false;
 
   constructor(
     readonly kv: Deno.Kv,
@@ -311,8 +316,10 @@ class GroupCommitter {
       const result = await this.commitOp(op);
       if (!result.ok) throw new ConflictError("Cannot commit batch: a check failed");
       this.commits++;
+      this.failing = false;
       for (const w of batch) w.resolve();
     } catch (e) {
+      if (!(e instanceof ConflictError)) this.failing = true;
       const err = e instanceof ConflictError
         ? e
         : new StoreUnavailableError(`Cannot write to Deno KV: ${(e as Error).message}`, {
@@ -872,6 +879,8 @@ class KvTaskStore implements TaskStore {
     } catch (e) {
       throw new StoreUnavailableError(`Cannot read Deno KV: ${(e as Error).message}`, { cause: e });
     }
+    // Reads may work while writes fail: after a failed commit, unavailable until one works.
+    if (this.#committer.failing) await this.#committer.write([set(PROBE_KEY, 0, 8)]);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runStoreContract, sampleTask } from "./_contract.ts";
 import { openKvStore } from "./kv.ts";
-import { NotFoundError } from "./types.ts";
+import { NotFoundError, StoreUnavailableError } from "./types.ts";
 import type { TaskRecord } from "../task/mod.ts";
 
 runStoreContract("kv", () => openKvStore(":memory:"));
@@ -314,6 +314,21 @@ Deno.test("openKvStore() cuts batches at KV's limits of mutations and bytes per 
   );
   assert.deepStrictEqual((await store.countTasks()).queued, 2_030);
   assert.deepStrictEqual((await store.getTask(big[29].task.id))?.env?.N, "29");
+});
+
+Deno.test("openKvStore() ping() fails after a failed commit until a write works again", async () => {
+  let failing = false;
+  await using store = await openKvStore(":memory:", {
+    commit: (op) => failing ? Promise.reject(new Error("disk full")) : op.commit(),
+  });
+  await store.ping();
+  failing = true;
+  await assert.rejects(() => store.createTask(sampleTask()), StoreUnavailableError);
+  // Reads still work, but the store cannot take writes: unavailable.
+  await assert.rejects(() => store.ping(), StoreUnavailableError);
+  failing = false;
+  await store.ping();
+  await store.createTask(sampleTask());
 });
 
 Deno.test("openKvStore() updates a listed task without reading it back when the cache has no room", async () => {

@@ -153,6 +153,7 @@ export class ZkClient implements AsyncDisposable {
   #waiters = new Set<() => void>();
   #lostListeners = new Set<() => void>();
   #connectionListeners = new Set<(connected: boolean) => void>();
+  #reconnectWatch: AbortController | null = null;
 
   constructor(url: ZkUrl, options: ZkClientOptions = {}) {
     this.url = url;
@@ -170,19 +171,29 @@ export class ZkClient implements AsyncDisposable {
     if (this.url.auth !== null) raw.addAuthInfo("digest", Buffer.from(this.url.auth));
     raw.on("connected", () => {
       if (raw !== this.#raw) return;
+      this.#stopReconnectWatch();
       this.#connected = true;
       for (const w of this.#waiters) w();
       this.#waiters.clear();
       for (const l of this.#connectionListeners) l(true);
     });
     raw.on("disconnected", () => {
+      // node-zookeeper-client 1.1.3 keeps the unread tail of a packet cut by the lost
+      // connection and prepends it to the next connection's first bytes, so the connect
+      // answer is misread. It reconnects right after this event: drop the stale bytes.
+      const manager = (raw as unknown as { connectionManager?: { pendingBuffer: unknown } })
+        .connectionManager;
+      if (manager) manager.pendingBuffer = null;
       if (raw !== this.#raw) return;
       this.#connected = false;
       for (const l of this.#connectionListeners) l(false);
+      // Each cut of the socket is a disconnection too: one watch until connected.
+      if (!this.#closed && this.#reconnectWatch === null) this.#watchReconnect(raw);
     });
     raw.on("expired", () => {
       if (raw !== this.#raw || this.#closed) return;
       // The session is gone with its ephemeral nodes and watches: start another one.
+      this.#stopReconnectWatch();
       this.#connected = false;
       for (const l of this.#connectionListeners) l(false);
       raw.close();
@@ -191,6 +202,37 @@ export class ZkClient implements AsyncDisposable {
     });
     this.#raw = raw;
     raw.connect();
+  }
+
+  /**
+   * While the connection is down, the library's socket is cut after a session timeout, then
+   * after twice that, and so on up to 8 times, so that it connects afresh: it never gives
+   * up a connection attempt that was accepted but not answered (seen when ZooKeeper
+   * restarted under load: no session for minutes). The growing wait leaves a slow server
+   * time to answer. Operations in flight fail with a connection loss; queued ones wait.
+   */
+  #watchReconnect(raw: Raw): void {
+    const watch = new AbortController();
+    this.#reconnectWatch = watch;
+    let delay = this.#sessionTimeoutMs;
+    const kick = () =>
+      this.#clock.sleep(delay, watch.signal).then(() => {
+        if (raw !== this.#raw || this.#closed || this.#connected) {
+          if (this.#reconnectWatch === watch) this.#reconnectWatch = null;
+          return;
+        }
+        const manager = (raw as unknown as { connectionManager?: { socket?: { destroy(): void } } })
+          .connectionManager;
+        manager?.socket?.destroy();
+        delay = Math.min(delay * 2, this.#sessionTimeoutMs * 8);
+        void kick();
+      }, () => {});
+    void kick();
+  }
+
+  #stopReconnectWatch(): void {
+    this.#reconnectWatch?.abort();
+    this.#reconnectWatch = null;
   }
 
   /** Whether a session is connected right now. */
@@ -388,6 +430,7 @@ export class ZkClient implements AsyncDisposable {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    this.#stopReconnectWatch();
     this.#lostListeners.clear();
     this.#connectionListeners.clear();
     const raw = this.#raw;

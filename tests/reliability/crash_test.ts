@@ -16,11 +16,12 @@
  * `CRASH_SEED` replays a run's random choices.
  */
 import assert from "node:assert/strict";
-import { fileRecorder, type Recorder, startDevCluster } from "../../src/devcluster/mod.ts";
-import { launchedTaskIds, launchesPerTask, small, waitFor } from "../_e2e.ts";
-import { postJson, request, type SpawnedServer, spawnServer, tempDir } from "../_helpers.ts";
+import { fileRecorder, type Recorder } from "../../src/devcluster/mod.ts";
+import { waitFor } from "../_e2e.ts";
+import { type SpawnedServer, spawnServer, tempDir } from "../_helpers.ts";
 import { type TestZooKeeper, zkSuite } from "../_zookeeper.ts";
 import { FULL, scale } from "./_mode.ts";
+import { assertDurable, health, recordingCluster, submitLoad } from "./_durability.ts";
 
 const KV_ROUNDS = scale(3, 20);
 const ZK_ROUNDS = scale(2, 20);
@@ -99,33 +100,6 @@ interface CrashRun {
   elapsedMs: number;
 }
 
-interface Health {
-  tasks: Record<string, number>;
-  mesos: { state: string };
-  ha: { role: string };
-}
-
-async function health(url: string): Promise<Health> {
-  const res = await request(`${url}/api/v1/health`);
-  return res.body as Health;
-}
-
-/** Every stored task's id and current state, following the list's `Link` pages. */
-async function allTasks(url: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  let next: string | null = `${url}/api/v1/task?state=&limit=10000`;
-  while (next) {
-    const res = await request(next);
-    assert.equal(res.status, 200, res.text);
-    for (const t of res.body as { id: string; status: { status: string }[] }[]) {
-      out.set(t.id, t.status.at(-1)!.status);
-    }
-    const link = res.headers.get("link");
-    next = link ? url + /^<([^>]+)>/.exec(link)![1] : null;
-  }
-  return out;
-}
-
 /**
  * Runs `rounds` kill rounds against servers started by `spawn` on one database, then
  * checks the database with a last server.
@@ -134,29 +108,28 @@ async function crashRounds(
   label: string,
   { rounds, spawn }: { rounds: number; spawn: (flags: string[]) => Promise<SpawnedServer> },
 ): Promise<CrashRun> {
-  // With ZooKeeper, a restarted instance leads once the killed one's session has expired.
-  const leading = async (flags: string[]): Promise<SpawnedServer> => {
-    const server = await spawn(flags);
-    await waitFor("leadership", async () => (await health(server.url)).ha.role !== "follower", {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-    });
-    return server;
-  };
   const seed = Number(Deno.env.get("CRASH_SEED") ?? Date.now() % 1_000_000);
   const random = seededRandom(seed);
   const context = `${label}, CRASH_SEED=${seed}`;
+  // With ZooKeeper, a restarted instance leads once the killed one's session has expired.
+  const leading = async (flags: string[]): Promise<SpawnedServer> => {
+    const server = await spawn(flags);
+    try {
+      await waitFor(
+        `${context}: leadership`,
+        async () => (await health(server.url)).ha.role !== "follower",
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+    } catch (e) {
+      await server.kill("SIGKILL");
+      throw e;
+    }
+    return server;
+  };
   await using dir = await tempDir();
   const recordPath = `${dir.path}/record.jsonl`;
   const watch = acceptWatchingRecorder(recordPath);
-  await using cluster = await startDevCluster({
-    allocationIntervalMs: 50,
-    executor: "simulated",
-    simulateDurationMs: 100,
-    agentResources: "cpus:64;mem:65536;disk:20000;ports:[31000-32000]",
-    statusUpdateRetryMs: 1000,
-    record: watch.recorder,
-  });
+  await using cluster = await recordingCluster(watch.recorder);
   const flags = ["--master", cluster.url, "--refuse-seconds", "1"];
   const started = performance.now();
   const accepted: string[] = [];
@@ -166,55 +139,46 @@ async function crashRounds(
     const moment = KILL_MOMENTS[round % KILL_MOMENTS.length];
     const server = await leading(flags);
     const s: RoundStats = { moment, accepted: 0, refused: 0, cut: 0 };
-    let stop = false;
-    const post = async (name: string) => {
-      try {
-        const res = await postJson(server.url, "/api/v1/task", small("true", { name }));
-        if (res.status === 202) {
-          accepted.push(res.body as string);
-          s.accepted++;
-        } else {
-          assert.equal(res.status, 503, `${context}: ${res.text}`);
-          s.refused++;
-          await sleep(20);
-        }
-        return true;
-      } catch {
-        s.cut++; // the server is gone: no answer, nothing promised
-        return false;
-      }
-    };
-    if (moment === "burst") {
-      const each = 20 + Math.floor(random() * 40);
-      await Promise.all(
-        Array.from({ length: SUBMITTERS }, async (_, w) => {
-          for (let i = 0; i < each; i++) await post(`r${round}-w${w}-${i}`);
-        }),
-      );
-      await sleep(random() * 150);
-      await server.kill("SIGKILL");
-    } else {
-      const submitters = Array.from({ length: SUBMITTERS }, async (_, w) => {
-        for (let i = 0; !stop; i++) if (!await post(`r${round}-w${w}-${i}`)) break;
-      });
-      if (moment === "random") {
-        await sleep(30 + random() * 800);
+    try {
+      const name = `r${round}`;
+      let load;
+      if (moment === "burst") {
+        const perWorker = 20 + Math.floor(random() * 40);
+        load = submitLoad(() => server.url, { workers: SUBMITTERS, perWorker, name, context });
+        await load.done;
+        await sleep(random() * 150);
         await server.kill("SIGKILL");
       } else {
-        // Past a random number of 202s, kill in the very call that records an ACCEPT.
-        const target = s.accepted + 10 + Math.floor(random() * 150);
-        await waitFor(
-          "submissions before the launch kill",
-          () => Promise.resolve(s.accepted >= target),
-          {
-            intervalMs: 5,
-          },
-        );
-        s.caughtAccept = await watch.onNextAccept(() => void server.kill("SIGKILL"), 5_000);
-        await server.kill("SIGKILL");
+        const live = submitLoad(() => server.url, {
+          workers: SUBMITTERS,
+          untilCut: true,
+          name,
+          context,
+        });
+        load = live;
+        if (moment === "random") {
+          await sleep(30 + random() * 800);
+          await server.kill("SIGKILL");
+        } else {
+          // Past a random number of 202s, kill in the very call that records an ACCEPT.
+          const target = 10 + Math.floor(random() * 150);
+          await waitFor(
+            `${context}: submissions before the launch kill`,
+            () => Promise.resolve(live.stats.accepted.length >= target),
+            { intervalMs: 5 },
+          );
+          s.caughtAccept = await watch.onNextAccept(() => void server.kill("SIGKILL"), 5_000);
+          await server.kill("SIGKILL");
+        }
       }
-      stop = true;
-      await Promise.all(submitters);
+      const seen = await load.stop();
+      accepted.push(...seen.accepted);
+      s.accepted = seen.accepted.length;
+      s.refused = seen.refused;
+      s.cut = seen.cut;
+    } finally {
+      // Also when a wait above fails: no server outlives the test.
+      await server.kill("SIGKILL");
     }
     const status = await server.kill("SIGKILL");
     assert.equal(status.signal, "SIGKILL", `${context}: round ${round} died by SIGKILL`);
@@ -224,33 +188,19 @@ async function crashRounds(
   // A last server on the same database: everything answered 202 is there and finishes.
   const restarted = performance.now();
   await using last = await leading(flags);
-  assert.equal(new Set(accepted).size, accepted.length, `${context}: ids are unique`);
-  await waitFor(`${context}: every task to finish`, async () => {
-    const h = await health(last.url);
-    return h.mesos.state === "subscribed" && h.tasks.queued + h.tasks.active === 0;
-  }, { timeoutMs: scale(40_000, 120_000), intervalMs: 200 });
-  const drainMs = performance.now() - restarted;
-  const stored = await allTasks(last.url);
-  const missing = accepted.filter((id) => !stored.has(id));
-  assert.deepEqual(missing, [], `${context}: tasks answered 202 but not stored`);
-  const notFinished = [...stored.keys()].filter((id) => stored.get(id) !== "TASK_FINISHED")
-    .map((id) => `${id}: ${stored.get(id)}`);
-  assert.deepEqual(notFinished, [], `${context}: tasks not finished`);
-
-  const launched = await launchedTaskIds(recordPath);
-  const perTask = launchesPerTask(launched);
-  // Tasks whose 202 the kill cut off may be stored too: they count like the others.
-  const wrong = [...stored.keys()].filter((id) => perTask.get(id) !== 1)
-    .map((id) => `${id} launched ${perTask.get(id) ?? 0} times`);
-  assert.deepEqual(wrong, [], `${context}: launches`);
-  const ghosts = [...perTask.keys()].filter((id) => !stored.has(id));
-  assert.deepEqual(ghosts, [], `${context}: launched but not stored`);
+  const checked = await assertDurable(
+    last.url,
+    accepted,
+    recordPath,
+    context,
+    scale(40_000, 120_000),
+  );
   return {
     rounds: stats,
     accepted,
-    stored: stored.size,
-    launches: launched.length,
-    drainMs,
+    stored: checked.stored,
+    launches: checked.launches,
+    drainMs: performance.now() - restarted,
     elapsedMs: performance.now() - started,
   };
 }
