@@ -98,3 +98,28 @@ export function waitForState(url: string, id: string, state: string, timeoutMs =
     return t.status.at(-1)?.status === state ? t : null;
   }, { timeoutMs });
 }
+
+/** Mesos task ids of every LAUNCH the master received, from its `--record` file. */
+export async function launchedTaskIds(recordPath: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const line of (await Deno.readTextFile(recordPath)).split("\n")) {
+    if (!line) continue;
+    const { dir, body } = JSON.parse(line);
+    if (dir !== "call" || body.type !== "ACCEPT") continue;
+    for (const op of body.accept.operations ?? []) {
+      for (const t of op.launch?.task_infos ?? []) ids.push(t.task_id.value);
+    }
+  }
+  return ids;
+}
+
+/** How many launches each task had: its Mesos task id, or a retry of it (`<id>.retry-<n>`). */
+export function launchesPerTask(launched: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of launched) {
+    const at = m.indexOf(".retry-");
+    const id = at < 0 ? m : m.slice(0, at);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}

@@ -1,25 +1,11 @@
 import { assert, assertEquals, assertStringIncludes } from "../src/testing/asserts.ts";
 import { startDevCluster } from "../src/devcluster/mod.ts";
-import { getTask, small, states, submit, waitFor, waitForState } from "./_e2e.ts";
+import { getTask, launchedTaskIds, small, states, submit, waitFor, waitForState } from "./_e2e.ts";
 import { spawnServer, tempDir } from "./_helpers.ts";
 
 async function frameworkIdOf(url: string): Promise<string> {
   const health = await (await fetch(`${url}/api/v1/health`)).json();
   return health.mesos.framework_id;
-}
-
-/** Mesos task ids of every LAUNCH the master received, from its `--record` file. */
-async function launchedTaskIds(recordPath: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (const line of (await Deno.readTextFile(recordPath)).split("\n")) {
-    if (!line) continue;
-    const { dir, body } = JSON.parse(line);
-    if (dir !== "call" || body.type !== "ACCEPT") continue;
-    for (const op of body.accept.operations ?? []) {
-      for (const t of op.launch?.task_infos ?? []) ids.push(t.task_id.value);
-    }
-  }
-  return ids;
 }
 
 Deno.test("e2e: Eremetic SIGKILLed mid-run re-subscribes as the same framework and the task finishes", async () => {

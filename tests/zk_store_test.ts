@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { sampleTask, storeContractSteps } from "../src/store/_contract.ts";
-import { openStore, openZkStore, StoreUnavailableError } from "../src/store/mod.ts";
+import {
+  FencedWriteError,
+  openStore,
+  openZkStore,
+  StoreUnavailableError,
+} from "../src/store/mod.ts";
+import { collectingLogger } from "../src/runtime.ts";
+import type { TaskRecord, TaskState } from "../src/task/mod.ts";
 import { connectZk, parseZkUrl } from "../src/zk/mod.ts";
 import { zkSuite } from "./_zookeeper.ts";
 
@@ -115,6 +122,95 @@ zkSuite("ZooKeeper task store", async (zk, t) => {
     await using reopened = await openZkStore(zk.url("/orig/eremetic"));
     assert.deepEqual(await reopened.getTask(original.ID), task);
   });
+
+  await t.step(
+    "fencing: a deposed writer's late writes are refused, logged and not applied",
+    async () => {
+      const url = zk.url("/fence/eremetic");
+      await using raw = await connectZk(parseZkUrl(url));
+      const stored = async (id: string) => {
+        const node = await raw.getData(`/fence/eremetic/${id}`);
+        return node && JSON.parse(new TextDecoder().decode(node.data)) as TaskRecord;
+      };
+      const withState = (task: TaskRecord, status: TaskState): TaskRecord => ({
+        ...task,
+        status: [...task.status, { time: 1_700_000_000, status }],
+      });
+      const oldLog = collectingLogger();
+      await using old = await openZkStore(url, { logger: oldLog });
+      const a = (await old.createTask(sampleTask({ name: "a" }))).task;
+      const b = (await old.createTask(sampleTask({ name: "b" }))).task;
+      await old.setFrameworkId("fw-old");
+
+      // A new leader opens the store and writes.
+      const newLog = collectingLogger();
+      await using next = await openZkStore(url, { logger: newLog });
+      await next.updateTask(withState(a, "TASK_RUNNING"));
+
+      // The old leader's late writes, alone and in one batch: all refused.
+      const deposed = (e: unknown) =>
+        e instanceof FencedWriteError && e.reason === "deposed" &&
+        e instanceof StoreUnavailableError;
+      await assert.rejects(() => old.updateTask(withState(a, "TASK_FAILED")), deposed);
+      const late = await Promise.allSettled([
+        old.updateTask(withState(b, "TASK_LOST")),
+        old.createTask(sampleTask({ name: "late" })),
+        old.deleteTask(b.id),
+        old.setFrameworkId("fw-late"),
+        old.putOutbox("callback", { id: "late", value: 1 }),
+      ]);
+      for (const r of late) {
+        assert.equal(r.status, "rejected");
+        assert.ok(deposed(r.reason), String(r.reason));
+      }
+      // Not applied: ZooKeeper holds what the new leader wrote.
+      assert.equal((await stored(a.id))?.status.at(-1)?.status, "TASK_RUNNING");
+      assert.equal((await stored(b.id))?.status.at(-1)?.status, "TASK_QUEUED");
+      assert.deepEqual(
+        (await raw.getChildren("/fence/eremetic"))!.filter((n) => !n.startsWith("_")).sort(),
+        [a.id, b.id].sort(),
+      );
+      const fw = await raw.getData("/fence/eremetic/_eremetic/framework_id");
+      assert.equal(new TextDecoder().decode(fw!.data), "fw-old");
+      assert.deepEqual(
+        (await raw.getChildren("/fence/eremetic/_eremetic/outbox/callback")) ?? [],
+        [],
+      );
+      // Logged once, as an error naming the store, never as a warning per write.
+      const errors = oldLog.entries.filter((e) => e.level === "error");
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0].fields?.path, "/fence/eremetic/_eremetic/writer");
+      // The new leader goes on writing.
+      await next.updateTask(withState(withState(a, "TASK_RUNNING"), "TASK_FINISHED"));
+      await next.setFrameworkId("fw-new");
+      assert.equal((await stored(a.id))?.status.at(-1)?.status, "TASK_FINISHED");
+
+      // A task node changed behind the writer's back (another program): refused too,
+      // and the store then shows what ZooKeeper holds and writes from there.
+      const node = await raw.getData(`/fence/eremetic/${b.id}`);
+      const theirs = withState(b, "TASK_KILLED");
+      await raw.setData(
+        `/fence/eremetic/${b.id}`,
+        new TextEncoder().encode(JSON.stringify(theirs)),
+        node!.version,
+      );
+      await assert.rejects(
+        () => next.updateTask(withState(b, "TASK_STAGING")),
+        (e: unknown) =>
+          e instanceof FencedWriteError && e.reason === "version" &&
+          e.path === `/fence/eremetic/${b.id}`,
+      );
+      assert.equal((await stored(b.id))?.status.at(-1)?.status, "TASK_KILLED");
+      assert.equal((await next.getTask(b.id))?.status.at(-1)?.status, "TASK_KILLED");
+      assert.ok(
+        newLog.entries.some((e) =>
+          e.level === "warn" && e.fields?.path === `/fence/eremetic/${b.id}`
+        ),
+      );
+      assert.equal(await next.deleteTask(b.id), true);
+      assert.equal(await stored(b.id), null);
+    },
+  );
 
   await t.step(
     "an unreachable ZooKeeper: ping() fails, writes give up after the session timeout",

@@ -49,16 +49,28 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Parses a body as JSON whatever its `Content-Type` (the original `hermit`
- * sends none). Malformed JSON is a 422, as in the original.
+ * sends none). Malformed JSON is a 422, as in the original. The decoder's own message
+ * is not passed on: V8 quotes the body around the error, and a body may hold
+ * `masked_env` values.
  */
 export function parseJsonBody(bytes: Uint8Array): unknown {
+  let text: string;
   try {
-    return JSON.parse(decoder.decode(bytes));
-  } catch (e) {
-    throw new HttpError(422, {
-      error: (e as Error).message,
-      message: "Unable to parse body into a valid request.",
-      details: [{ path: "(body)", problem: "must be valid UTF-8 JSON" }],
-    });
+    text = decoder.decode(bytes);
+  } catch {
+    throw unparsable("body is not valid UTF-8");
   }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw unparsable("body is not valid JSON");
+  }
+}
+
+function unparsable(error: string): HttpError {
+  return new HttpError(422, {
+    error,
+    message: "Unable to parse body into a valid request.",
+    details: [{ path: "(body)", problem: "must be valid UTF-8 JSON" }],
+  });
 }

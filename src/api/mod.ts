@@ -195,9 +195,15 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
       store = { ok: false, description: deps.store.description, error: (e as Error).message };
     }
     const mesos = deps.control.status();
+    const ha = deps.ha?.() ?? { role: "standalone", leader: null };
     const warnings: string[] = [];
     if (mesos.master === null) {
       warnings.push("No Mesos master is configured: tasks stay queued until one is");
+    } else if (mesos.state === "standby") {
+      // A follower: the leader subscribes; this instance serves reads, forwards writes.
+      if (ha.leader === null) {
+        warnings.push("No leader is elected: writes are refused until one is");
+      }
     } else if (mesos.state !== "subscribed") {
       warnings.push(`Not subscribed to the Mesos master "${mesos.master}"`);
     }
@@ -215,7 +221,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
           ...(mesos.detail ? { detail: mesos.detail } : {}),
         },
         warnings,
-        ha: deps.ha?.() ?? { role: "standalone", leader: null },
+        ha,
       },
       store.ok ? 200 : 503,
     );

@@ -228,7 +228,8 @@ const SPECS: Specs = {
     summary: "user:password for HTTP basic auth",
     default: "",
     description: "`user:password` for HTTP basic authentication of every route except " +
-      "`/version` and `/api/v1/health`; split at the first colon. Empty: no authentication. " +
+      "`/version`, `/api/v1/version`, `/api/v1/health` and `/api/v1/openapi.json`; split at " +
+      "the first colon. Empty: no authentication. " +
       "A malformed value refuses to start (it never silently disables authentication).",
     expected: 'expected "user:password" with a non-empty user and password, or ""',
     secret: true,

@@ -314,80 +314,19 @@ function convertScalar(v: unknown, kind: Kind, name: string): unknown {
 
 /**
  * Applies the schema to `json` in place (coerced values written back, `null` and
- * dropped enums unset, empty repeated fields unset) and returns it. Unknown keys
- * are left alone: nothing reads them, as the master ignores them. In place,
- * because a launch of a hundred thousand tasks should not copy each TaskInfo.
+ * dropped enums unset, empty repeated fields unset) and says whether every required
+ * field, at any depth, is present. Driven by the keys present: a TaskInfo or a
+ * Resource sets a few of its many fields. Unknown keys are left alone: nothing
+ * reads them, as the master ignores them. In place, because a launch of a hundred
+ * thousand tasks should not copy each TaskInfo.
  */
-function convertMessageOrdered(
-  json: unknown,
-  schema: Schema,
-  path: string,
-  missing: string[],
-): Record<string, unknown> {
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new CallParseError(`Expecting a JSON object for field '${path || "Call"}'`);
-  }
-  const obj = json as Record<string, unknown>;
-  let fields = ENTRIES.get(schema);
-  if (!fields) ENTRIES.set(schema, fields = Object.entries(schema));
-  for (const [name, field] of fields) {
-    const v = obj[name];
-    if (v === undefined || v === null) {
-      if (v === null) obj[name] = undefined;
-      if (field.rule === "required") missing.push(path ? `${path}.${name}` : name);
-      continue;
-    }
-    const k = field.kind;
-    const message = typeof k === "object" && !isEnum(k) ? k as Schema : null;
-    if (field.rule === "repeated") {
-      if (!Array.isArray(v)) {
-        throw new CallParseError(`Not expecting a JSON ${jsonKind(v)} for field '${name}'`);
-      }
-      let dropped = false;
-      for (let i = 0; i < v.length; i++) {
-        const item = message
-          ? convertMessageOrdered(
-            v[i],
-            message,
-            `${path ? `${path}.` : ""}${name}[${i}]`,
-            missing,
-          )
-          : convertLeaf(v[i], field, name);
-        if (item === undefined) dropped = true;
-        else if (item !== v[i]) v[i] = item;
-      }
-      const items = dropped
-        ? v.filter((_, i) => message || convertLeaf(v[i], field, name) !== undefined)
-        : v;
-      obj[name] = items.length ? items : undefined;
-    } else {
-      if (Array.isArray(v)) {
-        throw new CallParseError(`Not expecting a JSON array for field '${name}'`);
-      }
-      const value = message
-        ? convertMessageOrdered(v, message, path ? `${path}.${name}` : name, missing)
-        : convertLeaf(v, field, name);
-      if (value === undefined) {
-        obj[name] = undefined;
-        if (field.rule === "required") missing.push(path ? `${path}.${name}` : name);
-      } else if (value !== v) obj[name] = value;
-    }
-  }
-  return obj;
-}
-
-/**
- * The same conversion driven by the keys present (a TaskInfo or Resource sets a few of its
- * many fields), then a check of the required fields. Returns false as soon as a required
- * field is missing: `convertMessageOrdered` then names every missing field in the master's
- * order. Values it converted are already converted, and converting them again is a no-op.
- */
-function convertPresent(json: unknown, schema: Schema, path: string): boolean {
+function convertMessage(json: unknown, schema: Schema, path: string): boolean {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new CallParseError(`Expecting a JSON object for field '${path || "Call"}'`);
   }
   const obj = json as Record<string, unknown>;
   const info = infoOf(schema);
+  let complete = true;
   for (const name in obj) {
     const field = info.fields.get(name);
     if (!field) continue;
@@ -401,41 +340,58 @@ function convertPresent(json: unknown, schema: Schema, path: string): boolean {
       if (!Array.isArray(v)) {
         throw new CallParseError(`Not expecting a JSON ${jsonKind(v)} for field '${name}'`);
       }
-      let dropped = false;
+      let kept = 0;
       for (let i = 0; i < v.length; i++) {
         if (message) {
-          if (!convertPresent(v[i], message, `${path ? `${path}.` : ""}${name}[${i}]`)) {
-            return false;
+          if (!convertMessage(v[i], message, `${path ? `${path}.` : ""}${name}[${i}]`)) {
+            complete = false;
           }
+          kept++;
           continue;
         }
         const item = convertLeaf(v[i], field, name);
-        if (item === undefined) dropped = true;
-        else if (item !== v[i]) v[i] = item;
+        if (item === undefined) continue; // an unknown enum string: dropped
+        v[kept++] = item;
       }
-      const items = dropped
-        ? v.filter((_, i) => message || convertLeaf(v[i], field, name) !== undefined)
-        : v;
-      obj[name] = items.length ? items : undefined;
+      v.length = kept;
+      obj[name] = kept ? v : undefined;
     } else {
       if (Array.isArray(v)) {
         throw new CallParseError(`Not expecting a JSON array for field '${name}'`);
       }
       if (message) {
-        if (!convertPresent(v, message, path ? `${path}.${name}` : name)) return false;
+        if (!convertMessage(v, message, path ? `${path}.${name}` : name)) complete = false;
         continue;
       }
       const value = convertLeaf(v, field, name);
-      if (value === undefined) {
-        obj[name] = undefined;
-        if (field.rule === "required") return false;
-      } else if (value !== v) obj[name] = value;
+      if (value !== v) obj[name] = value;
     }
   }
   for (const name of info.required) {
-    if (obj[name] === undefined || obj[name] === null) return false;
+    if (obj[name] === undefined) complete = false;
   }
-  return true;
+  return complete;
+}
+
+/**
+ * Names the required fields missing from a converted message, in the master's
+ * order: the schema's, each sub-message's own in its place.
+ */
+function missingFields(obj: Record<string, unknown>, schema: Schema, path: string, out: string[]) {
+  for (const [name, field] of infoOf(schema).fields) {
+    const v = obj[name];
+    const at = path ? `${path}.${name}` : name;
+    if (v === undefined) {
+      if (field.rule === "required") out.push(at);
+      continue;
+    }
+    const message = field.message;
+    if (!message) continue;
+    if (field.rule === "repeated") {
+      const items = v as Record<string, unknown>[];
+      for (let i = 0; i < items.length; i++) missingFields(items[i], message, `${at}[${i}]`, out);
+    } else missingFields(v as Record<string, unknown>, message, at, out);
+  }
 }
 
 interface SchemaInfo {
@@ -459,8 +415,6 @@ function infoOf(schema: Schema): SchemaInfo {
   }
   return info;
 }
-
-const ENTRIES = new WeakMap<Schema, [string, Field][]>();
 
 function isEnum(k: Kind): k is { enum: readonly string[] } {
   return typeof k === "object" && Array.isArray((k as { enum?: unknown }).enum);
@@ -489,11 +443,10 @@ export interface Call {
  * master's message (`Missing required fields: subscribe.framework_info.user`).
  */
 export function convertCall(json: unknown): Call {
-  if (convertPresent(json, CALL, "")) return json as Call;
+  if (convertMessage(json, CALL, "")) return json as Call;
   const missing: string[] = [];
-  const call = convertMessageOrdered(json, CALL, "", missing) as Call;
-  if (missing.length) throw new CallParseError(`Missing required fields: ${missing.join(", ")}`);
-  return call;
+  missingFields(json as Record<string, unknown>, CALL, "", missing);
+  throw new CallParseError(`Missing required fields: ${missing.join(", ")}`);
 }
 
 const SUB_OBJECTS: Partial<Record<CallType, string>> = {

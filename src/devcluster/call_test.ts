@@ -57,6 +57,13 @@ Deno.test("convertCall() applies stout's JSON rules", async (t) => {
       new CallParseError("Not expecting a JSON string for field 'roles'"),
     );
   });
+  await t.step("a value of the wrong kind is reported before any missing field", () => {
+    // stout converts the whole body first; proto2's required check comes after.
+    assert.throws(
+      () => convertCall({ framework_id: {}, type: "ACCEPT", accept: { offer_ids: "o" } }),
+      new CallParseError("Not expecting a JSON string for field 'offer_ids'"),
+    );
+  });
   await t.step("missing required fields are listed with their paths", () => {
     assert.throws(
       () =>

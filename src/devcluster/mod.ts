@@ -35,7 +35,8 @@ export { type Agent, type ExecutorMode, parseDurationMs } from "./agent.ts";
 export { FILES_READ_CAP_BYTES, FilesService } from "./files.ts";
 export { authenticateBasic, type InjectedResponse } from "./cluster.ts";
 export { encodeJson } from "./json.ts";
-export { DEFAULT_REFUSE_SECONDS, type Master } from "./master.ts";
+export { DEFAULT_REFUSE_SECONDS } from "./allocator.ts";
+export type { Master } from "./master.ts";
 export { ipToUint32 } from "./master_info.ts";
 export { acceptsJson } from "./responses.ts";
 export { fileRecorder, memoryRecorder, type Recorder } from "./record.ts";
@@ -157,6 +158,11 @@ export interface DevCluster extends AsyncDisposable {
   restartMaster(options?: { memory?: boolean; recoveryMs?: number }): Promise<void>;
   /** Fails over to another master (new master id, frameworks must resubscribe). */
   failover(options?: { gapMs?: number }): Promise<void>;
+  /**
+   * Kills the leading master for good, as if its process died (server gone, registry
+   * node removed); the next master leads. Returns the killed master's URL.
+   */
+  killMaster(): Promise<string>;
   /** Runs an allocation round now. */
   allocate(): void;
   close(): Promise<void>;
@@ -352,6 +358,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     },
     restartMaster: (o) => cluster.restartMaster(o),
     failover: (o) => cluster.failover(o),
+    killMaster: () => cluster.killMaster(),
     allocate: () => cluster.master?.allocate(),
     close,
     [Symbol.asyncDispose]: close,

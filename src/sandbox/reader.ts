@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "../runtime.ts";
+import { type Logger, Timers } from "../runtime.ts";
 import type { TaskRecord } from "../task/mod.ts";
 import { maskStream, maskWindow, secretsOf } from "./mask.ts";
 
@@ -36,6 +36,8 @@ export interface SandboxReaderOptions {
   timeoutMs?: number;
   /** Upper bound of one ranged answer; default 1 MiB. */
   maxRangeBytes?: number;
+  /** Arms the request timeouts; default: timers on the system clock. */
+  timers?: Timers;
 }
 
 /** What `read()` may be asked for. */
@@ -59,7 +61,12 @@ export interface SandboxReader {
 export interface FindSandboxOptions {
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** Arms the request timeouts; default: timers on the system clock. */
+  timers?: Timers;
 }
+
+/** Request timeouts of callers that pass no `Timers` (the system clock). */
+const systemTimers = new Timers();
 
 /** `http://<agent_ip>:<agent_port>` of a launched task, `null` before launch. */
 export function agentUrlOf(task: TaskRecord): string | null {
@@ -85,16 +92,17 @@ function describe(err: unknown): string {
  */
 async function get<T>(
   fetchFn: typeof fetch,
+  timers: Timers,
   url: string,
   timeoutMs: number,
   consume: (res: Response) => Promise<T>,
 ): Promise<T> {
   const ctrl = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = timers.after(timeoutMs, () => {
     timedOut = true;
     ctrl.abort();
-  }, timeoutMs);
+  });
   try {
     return await consume(await fetchFn(url, { signal: ctrl.signal }));
   } catch (err) {
@@ -102,7 +110,7 @@ async function get<T>(
     if (err instanceof AgentResponseError) throw err;
     throw new AgentUnavailableError(describe(err), { cause: err });
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 
@@ -188,12 +196,22 @@ export function sandboxDirectoryIn(
  */
 export async function fetchAgentState(
   agentUrl: string,
-  { fetch: fetchFn = fetch, timeoutMs = DEFAULT_SANDBOX_TIMEOUT_MS }: FindSandboxOptions = {},
+  {
+    fetch: fetchFn = fetch,
+    timeoutMs = DEFAULT_SANDBOX_TIMEOUT_MS,
+    timers = systemTimers,
+  }: FindSandboxOptions = {},
 ): Promise<unknown> {
   const base = agentUrl.replace(/\/+$/, "");
   const state =
-    await get(fetchFn, `${base}/state`, timeoutMs, (res) => jsonOrNull(res, "/state")) ??
-      await get(fetchFn, `${base}/slave(1)/state`, timeoutMs, (res) => jsonOrNull(res, "/state"));
+    await get(fetchFn, timers, `${base}/state`, timeoutMs, (res) => jsonOrNull(res, "/state")) ??
+      await get(
+        fetchFn,
+        timers,
+        `${base}/slave(1)/state`,
+        timeoutMs,
+        (res) => jsonOrNull(res, "/state"),
+      );
   if (state === null) throw new AgentResponseError("/state answered 404", 404);
   return state;
 }
@@ -222,6 +240,7 @@ export function createSandboxReader(options: SandboxReaderOptions): SandboxReade
     logger,
     timeoutMs = DEFAULT_SANDBOX_TIMEOUT_MS,
     maxRangeBytes = MAX_SANDBOX_RANGE_BYTES,
+    timers = systemTimers,
   } = options;
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
@@ -235,7 +254,13 @@ export function createSandboxReader(options: SandboxReaderOptions): SandboxReade
   ): Promise<{ data: string; offset: number } | null> {
     const url = `${base}/files/read?path=${encodeURIComponent(path)}&offset=${offset}` +
       (length >= 0 ? `&length=${length}` : "");
-    const body = await get(fetchFn, url, timeoutMs, (res) => jsonOrNull(res, "/files/read")) as
+    const body = await get(
+      fetchFn,
+      timers,
+      url,
+      timeoutMs,
+      (res) => jsonOrNull(res, "/files/read"),
+    ) as
       | { data?: unknown; offset?: unknown }
       | null;
     if (body === null) return null;
@@ -274,7 +299,7 @@ export function createSandboxReader(options: SandboxReaderOptions): SandboxReade
   async function download(base: string, path: string): Promise<Response> {
     const url = `${base}/files/download?path=${encodeURIComponent(path)}`;
     // Only the headers are awaited under the timeout; the body streams to the client.
-    return await get(fetchFn, url, timeoutMs, async (res) => {
+    return await get(fetchFn, timers, url, timeoutMs, async (res) => {
       if (res.status === 404) {
         await res.body?.cancel();
         return noContent();
@@ -299,6 +324,7 @@ export function createSandboxReader(options: SandboxReaderOptions): SandboxReade
         dir = await findSandboxDirectory(base, task.framework_id, task.mesos_task_id, {
           fetch: fetchFn,
           timeoutMs,
+          timers,
         }) ?? "";
         if (!dir) return noContent();
       }

@@ -81,10 +81,17 @@ export const RESUBSCRIBE_DELAY_MS = 5_000;
  * are not starved.
  */
 export const OFFER_HOLD_MS = 10_000;
+/**
+ * Tasks placed and not yet `TASK_RUNNING` (or ended) at most: beyond, offers are held
+ * (not declined) until some of them run. Bounds a burst's memory (records staged, ACCEPT
+ * bodies, status updates in flight) and keeps its writes from queueing ahead of the
+ * updates that free the room.
+ */
+export const DEFAULT_MAX_PLACED = 5_000;
 /** Events read from the driver but not yet handled, at most: beyond, reading pauses. */
-export const MAX_EVENTS_WAITING = 50_000;
+export const MAX_EVENTS_WAITING = 10_000;
 /** Status updates whose write is in flight at most: beyond, the next turn waits. */
-export const MAX_UPDATES_IN_FLIGHT = 50_000;
+export const MAX_UPDATES_IN_FLIGHT = 10_000;
 
 /** What the scheduler needs of a Mesos driver: a fake in tests, `startDriver` otherwise. */
 export interface SchedulerDriver {
@@ -118,6 +125,8 @@ export interface SchedulerOptions {
   startDriver?: (options: DriverOptions) => SchedulerDriver;
   /** Queued records held in memory at most. */
   queueWindow?: number;
+  /** Placed tasks not yet running at most (`DEFAULT_MAX_PLACED`). */
+  maxPlaced?: number;
   /** Timers of the scheduler; built on `clock` by default. */
   timers?: Timers;
 }
@@ -139,6 +148,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const refuseSeconds = options.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
   const role = options.frameworkInfo.roles?.[0] ?? options.frameworkInfo.role ?? "*";
   const timers = options.timers ?? new Timers(clock);
+  const maxPlaced = options.maxPlaced ?? DEFAULT_MAX_PLACED;
+  /** A round stopped at `maxPlaced`: the next one runs once a quarter of it is free. */
+  let roomWanted = false;
   const makeDriver = options.startDriver ?? startDriver;
   const state = new SchedulerState(shownMaster, options.queueWindow ?? DEFAULT_QUEUE_WINDOW);
   const { queue, placed, offers, chains, killing, recentKills } = state;
@@ -424,20 +436,32 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     } else if (queue.held > 0 && candidates.every((o) => tooSmall(o, queue.smallestDemand()))) {
       // The common idle case (a full cluster offering scraps): no walk over the queue.
       declineOffers(candidates, refuseSeconds);
+    } else if (placed.size >= maxPlaced) {
+      // A burst in flight: hold the offers until some of its tasks run.
+      roomWanted = true;
     } else {
       const eligible = queue.eligible(now);
-      const result = matchOffers(candidates, eligible, { defaultRole: role, now });
+      const result = matchOffers(candidates, eligible, {
+        defaultRole: role,
+        now,
+        limit: maxPlaced - placed.size,
+      });
       for (const p of result.placements) {
         queue.remove(p.task.id);
         placed.set(p.task.id, p.task);
         offers.delete(p.offer.id.value);
       }
       setQueueGauge();
-      if (result.unplaced.length > 0) metrics.tasksDelayed.inc({}, result.unplaced.length);
+      // Stopped at the limit: the untried tasks are not delayed, they wait for room.
+      const delayed = result.limited ? result.misfits : result.unplaced.length;
+      if (delayed > 0) metrics.tasksDelayed.inc({}, delayed);
+      if (result.limited) roomWanted = true;
       const unused = candidates.filter((o) => offers.has(o.id.value));
       // Tasks that fit none of these offers: decline them for a while. With no task left
-      // to try (all placed, or waiting for a back-off or the next page), hold them.
-      if (result.unplaced.length > 0 || queue.size === 0) declineOffers(unused, refuseSeconds);
+      // to try (all placed, or waiting for room, a back-off or the next page), hold them.
+      if ((delayed > 0 && !result.limited) || queue.size === 0) {
+        declineOffers(unused, refuseSeconds);
+      }
       if (result.placements.length > 0) launch(result.placements, now);
     }
     if (queue.size === 0 && !state.suppressed) {
@@ -448,6 +472,13 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       if (queue.needsRefill() && offers.size > 0) inTurn("match offers", matchRound);
     }
     armHoldTimer();
+  };
+
+  /** After placed tasks ran or ended: a round, once a quarter of the room is free. */
+  const roomFreed = () => {
+    if (!roomWanted || placed.size > maxPlaced - Math.ceil(maxPlaced / 4)) return;
+    roomWanted = false;
+    if (offers.size > 0) inTurn("match offers", matchRound);
   };
 
   /** Offers whose tasks wait to be staged, and how many are being staged now. */
@@ -637,6 +668,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         if (s === "TASK_QUEUED" || s === "TASK_RUNNING" || isTerminal(s)) placed.delete(id);
         else if (placed.has(id)) placed.set(id, record);
       }
+      roomFreed();
       // The callback deliveries are stored before the updates are acknowledged.
       await notifyEffects(listener, stored, timeSec);
       for (const ack of acknowledgements(plan.effects, failed)) {

@@ -505,3 +505,25 @@ Deno.test("scheduler: a kill waiting for its commit holds back no event, and its
   await settle();
   assert.equal(d.sent("ACCEPT").length, 1);
 });
+
+Deno.test("scheduler: at most maxPlaced tasks placed and not running; offers held until room frees", async () => {
+  await using h = await harness({ maxPlaced: 4 });
+  const tasks = [];
+  for (let i = 0; i < 8; i++) tasks.push(await h.submit());
+  const d = h.driver();
+  d.subscribed();
+  // One task per offer: an offer a round uses part of is not held for the next.
+  d.offers(...Array.from({ length: 8 }, () => offer({ cpus: 1 })));
+  await settle();
+  assert.deepEqual(launchedIds(d.sent("ACCEPT")), tasks.slice(0, 4).map((t) => t.id));
+  assert.equal(d.sent("DECLINE").length, 0, "the offers left are held, not declined");
+  // One task running frees a quarter of the room: a round places one more.
+  d.updates(status(tasks[0].id, "TASK_RUNNING"));
+  await settle();
+  assert.deepEqual(launchedIds(d.sent("ACCEPT")), tasks.slice(0, 5).map((t) => t.id));
+  d.updates(...tasks.slice(1, 5).map((t) => status(t.id, "TASK_RUNNING")));
+  await settle();
+  assert.deepEqual(launchedIds(d.sent("ACCEPT")), tasks.map((t) => t.id));
+  assert.equal(d.sent("DECLINE").length, 0);
+  for (const t of tasks.slice(5)) assert.equal(await stateOf(h.store, t.id), "TASK_STAGING");
+});

@@ -34,6 +34,10 @@ export interface MatchResult {
   unused: Offer[];
   /** Queued tasks that fit no offer this round (they keep their place in the queue). */
   unplaced: TaskRecord[];
+  /** Whether placing stopped at `limit` (the tasks after it were not tried). */
+  limited: boolean;
+  /** Tasks tried that fit no offer (the rest of `unplaced` were not tried). */
+  misfits: number;
 }
 
 export interface MatchOptions {
@@ -287,8 +291,10 @@ export function matchOffers(
       open = open.filter((p) => p !== pool);
     }
   }
+  const misfits = unplaced.length;
+  const limited = placements.length >= limit && i < queue.length;
   // No offer left (or the limit reached): the rest of the queue is not looked at.
   for (; i < queue.length; i++) unplaced.push(queue[i]);
   const used = new Set(placements.map((p) => p.offer));
-  return { placements, unused: offers.filter((o) => !used.has(o)), unplaced };
+  return { placements, unused: offers.filter((o) => !used.has(o)), unplaced, limited, misfits };
 }

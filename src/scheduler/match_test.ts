@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../testing/asserts.ts";
+import assert from "node:assert/strict";
 import { offer, task } from "./_testdata.ts";
 import { inMaintenance, matchOffers, satisfiesConstraints } from "./match.ts";
 
@@ -9,17 +9,21 @@ Deno.test("matchOffers() packs several tasks into one offer", () => {
     task({ cpu: 1, mem: 100 }),
   ];
   const r = matchOffers([offer({ cpus: 2, mem: 1000 }), offer({ cpus: 4 })], tasks);
-  assertEquals(r.placements.map((p) => p.offer.id.value), ["offer-1", "offer-1", "offer-2"]);
-  assertEquals(r.unused, []);
-  assertEquals(r.unplaced, []);
+  assert.deepStrictEqual(r.placements.map((p) => p.offer.id.value), [
+    "offer-1",
+    "offer-1",
+    "offer-2",
+  ]);
+  assert.deepStrictEqual(r.unused, []);
+  assert.deepStrictEqual(r.unplaced, []);
 });
 
 Deno.test("matchOffers() does not let a task that fits nowhere block the ones behind it (D14)", () => {
   const big = task({ cpu: 64, mem: 100 });
   const small = task({ cpu: 1, mem: 100 });
   const r = matchOffers([offer({ cpus: 2 })], [big, small]);
-  assertEquals(r.placements.map((p) => p.task.id), [small.id]);
-  assertEquals(r.unplaced.map((t) => t.id), [big.id]);
+  assert.deepStrictEqual(r.placements.map((p) => p.task.id), [small.id]);
+  assert.deepStrictEqual(r.unplaced.map((t) => t.id), [big.id]);
 });
 
 Deno.test("matchOffers() places at most `limit` tasks, in queue order, after skipping misfits", () => {
@@ -27,34 +31,40 @@ Deno.test("matchOffers() places at most `limit` tasks, in queue order, after ski
   const small = [1, 2, 3].map(() => task({ cpu: 1, mem: 100 }));
   const offers = [offer({ cpus: 8 }), offer({ cpus: 8 })];
   const r = matchOffers(offers, [big, ...small], { limit: 2 });
-  assertEquals(r.placements.map((p) => p.task.id), [small[0].id, small[1].id]);
-  assertEquals(r.unplaced.map((t) => t.id), [big.id, small[2].id]);
+  assert.deepStrictEqual(r.placements.map((p) => p.task.id), [small[0].id, small[1].id]);
+  assert.deepStrictEqual(r.unplaced.map((t) => t.id), [big.id, small[2].id]);
   assert(r.unused.length === 1 && r.unused[0] === offers[1]);
+  assert(r.limited && r.misfits === 1, "stopped at the limit after one misfit");
+  const all = matchOffers(offers, [big, ...small], { limit: 3 });
+  assert(!all.limited && all.misfits === 1, "the limit not reached: nothing left untried");
 });
 
 Deno.test("matchOffers() returns unused offers to decline", () => {
   const r = matchOffers([offer(), offer()], [task({ cpu: 1, mem: 1 })]);
-  assertEquals(r.unused.map((o) => o.id.value).length, 1);
+  assert.deepStrictEqual(r.unused.map((o) => o.id.value).length, 1);
 });
 
 Deno.test("matchOffers() claims exact port ranges in request order (D12)", () => {
   const t = task({ cpu: 1, mem: 10, ports: [{ container_port: 80 }, { container_port: 443 }] });
   const r = matchOffers([offer({ ports: [[31000, 31000], [31005, 31010]] })], [t]);
   const p = r.placements[0];
-  assertEquals(p.hostPorts, [31000, 31005]);
+  assert.deepStrictEqual(p.hostPorts, [31000, 31005]);
   const ports = p.resources.filter((x) => x.name === "ports").map((x) => x.ranges?.range);
-  assertEquals(ports, [[{ begin: 31000, end: 31000 }, { begin: 31005, end: 31005 }]]);
+  assert.deepStrictEqual(ports, [[{ begin: 31000, end: 31000 }, { begin: 31005, end: 31005 }]]);
 });
 
 Deno.test("matchOffers() needs enough ports, disk and gpus", () => {
   const t = task({ cpu: 1, mem: 10, ports: [{}, {}, {}] });
-  assertEquals(matchOffers([offer({ ports: [[31000, 31001]] })], [t]).placements.length, 0);
+  assert.deepStrictEqual(
+    matchOffers([offer({ ports: [[31000, 31001]] })], [t]).placements.length,
+    0,
+  );
   const d = task({ cpu: 1, mem: 10, disk: 500 });
-  assertEquals(matchOffers([offer({ disk: 100 })], [d]).placements.length, 0);
-  assertEquals(matchOffers([offer({ disk: 1000 })], [d]).placements.length, 1);
+  assert.deepStrictEqual(matchOffers([offer({ disk: 100 })], [d]).placements.length, 0);
+  assert.deepStrictEqual(matchOffers([offer({ disk: 1000 })], [d]).placements.length, 1);
   const g = task({ cpu: 1, mem: 10, gpus: 1 });
-  assertEquals(matchOffers([offer()], [g]).placements.length, 0);
-  assertEquals(matchOffers([offer({ gpus: 2 })], [g]).placements.length, 1);
+  assert.deepStrictEqual(matchOffers([offer()], [g]).placements.length, 0);
+  assert.deepStrictEqual(matchOffers([offer({ gpus: 2 })], [g]).placements.length, 1);
 });
 
 Deno.test("matchOffers() claims only what the tasks need, with the offer's role", () => {
@@ -62,11 +72,11 @@ Deno.test("matchOffers() claims only what the tasks need, with the offer's role"
     task({ cpu: 1.5, mem: 100, role: "batch" }),
   ]);
   const res = r.placements[0].resources;
-  assertEquals(res.find((x) => x.name === "cpus")?.scalar?.value, 1.5);
-  assertEquals(res.find((x) => x.name === "mem")?.scalar?.value, 100);
-  assertEquals(res[0].allocation_info?.role, "batch");
+  assert.deepStrictEqual(res.find((x) => x.name === "cpus")?.scalar?.value, 1.5);
+  assert.deepStrictEqual(res.find((x) => x.name === "mem")?.scalar?.value, 100);
+  assert.deepStrictEqual(res[0].allocation_info?.role, "batch");
   const other = matchOffers([offer({ role: "batch" })], [task({ cpu: 1, mem: 1, role: "web" })]);
-  assertEquals(other.placements.length, 0);
+  assert.deepStrictEqual(other.placements.length, 0);
 });
 
 Deno.test("satisfiesConstraints() matches TEXT, SCALAR, SET and RANGES attributes", () => {
@@ -97,7 +107,7 @@ Deno.test("matchOffers() honours agent constraints", () => {
   });
   const a = offer({ attributes: [{ name: "zone", type: "TEXT", text: { value: "a" } }] });
   const b = offer({ attributes: [{ name: "zone", type: "TEXT", text: { value: "b" } }] });
-  assertEquals(matchOffers([a, b], [t]).placements[0].offer, b);
+  assert.deepStrictEqual(matchOffers([a, b], [t]).placements[0].offer, b);
 });
 
 Deno.test("inMaintenance() rejects agents in a started window", () => {
@@ -107,7 +117,7 @@ Deno.test("inMaintenance() rejects agents in a started window", () => {
   assert(inMaintenance(o, now));
   o.unavailability.duration = { nanoseconds: 5_000_000n };
   assert(!inMaintenance(o, now));
-  assertEquals(
+  assert.deepStrictEqual(
     matchOffers([{ ...o, unavailability: { start: { nanoseconds: 0n } } }], [task()], { now })
       .placements.length,
     0,

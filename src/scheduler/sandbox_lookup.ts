@@ -97,6 +97,7 @@ export class SandboxLookups {
       const state = await fetchAgentState(agentUrl, {
         fetch: this.#o.fetch,
         timeoutMs: this.#o.timeoutMs,
+        timers: this.#o.timers,
       });
       if (this.#closed) return;
       for (const t of tasks) {

@@ -78,6 +78,8 @@ export const MAX_CACHED_PAGE_TASKS = 16_384;
 const MAX_CACHED_PAGE_SIZE = 1_000;
 /** Bytes of encoded records the read cache keeps (local databases). */
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
+/** Listed tasks whose place (not bytes) is remembered when the read cache has no room. */
+export const MAX_LISTED_PLACES = 20_000;
 
 export interface KvStoreOptions {
   maxBatchMutations?: number;
@@ -411,6 +413,13 @@ async function highestSeq(kv: Deno.Kv): Promise<{ seq: number; earlierLayout: bo
   return { seq, earlierLayout: legacy.value !== null };
 }
 
+/** Where a listed task is stored: what an update needs besides the new record. */
+interface Place {
+  seq: number;
+  cls: StateClass;
+  name: string;
+}
+
 /** Where a task was found. */
 interface Located {
   bytes: Uint8Array;
@@ -448,6 +457,13 @@ class KvTaskStore implements TaskStore {
   #listFillsCache: boolean;
   /** Per list in progress: the tasks written meanwhile. */
   #listings = new Set<Set<string>>();
+  /**
+   * Where listed tasks are, when the read cache had no room for their bytes (oldest
+   * first, bounded): updating one then needs no KV read (the scheduler stages the queued
+   * tasks it listed; with 80,000 queued, those reads were most of the store's CPU). Valid
+   * like a cache entry: dropped by any write of the task.
+   */
+  #places = new Map<string, Place>();
 
   constructor(
     kv: Deno.Kv,
@@ -508,6 +524,7 @@ class KvTaskStore implements TaskStore {
       throw e;
     } finally {
       this.#writesDone++;
+      this.#places.delete(id);
       for (const w of this.#listings) w.add(id);
     }
   }
@@ -628,11 +645,12 @@ class KvTaskStore implements TaskStore {
   updateTask(task: TaskRecord): Promise<void> {
     this.#checkOpen();
     return this.#lock(task.id, async () => {
-      const found = await this.#locate(task.id);
+      const place = this.#places.get(task.id);
+      const found = place ? { ...place, legacy: false } : await this.#locate(task.id);
       if (!found) throw new NotFoundError(`Cannot update task "${task.id}": it does not exist`);
       const { seq, cls: before } = found;
       // The name never changes (the name index holds it): only it is read, not decoded in full.
-      const name = storedName(found.bytes);
+      const name = "name" in found ? found.name : storedName(found.bytes);
       const stored = task.seq === seq && task.name === name ? task : { ...task, seq, name };
       const bytes = encodeStored(stored);
       const after = classOfTask(stored);
@@ -758,17 +776,22 @@ class KvTaskStore implements TaskStore {
       scanned++;
       const t = decodeStored(entry.value, lastSeq);
       if (matchesFilter(t, filter)) tasks.push(t);
-      // Never evicting for it, and in a quarter of the cache only.
-      if (
-        this.#listFillsCache && !written.has(t.id) &&
-        this.#cache.hasRoomAhead(entry.value.length) &&
-        !this.#cache.get(t.id)
-      ) {
+      // Never evicting for it, and in a quarter of the cache only; else only its place.
+      if (this.#listFillsCache && !written.has(t.id) && !this.#cache.get(t.id)) {
         const cls = entry.key[1] as StateClass;
-        this.#cache.set(t.id, { bytes: entry.value, seq: lastSeq, cls, legacy: false });
+        if (this.#cache.hasRoomAhead(entry.value.length)) {
+          this.#cache.set(t.id, { bytes: entry.value, seq: lastSeq, cls, legacy: false });
+        } else this.#rememberPlace(t.id, { seq: lastSeq, cls, name: t.name });
       }
       heads[best] = await iters[best].next();
     }
+  }
+
+  #rememberPlace(id: string, place: Place) {
+    const places = this.#places;
+    places.delete(id);
+    places.set(id, place);
+    if (places.size > MAX_LISTED_PLACES) places.delete(places.keys().next().value!);
   }
 
   async #listByName(filter: ListFilter, after: number, limit: number): Promise<TaskPage> {

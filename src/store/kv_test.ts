@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runStoreContract, sampleTask } from "./_contract.ts";
 import { openKvStore } from "./kv.ts";
+import { NotFoundError } from "./types.ts";
 import type { TaskRecord } from "../task/mod.ts";
 
 runStoreContract("kv", () => openKvStore(":memory:"));
@@ -313,4 +314,45 @@ Deno.test("openKvStore() cuts batches at KV's limits of mutations and bytes per 
   );
   assert.deepStrictEqual((await store.countTasks()).queued, 2_030);
   assert.deepStrictEqual((await store.getTask(big[29].task.id))?.env?.N, "29");
+});
+
+Deno.test("openKvStore() updates a listed task without reading it back when the cache has no room", async () => {
+  // A cache too small to take listed records: only their places are remembered.
+  await using store = await openKvStore(":memory:", { cacheBytes: 1_000 });
+  const made = await Promise.all(Array.from({ length: 30 }, () => store.createTask(sampleTask())));
+  const deleted = made[1].task.id;
+  const page = await store.listTasks({ states: ["queued"], limit: 100 });
+  assert.deepStrictEqual(page.tasks.length, 30);
+  assert.ok(await store.deleteTask(deleted));
+  const reads = { n: 0 };
+  const get = Deno.Kv.prototype.get;
+  const getMany = Deno.Kv.prototype.getMany;
+  Deno.Kv.prototype.get = function (this: Deno.Kv, ...a: Parameters<Deno.Kv["get"]>) {
+    reads.n++;
+    return get.apply(this, a);
+  } as Deno.Kv["get"];
+  Deno.Kv.prototype.getMany = function (this: Deno.Kv, ...a: Parameters<Deno.Kv["getMany"]>) {
+    reads.n++;
+    return getMany.apply(this, a);
+  } as Deno.Kv["getMany"];
+  const staging = (t: TaskRecord): TaskRecord => ({
+    ...t,
+    status: [...t.status, { time: t.status[0].time + 1, status: "TASK_STAGING" as const }],
+  });
+  let missing: unknown;
+  try {
+    const listed = page.tasks.filter((t) => t.id !== deleted);
+    await Promise.all(listed.slice(-20).map((t) => store.updateTask(staging(t))));
+    assert.deepStrictEqual(reads.n, 0, "no KV read to locate the listed tasks");
+    // A task deleted after it was listed is not written back.
+    missing = await store.updateTask(staging(page.tasks[1])).catch((e) => e);
+  } finally {
+    Deno.Kv.prototype.get = get;
+    Deno.Kv.prototype.getMany = getMany;
+  }
+  assert.ok(missing instanceof NotFoundError);
+  assert.deepStrictEqual(await store.countTasks(), { queued: 9, active: 20, terminated: 0 });
+  const active = await store.listTasks({ states: ["active"], limit: 100 });
+  assert.deepStrictEqual(active.tasks.map((t) => t.id), page.tasks.slice(-20).map((t) => t.id));
+  assert.deepStrictEqual(await store.getTask(deleted), null);
 });

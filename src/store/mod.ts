@@ -10,10 +10,12 @@
  *
  * @module
  */
+import type { Logger } from "../runtime.ts";
 import type { TaskStore } from "./types.ts";
 export { memoryStore } from "./memory.ts";
 export { type KvStoreOptions, openKvStore } from "./kv.ts";
 export { openZkStore, type ZkStoreOptions } from "./zk.ts";
+export { type MirrorListener, openZkMirror, type ZkMirror } from "./zk_mirror.ts";
 export { pruneFinishedTasks } from "./retention.ts";
 
 export * from "./types.ts";
@@ -24,11 +26,13 @@ export interface OpenStoreOptions {
   database?: string;
   /** ZooKeeper session timeout (ms); default 10 s. */
   zkSessionTimeoutMs?: number;
+  /** Where the ZooKeeper store reports refused (fenced) writes. */
+  logger?: Logger;
 }
 
 /** Opens the store the configuration names. */
 export async function openStore(
-  { driver, database = "db/eremetic.kv", zkSessionTimeoutMs }: OpenStoreOptions,
+  { driver, database = "db/eremetic.kv", zkSessionTimeoutMs, logger }: OpenStoreOptions,
 ): Promise<TaskStore> {
   switch (driver) {
     case "memory":
@@ -38,6 +42,7 @@ export async function openStore(
     case "zk":
       return await (await import("./zk.ts")).openZkStore(database, {
         sessionTimeoutMs: zkSessionTimeoutMs,
+        logger,
       });
   }
 }

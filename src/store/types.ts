@@ -28,6 +28,24 @@ export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
 }
 
+/**
+ * A write refused because another writer moved on (ZooKeeper, high availability):
+ * `deposed` when another instance has opened the store since this one did (it leads
+ * now, and this instance must stop writing); `version` when the node changed since this
+ * instance read it. Nothing of the write was applied.
+ */
+export class FencedWriteError extends StoreUnavailableError {
+  override name = "FencedWriteError";
+  constructor(
+    message: string,
+    readonly reason: "deposed" | "version",
+    readonly path: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** A label filter: `key` alone matches any value. */
 export interface LabelFilter {
   key: string;

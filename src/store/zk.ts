@@ -7,17 +7,29 @@
  *   opening, rewritten in ours with a `seq` in their creation order (adoption);
  * - `<path>/_eremetic/framework_id`: the framework id;
  * - `<path>/_eremetic/idempotency/<key, URI-encoded>`: `{"id", "fingerprint"}`;
- * - `<path>/_eremetic/outbox/<kind>/<item id, URI-encoded>`: the item's value as JSON.
+ * - `<path>/_eremetic/outbox/<kind>/<item id, URI-encoded>`: the item's value as JSON;
+ * - `<path>/_eremetic/writer`: the writer epoch (its node version; the data says when).
  *
  * The queue order is `seq`. One instance writes (the scheduler's process); it holds every
  * record in memory, loaded on opening, and serves reads from there. A write resolves only
  * after ZooKeeper acknowledged it; writes issued together go out as one multi-op (a
  * ZooKeeper transaction), so a burst of submissions costs a few round trips.
  *
+ * Fencing (high availability): opening the store bumps the writer epoch before loading,
+ * and every multi starts with a `check` of the epoch version it got. So once a new leader
+ * has opened the store, a deposed leader's late write fails as a whole, whatever it
+ * touches (tasks, framework id, outbox, idempotency keys), with a
+ * {@linkcode FencedWriteError} (`deposed`), is logged and is not applied; the store then
+ * refuses every further write. A write ZooKeeper ordered before the bump was applied
+ * before the new leader loaded, so the new leader sees it. Task updates and deletes also
+ * carry the version the node had when this store last wrote or read it, so a task node
+ * changed behind its back (say, by an original Eremetic still running) is not overwritten
+ * either (`version`).
+ *
  * @module
  */
-import { type Clock, systemClock } from "../runtime.ts";
-import type { StateClass, TaskRecord } from "../task/mod.ts";
+import { type Clock, type Logger, silentLogger, systemClock } from "../runtime.ts";
+import type { TaskRecord } from "../task/mod.ts";
 import {
   connectZk,
   parseZkUrl,
@@ -27,13 +39,14 @@ import {
   ZkError,
   type ZkOp,
 } from "../zk/mod.ts";
-import { classOfTask, decodeCursor, encodeCursor, matchesFilter, pageSize } from "./_common.ts";
-import { fromOriginalTask, isOriginalTask } from "./_original.ts";
+import { fromOriginalTask } from "./_original.ts";
+import { isTaskNodeName, parseTaskNode, RecordIndex } from "./_zk_records.ts";
 import {
   type ClassCounts,
   ConflictError,
   type CreateOptions,
   type CreateResult,
+  FencedWriteError,
   type ListFilter,
   MAX_RECORD_BYTES,
   NotFoundError,
@@ -51,11 +64,13 @@ const MAX_BATCH_BYTES = 512 * 1024;
 /** Multis sent before the first is acknowledged. */
 const MAX_IN_FLIGHT = 4;
 /** Parallel reads while loading. */
-const LOAD_CONCURRENCY = 64;
+export const LOAD_CONCURRENCY = 64;
 
 export interface ZkStoreOptions extends ZkClientOptions {
   /** Opens the session (tests pass their own). */
   connect?: (url: ReturnType<typeof parseZkUrl>, options: ZkClientOptions) => Promise<ZkClient>;
+  /** Where refused (fenced) writes are reported; silent by default. */
+  logger?: Logger;
 }
 
 const encoder = new TextEncoder();
@@ -75,7 +90,7 @@ export async function openZkStore(
   options: ZkStoreOptions = {},
 ): Promise<TaskStore> {
   const url = parseZkUrl(database);
-  const { connect = connectZk, ...clientOptions } = options;
+  const { connect = connectZk, logger = silentLogger, ...clientOptions } = options;
   let zk: ZkClient;
   try {
     zk = await connect(url, clientOptions);
@@ -89,6 +104,7 @@ export async function openZkStore(
     const store = new ZkStore(zk, url.path, String(url), {
       clock: clientOptions.clock ?? systemClock,
       writeTimeoutMs: zk.sessionTimeoutMs,
+      logger,
     });
     await store.load();
     return store;
@@ -98,20 +114,29 @@ export async function openZkStore(
   }
 }
 
+/** The writer epoch node under a root. */
+export function writerEpochPath(root: string): string {
+  return `${root === "/" ? "" : root}/_eremetic/writer`;
+}
+
 class ZkStore implements TaskStore {
   readonly description: string;
   #zk: ZkClient;
   #clock: Clock;
+  #logger: Logger;
   #writeTimeoutMs: number;
   #root: string;
   #meta: string;
-  /** Stored JSON by task id (copies are made by parsing). */
-  #records = new Map<string, { text: string; seq: number }>();
-  #bySeq = new Map<number, string>();
+  #records = new RecordIndex();
+  /** The version the next queued write of a task node expects, while writes are queued. */
+  #nextVersion = new Map<string, number>();
   #idempotency = new Map<string, { id: string; fingerprint: string; pending?: Promise<void> }>();
   #outbox = new Map<string, Map<string, string>>();
   #frameworkId: string | null = null;
   #seq = 0;
+  /** The writer epoch this store claimed on opening; every multi checks it. */
+  #epoch = -1;
+  #fenced: FencedWriteError | null = null;
   #queue: Pending[] = [];
   #scheduled = false;
   #inFlight = 0;
@@ -122,48 +147,62 @@ class ZkStore implements TaskStore {
     zk: ZkClient,
     root: string,
     description: string,
-    { clock, writeTimeoutMs }: { clock: Clock; writeTimeoutMs: number },
+    { clock, writeTimeoutMs, logger }: { clock: Clock; writeTimeoutMs: number; logger: Logger },
   ) {
     this.#clock = clock;
+    this.#logger = logger;
     this.#writeTimeoutMs = writeTimeoutMs;
     this.#zk = zk;
     this.#root = root;
-    this.#meta = `${root}/_eremetic`;
+    this.#meta = `${root === "/" ? "" : root}/_eremetic`;
     this.description = `zk:${description}`;
   }
 
-  /** Reads everything under the root; adopts the original's task nodes. */
+  /** Claims the writer epoch, reads everything under the root, adopts the original's nodes. */
   async load(): Promise<void> {
     const zk = this.#zk;
     for (const p of [this.#root, `${this.#meta}/idempotency`, `${this.#meta}/outbox`]) {
       await zk.mkdirp(p);
     }
-    const names = ((await zk.getChildren(this.#root)) ?? []).filter((n) =>
-      !n.startsWith("_") && n !== "leader" // the election (src/ha)
-    );
-    const originals: { doc: Record<string, unknown>; czxid: bigint }[] = [];
+    this.#epoch = await this.#claimEpoch();
+    const names = ((await zk.getChildren(this.#root)) ?? []).filter(isTaskNodeName);
+    const originals: { doc: Record<string, unknown>; czxid: bigint; version: number }[] = [];
     await inChunks(names, async (name) => {
       const node = await zk.getData(`${this.#root}/${name}`);
-      if (!node) return;
-      let doc: unknown;
-      try {
-        doc = JSON.parse(decoder.decode(node.data));
-      } catch {
-        return; // not a task node
+      const parsed = node && parseTaskNode(node.data);
+      if (!parsed) return;
+      if (parsed.kind === "original") {
+        return void originals.push({ doc: parsed.doc, czxid: node.czxid, version: node.version });
       }
-      if (isOriginalTask(doc)) return void originals.push({ doc, czxid: node.czxid });
-      const t = doc as TaskRecord;
-      if (typeof t?.id !== "string" || typeof t.seq !== "number") return;
-      this.#remember(t.id, decoder.decode(node.data), t.seq);
+      this.#records.set(parsed.task.id, {
+        text: parsed.text,
+        seq: parsed.task.seq,
+        version: node.version,
+      });
     });
-    this.#seq = Math.max(0, ...this.#bySeq.keys());
+    this.#seq = this.#records.maxSeq();
     // The original's tasks join the queue after ours, in the order they were created.
     originals.sort((a, b) => (a.czxid < b.czxid ? -1 : a.czxid > b.czxid ? 1 : 0));
-    const adopted = originals.map(({ doc }) => fromOriginalTask(doc, ++this.#seq));
+    const adopted = originals.map(({ doc, version }) => ({
+      task: fromOriginalTask(doc, ++this.#seq),
+      version,
+    }));
     for (let i = 0; i < adopted.length; i += 100) {
       const batch = adopted.slice(i, i + 100);
-      await zk.multi(batch.map((t) => ({ op: "set", path: this.#path(t.id), data: json(t) })));
-      for (const t of batch) this.#remember(t.id, JSON.stringify(t), t.seq);
+      const ops: ZkOp[] = batch.map(({ task, version }) => ({
+        op: "set",
+        path: this.#path(task.id),
+        data: json(task),
+        version,
+      }));
+      await this.#multi(ops).catch((e) => Promise.reject(this.#refused(e, ops)));
+      for (const { task, version } of batch) {
+        this.#records.set(task.id, {
+          text: JSON.stringify(task),
+          seq: task.seq,
+          version: version + 1,
+        });
+      }
     }
     const fw = await zk.getData(`${this.#meta}/framework_id`);
     this.#frameworkId = fw ? decoder.decode(fw.data) : null;
@@ -183,18 +222,31 @@ class ZkStore implements TaskStore {
     }
   }
 
+  /**
+   * Bumps the writer epoch node and returns its new version: from now on, writes of any
+   * store that opened earlier fail their epoch check.
+   */
+  async #claimEpoch(): Promise<number> {
+    const path = writerEpochPath(this.#root);
+    const data = json({ opened_at: this.#clock.now() });
+    for (;;) {
+      try {
+        return await this.#zk.setData(path, data);
+      } catch (err) {
+        if (!(err instanceof ZkError && err.code === ZK_CODES.NO_NODE)) throw err;
+      }
+      try {
+        await this.#zk.create(path, data);
+        return 0;
+      } catch (err) {
+        // Another instance created it meanwhile: bump it.
+        if (!(err instanceof ZkError && err.code === ZK_CODES.NODE_EXISTS)) throw err;
+      }
+    }
+  }
+
   #path(id: string): string {
     return `${this.#root}/${id}`;
-  }
-
-  #remember(id: string, text: string, seq: number): void {
-    this.#records.set(id, { text, seq });
-    this.#bySeq.set(seq, id);
-  }
-
-  #read(id: string): TaskRecord | null {
-    const r = this.#records.get(id);
-    return r ? JSON.parse(r.text) as TaskRecord : null;
   }
 
   /** Queues `ops` for the next multi; resolves once ZooKeeper acknowledged them. */
@@ -202,6 +254,7 @@ class ZkStore implements TaskStore {
     if (this.#closed) {
       return Promise.reject(new StoreUnavailableError("Cannot write: the store is closed"));
     }
+    if (this.#fenced) return Promise.reject(this.#fenced);
     const bytes = ops.reduce((n, o) => n + ("data" in o ? o.data.length : 0) + o.path.length, 0);
     return new Promise((resolve, reject) => {
       this.#queue.push({ ops, bytes, resolve, reject });
@@ -240,16 +293,21 @@ class ZkStore implements TaskStore {
 
   async #send(batch: Pending[]): Promise<void> {
     this.#inFlight++;
+    const ops = batch.flatMap((p) => p.ops);
     try {
-      await this.#multi(batch.flatMap((p) => p.ops));
+      await this.#multi(ops);
       for (const p of batch) p.resolve();
     } catch (err) {
-      if (batch.length === 1 || (err instanceof ZkError && err.temporary)) {
-        for (const p of batch) p.reject(unavailable(err));
+      const refused = this.#refused(err, ops);
+      if (
+        batch.length === 1 || (err instanceof ZkError && err.temporary) ||
+        (refused instanceof FencedWriteError && refused.reason === "deposed")
+      ) {
+        for (const p of batch) p.reject(refused);
       } else {
         // One write failed the whole multi: run each alone so only that one fails.
         for (const p of batch) {
-          await this.#multi(p.ops).then(p.resolve, (e) => p.reject(unavailable(e)));
+          await this.#multi(p.ops).then(p.resolve, (e) => p.reject(this.#refused(e, p.ops)));
         }
       }
     } finally {
@@ -260,14 +318,59 @@ class ZkStore implements TaskStore {
   }
 
   /**
-   * A multi that gives up after the session timeout: the library would wait for a server
-   * forever. Like a crash, a write given up on may still have been applied.
+   * The error a failed multi of `ops` (without the epoch check) rejects with: a
+   * {@linkcode FencedWriteError} when the epoch check failed (another instance opened the
+   * store: from now on every write is refused) or a node had another version; otherwise
+   * the store is unavailable.
+   */
+  #refused(err: unknown, ops: readonly ZkOp[]): Error {
+    if (!(err instanceof ZkError && err.code === ZK_CODES.BAD_VERSION && err.opIndex !== null)) {
+      return unavailable(err);
+    }
+    if (err.opIndex === 0) {
+      if (this.#fenced) return this.#fenced;
+      const path = writerEpochPath(this.#root);
+      this.#fenced = new FencedWriteError(
+        "Cannot write: another instance has opened the ZooKeeper store since this one did " +
+          "(it leads now); this instance writes no more",
+        "deposed",
+        path,
+        { cause: err },
+      );
+      this.#logger.error("Refusing every further write: another instance took over the store", {
+        store: this.description,
+        epoch: this.#epoch,
+        path,
+      });
+      return this.#fenced;
+    }
+    const path = ops[err.opIndex - 1]?.path ?? this.#root;
+    this.#logger.warn("Refusing a write: the node changed since this instance read it", {
+      store: this.description,
+      path,
+    });
+    return new FencedWriteError(
+      `Cannot write "${path}": it changed in ZooKeeper since this instance read it`,
+      "version",
+      path,
+      { cause: err },
+    );
+  }
+
+  /**
+   * A multi of the epoch check and `ops` that gives up after the session timeout: the
+   * library would wait for a server forever. Like a crash, a write given up on may still
+   * have been applied.
    */
   async #multi(ops: ZkOp[]): Promise<void> {
     const ac = new AbortController();
+    const fenced: ZkOp[] = [
+      { op: "check", path: writerEpochPath(this.#root), version: this.#epoch },
+      ...ops,
+    ];
     try {
       await Promise.race([
-        this.#zk.multi(ops),
+        this.#zk.multi(fenced),
         this.#clock.sleep(this.#writeTimeoutMs, ac.signal).then(() => {
           throw new StoreUnavailableError(
             `Cannot write to ZooKeeper "${this.#zk.url}": no answer within ${this.#writeTimeoutMs} ms`,
@@ -286,7 +389,7 @@ class ZkStore implements TaskStore {
       const prior = this.#idempotency.get(key);
       if (prior) {
         await prior.pending?.catch(() => {});
-        const existing = this.#idempotency.get(key) === prior && this.#read(prior.id);
+        const existing = this.#idempotency.get(key) === prior && this.#records.read(prior.id);
         if (existing) {
           if (prior.fingerprint !== fingerprint) {
             throw new ConflictError(
@@ -328,41 +431,53 @@ class ZkStore implements TaskStore {
     } finally {
       if (entry) delete entry.pending;
     }
-    this.#remember(stored.id, text, stored.seq);
+    this.#records.set(stored.id, { text, seq: stored.seq, version: 0 });
     return { task: JSON.parse(text), created: true };
   }
 
   getTask(id: string): Promise<TaskRecord | null> {
-    return Promise.resolve(this.#read(id));
+    return Promise.resolve(this.#records.read(id));
   }
 
   getTaskView(id: string, render: TaskRenderer): Promise<string | null> {
-    const t = this.#read(id);
+    const t = this.#records.read(id);
     return Promise.resolve(t ? render(t) : null);
   }
 
-  // deno-lint-ignore require-await
-  async listTasks(filter: ListFilter = {}): Promise<TaskPage> {
-    const after = decodeCursor(filter.cursor);
-    const limit = pageSize(filter);
-    const states = filter.states ? new Set<StateClass>(filter.states) : null;
-    const seqs = [...this.#bySeq.keys()].filter((s) => s > after).sort((a, b) => a - b);
-    const tasks: TaskRecord[] = [];
-    let last = 0;
-    for (const s of seqs) {
-      const t = this.#read(this.#bySeq.get(s)!)!;
-      if (states && !states.has(classOfTask(t))) continue;
-      if (!matchesFilter(t, filter)) continue;
-      tasks.push(t);
-      last = s;
-      if (tasks.length === limit) break;
+  listTasks(filter: ListFilter = {}): Promise<TaskPage> {
+    try {
+      return Promise.resolve(this.#records.list(filter));
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const more = tasks.length === limit && seqs.some((s) => s > last);
-    return { tasks, cursor: more ? encodeCursor(last) : null };
+  }
+
+  /** The version a write of task `id` expects, reserving the next one for the write after. */
+  #expectVersion(id: string, committed: number): number {
+    const expected = this.#nextVersion.get(id) ?? committed;
+    this.#nextVersion.set(id, expected + 1);
+    return expected;
+  }
+
+  /** After a write of task `id` expecting `expected` settled (`ok` or not). */
+  #settleVersion(id: string, expected: number, ok: boolean): void {
+    // Once a write failed, the later ones queued behind it fail too: start again from the
+    // committed version.
+    if (!ok || this.#nextVersion.get(id) === expected + 1) this.#nextVersion.delete(id);
+  }
+
+  /** Re-reads a task node after a version conflict, so reads show what ZooKeeper holds. */
+  async #reread(id: string): Promise<void> {
+    const node = await this.#zk.getData(this.#path(id)).catch(() => undefined);
+    if (node === undefined) return;
+    const parsed = node && parseTaskNode(node.data);
+    if (parsed?.kind === "ours") {
+      this.#records.set(id, { text: parsed.text, seq: parsed.task.seq, version: node!.version });
+    } else if (node === null) this.#records.delete(id);
   }
 
   async updateTask(task: TaskRecord): Promise<void> {
-    const prior = this.#records.get(task.id);
+    const prior = this.#records.entry(task.id);
     if (!prior) throw new NotFoundError(`Cannot update task "${task.id}": it does not exist`);
     const name = (JSON.parse(prior.text) as TaskRecord).name;
     // Name and seq are fixed at creation, as in the other stores.
@@ -375,36 +490,40 @@ class ZkStore implements TaskStore {
         MAX_RECORD_BYTES,
       );
     }
+    const version = this.#expectVersion(task.id, prior.version);
     try {
-      await this.#write([{ op: "set", path: this.#path(task.id), data }]);
+      await this.#write([{ op: "set", path: this.#path(task.id), data, version }]);
     } catch (err) {
+      this.#settleVersion(task.id, version, false);
       if (codeOf(err) === ZK_CODES.NO_NODE) {
         throw new NotFoundError(`Cannot update task "${task.id}": it does not exist`);
       }
+      if (err instanceof FencedWriteError && err.reason === "version") await this.#reread(task.id);
       throw err;
     }
-    if (this.#records.has(task.id)) this.#remember(task.id, text, prior.seq);
+    this.#settleVersion(task.id, version, true);
+    const now = this.#records.entry(task.id);
+    if (now) this.#records.set(task.id, { text, seq: now.seq, version: version + 1 });
   }
 
   async deleteTask(id: string): Promise<boolean> {
-    const prior = this.#records.get(id);
+    const prior = this.#records.entry(id);
     if (!prior) return false;
+    const version = this.#expectVersion(id, prior.version);
     try {
-      await this.#write([{ op: "remove", path: this.#path(id) }]);
+      await this.#write([{ op: "remove", path: this.#path(id), version }]);
     } catch (err) {
+      this.#settleVersion(id, version, false);
+      if (err instanceof FencedWriteError && err.reason === "version") await this.#reread(id);
       if (codeOf(err) !== ZK_CODES.NO_NODE) throw err;
     }
-    if (this.#records.get(id) === prior) {
-      this.#records.delete(id);
-      this.#bySeq.delete(prior.seq);
-    }
+    this.#settleVersion(id, version, true);
+    this.#records.delete(id);
     return true;
   }
 
   countTasks(): Promise<ClassCounts> {
-    const counts: ClassCounts = { queued: 0, active: 0, terminated: 0 };
-    for (const id of this.#bySeq.values()) counts[classOfTask(this.#read(id)!)]++;
-    return Promise.resolve(counts);
+    return Promise.resolve(this.#records.counts());
   }
 
   getFrameworkId(): Promise<string | null> {
@@ -426,6 +545,7 @@ class ZkStore implements TaskStore {
 
   async putOutbox<T>(kind: string, item: OutboxItem<T>): Promise<void> {
     const dir = `${this.#meta}/outbox/${encodeURIComponent(kind)}`;
+    if (this.#fenced) throw this.#fenced;
     if (!this.#outbox.has(kind)) {
       await this.#zk.mkdirp(dir).catch((e) => Promise.reject(unavailable(e)));
       if (!this.#outbox.has(kind)) this.#outbox.set(kind, new Map());

@@ -24,8 +24,15 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /** ZooKeeper answered with an error code (`code` is the library's, e.g. -101 no node). */
 export class ZkError extends Error {
   override name = "ZkError";
-  constructor(message: string, readonly code: number, options?: ErrorOptions) {
+  /** For a failed multi: the index of the operation that failed it, when known. */
+  readonly opIndex: number | null;
+  constructor(
+    message: string,
+    readonly code: number,
+    options?: ErrorOptions & { opIndex?: number | null },
+  ) {
     super(message, options);
+    this.opIndex = options?.opIndex ?? null;
   }
   /** Connection loss, timeouts and expired sessions: retrying with a new session may work. */
   get temporary(): boolean {
@@ -100,6 +107,11 @@ const WORLD_READ = new ACL(Permission.READ, new Id("world", "anyone"));
 const CREATOR_ALL = new ACL(Permission.ALL, new Id("auth", ""));
 
 type Raw = ReturnType<typeof zookeeper.createClient>;
+
+/** The operations a library transaction queued (its `ops` field, untyped). */
+function txOps(tx: zookeeper.Transaction): { version?: number }[] {
+  return (tx as unknown as { ops: { version?: number }[] }).ops;
+}
 
 function codeOf(err: unknown): number | null {
   if (err && typeof (err as { getCode?: unknown }).getCode === "function") {
@@ -283,12 +295,12 @@ export class ZkClient implements AsyncDisposable {
     });
   }
 
-  /** Replaces a node's data (`version` -1: any). */
-  setData(path: string, data: Uint8Array, version = -1): Promise<void> {
+  /** Replaces a node's data (`version` -1: any); resolves with the node's new version. */
+  setData(path: string, data: Uint8Array, version = -1): Promise<number> {
     return new Promise((resolve, reject) =>
-      this.#raw.setData(path, Buffer.from(data), version, (err) => {
+      this.#raw.setData(path, Buffer.from(data), version, (err, stat) => {
         if (err) reject(toError(`Cannot write "${path}"`, err));
-        else resolve();
+        else resolve(stat.version);
       })
     );
   }
@@ -338,23 +350,38 @@ export class ZkClient implements AsyncDisposable {
           tx.check(o.path, o.version);
           break;
       }
+      // The library's transaction turns version 0 into -1 ("any version": `version ||
+      // -1`), which would make a check of a node never written since its creation pass
+      // whatever its version: put the asked version back on the queued operation.
+      if (o.op !== "create" && o.version === 0) txOps(tx).at(-1)!.version = 0;
     }
     return new Promise((resolve, reject) =>
       tx.commit((err, results: { err?: number }[] | undefined) => {
         if (!err) return resolve();
         // The library reports RUNTIME_INCONSISTENCY for the others; find the real cause.
-        const first = results?.find((r) =>
+        const index = results?.findIndex((r) =>
           typeof r.err === "number" && r.err !== 0 && r.err !== -2
-        );
-        const code = first?.err ?? codeOf(err);
-        if (code === null || code === undefined) return reject(toError("Cannot commit", err));
+        ) ?? -1;
+        const code = index >= 0 ? results![index].err! : codeOf(err);
+        if (code === null) return reject(toError("Cannot commit", err));
         reject(
           new ZkError(`Cannot commit ${ops.length} operations: ZooKeeper error ${code}`, code, {
             cause: err,
+            opIndex: index >= 0 ? index : null,
           }),
         );
       })
     );
+  }
+
+  /**
+   * Brings this session's server up to date with the ensemble's leader, as far as the
+   * moment of the call: a multi is a write, so the server answers it only after applying
+   * every transaction committed before it (the library has no `sync`). A read after it
+   * sees every write acknowledged to any client before the call.
+   */
+  sync(path: string): Promise<void> {
+    return this.multi([{ op: "check", path, version: -1 }]);
   }
 
   /** Ends the session (its ephemeral nodes go at once). */
