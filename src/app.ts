@@ -258,6 +258,9 @@ async function createHttp(
     sandbox: createSandboxReader({ logger, fetch: deps.fetch, timers }),
     web,
     ha: deps.ha,
+    bodyTimeout: config.body_timeout_seconds > 0
+      ? { ms: config.body_timeout_seconds * 1000, timers }
+      : null,
   });
 }
 

@@ -92,6 +92,11 @@ export const DEFAULT_MAX_PLACED = 5_000;
 export const MAX_EVENTS_WAITING = 10_000;
 /** Status updates whose write is in flight at most: beyond, the next turn waits. */
 export const MAX_UPDATES_IN_FLIGHT = 10_000;
+/**
+ * How long `close()` waits for launches and status updates under way before it closes
+ * the stream anyway (a master that stopped answering is not waited for).
+ */
+export const CLOSE_DRAIN_MS = 3_000;
 
 /** What the scheduler needs of a Mesos driver: a fake in tests, `startDriver` otherwise. */
 export interface SchedulerDriver {
@@ -453,7 +458,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       }
       setQueueGauge();
       // Stopped at the limit: the untried tasks are not delayed, they wait for room.
-      const delayed = result.limited ? result.misfits : result.unplaced.length;
+      const delayed = result.unplaced.length;
       if (delayed > 0) metrics.tasksDelayed.inc({}, delayed);
       if (result.limited) roomWanted = true;
       const unused = candidates.filter((o) => offers.has(o.id.value));
@@ -480,6 +485,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     roomWanted = false;
     if (offers.size > 0) inTurn("match offers", matchRound);
   };
+
+  /** ACCEPT calls sent and not yet answered. */
+  const acceptsInFlight = new Set<Promise<unknown>>();
 
   /** Offers whose tasks wait to be staged, and how many are being staged now. */
   const staging: { offer: Offer; list: Placement[]; ctx: LaunchContext; done: () => void }[] = [];
@@ -560,8 +568,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     }
     for (const p of staged) placed.set(p.task.id, p.task);
     // Not awaited: ordered calls leave in order anyway, and a kill of one of these
-    // tasks (which waits for this function) is sent after this ACCEPT.
-    void send(acceptCall(offer, staged, refuse), "ACCEPT").then((ok) => {
+    // tasks (which waits for this function) is sent after this ACCEPT. `close()` waits
+    // for it: its tasks are TASK_STAGING in the store.
+    const accepted = send(acceptCall(offer, staged, refuse), "ACCEPT").then((ok) => {
       if (ok) return metrics.tasksLaunched.inc({}, staged.length);
       // Whether the master got it is unknown: ask it, never launch twice.
       for (const p of staged) {
@@ -577,6 +586,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         });
       }
     });
+    acceptsInFlight.add(accepted);
+    void accepted.finally(() => acceptsInFlight.delete(accepted));
     for (const p of staged) {
       metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
       logger.info("Launching task", {
@@ -949,6 +960,18 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     sandboxLookups.close();
     timers.close();
     await ready.catch(() => {});
+    // Launches and updates under way finish first, on the open stream: a task staged in
+    // the store whose ACCEPT the close cut off would come back after a restart as
+    // TASK_GONE (reconciliation) and cost a retry. Nothing new starts (`state.closed`).
+    const drain = new AbortController();
+    await Promise.race([
+      (async () => {
+        await chains.all();
+        await Promise.all(acceptsInFlight);
+      })(),
+      clock.sleep(CLOSE_DRAIN_MS, drain.signal).catch(() => {}),
+    ]);
+    drain.abort();
     // Close the stream without TEARDOWN: running tasks keep running (D7).
     await driver?.close();
     await loop;
