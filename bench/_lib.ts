@@ -149,14 +149,30 @@ export async function runDeno(args: string[], env?: Record<string, string>): Pro
   if (code !== 0) throw new Error(`Cannot run "deno ${args.join(" ")}": it exited with ${code}`);
 }
 
-/** Resident set size and its peak (VmRSS, VmHWM from /proc/<pid>/status), in MB. */
-export async function memoryOf(pid: number): Promise<{ rssMb: number; peakMb: number }> {
+/** Resident memory of a process, in MB. */
+export interface ProcessMemory {
+  /** VmRSS. */
+  rssMb: number;
+  /** VmHWM: the RSS's peak. */
+  peakMb: number;
+  /** RssAnon (heap, stacks) and RssFile (mapped files) of the RSS. */
+  anonMb: number;
+  fileMb: number;
+}
+
+/** Resident memory from /proc/<pid>/status (fields it lacks are NaN). */
+export async function memoryOf(pid: number): Promise<ProcessMemory> {
   const text = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = (field: string) => {
+  const mb = (field: string) => {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
-    return m ? Number(m[1]) : NaN;
+    return m ? Number(m[1]) / 1024 : NaN;
   };
-  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
+  return {
+    rssMb: mb("VmRSS"),
+    peakMb: mb("VmHWM"),
+    anonMb: mb("RssAnon"),
+    fileMb: mb("RssFile"),
+  };
 }
 
 /** CPU time (user + system, all threads) a process has used, in ms. */

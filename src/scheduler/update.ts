@@ -119,8 +119,8 @@ export function planUpdates(
       effects.push({ kind: "ignored", status, reason: "stale" });
       continue;
     }
-    const t = isDroppedLaunch(task, status.state)
-      ? applyDroppedLaunch(task, timeSec)
+    const t = isDroppedLaunch(task, status.state, status.reason)
+      ? applyDroppedLaunch(task, timeSec, status.state)
       : applyMesosState(task, status.state, timeSec);
     if (!t.changed) {
       effects.push({ kind: "ignored", status, reason: "unchanged" });

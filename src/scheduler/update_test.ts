@@ -100,3 +100,17 @@ Deno.test("planUpdates() queues a dropped launch again without spending a retry;
   const k = ended.effects[0];
   assert.ok(k.kind === "changed" && k.terminal && !k.retried);
 });
+
+Deno.test("planUpdates() queues a staged task the master does not know (reconciliation) without a retry", () => {
+  const t = staged({ max_retries: 0 });
+  const gone = { ...st(t.id, "TASK_GONE"), reason: "REASON_RECONCILIATION" } as TaskStatus;
+  const plan = planUpdates([gone], new Map([[t.id, t]]), { now: 5_000 });
+  const after = plan.writes.get(t.id)!;
+  assert.deepEqual(after.status.map((s) => s.status).slice(-2), ["TASK_GONE", "TASK_QUEUED"]);
+  assert.equal(after.retry, 0);
+  // The same answer about a task an agent reported ends it, retries permitting (none here).
+  const started = planUpdates([st(t.id, "TASK_STARTING")], new Map([[t.id, t]]), { now: 0 })
+    .writes.get(t.id)!;
+  const ended = planUpdates([gone], new Map([[t.id, started]]), { now: 0 }).writes.get(t.id)!;
+  assert.equal(ended.status.at(-1)!.status, "TASK_GONE");
+});

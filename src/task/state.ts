@@ -170,26 +170,37 @@ export function applyMesosState<T extends Lifecycle>(
   return { task: { ...task, status }, changed, terminal: true, retried: false };
 }
 
+/** What the master answers when reconciliation asks about a task it does not know. */
+const UNKNOWN_TO_MASTER = new Set<string>(["TASK_GONE", "TASK_UNKNOWN", "TASK_LOST"]);
+
 /**
- * Whether a `TASK_DROPPED` update sends the task back to the queue without spending a
- * retry: Mesos drops a launch it refused before any agent saw it (its offer was rescinded
- * on the way, its agent went away meanwhile), so nothing ran and the next offer may take it.
- * Only a task still `TASK_STAGING` qualifies; a kill pending meanwhile ends it instead.
+ * Whether an update says a launch never reached an agent, so the task goes back to the
+ * queue without spending a retry: `TASK_DROPPED` (Mesos refused the launch: its offer was
+ * rescinded on the way, its agent went away meanwhile), or a reconciliation answer saying
+ * the master does not know the task (`REASON_RECONCILIATION` with `TASK_GONE`,
+ * `TASK_UNKNOWN` or `TASK_LOST`: the ACCEPT never reached it). Only a task still
+ * `TASK_STAGING` qualifies (no agent reported it); a kill pending meanwhile ends it instead.
  */
-export function isDroppedLaunch(task: { status: StatusEntry[] }, state: TaskState): boolean {
-  return state === "TASK_DROPPED" && currentState(task) === "TASK_STAGING";
+export function isDroppedLaunch(
+  task: { status: StatusEntry[] },
+  state: TaskState,
+  reason?: string,
+): boolean {
+  if (currentState(task) !== "TASK_STAGING") return false;
+  if (state === "TASK_DROPPED") return true;
+  return reason === "REASON_RECONCILIATION" && UNKNOWN_TO_MASTER.has(state);
 }
 
 /**
- * A launch Mesos dropped ({@linkcode isDroppedLaunch}): `TASK_DROPPED` then `TASK_QUEUED`
- * in the history, the same attempt (`retry` unchanged) queued again.
+ * A launch that never reached an agent ({@linkcode isDroppedLaunch}): the reported state
+ * then `TASK_QUEUED` in the history, the same attempt (`retry` unchanged) queued again.
  */
-export function applyDroppedLaunch<T extends Lifecycle>(task: T, timeSec: number): Transition<T> {
-  const status = appendStatus(
-    appendStatus(task.status, "TASK_DROPPED", timeSec),
-    "TASK_QUEUED",
-    timeSec,
-  );
+export function applyDroppedLaunch<T extends Lifecycle>(
+  task: T,
+  timeSec: number,
+  state: TaskState = "TASK_DROPPED",
+): Transition<T> {
+  const status = appendStatus(appendStatus(task.status, state, timeSec), "TASK_QUEUED", timeSec);
   return { task: { ...task, status }, changed: true, terminal: false, retried: true };
 }
 

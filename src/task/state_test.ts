@@ -98,7 +98,7 @@ Deno.test("applyKillRequest() marks a running task TERMINATING and refuses finis
   assert.deepEqual(applyKillRequest(task(["TASK_QUEUED", "TASK_FINISHED"]), 5), "terminal");
 });
 
-Deno.test("isDroppedLaunch() holds for TASK_DROPPED of a staging task only", () => {
+Deno.test("isDroppedLaunch() holds for a staging task dropped, or unknown to reconciliation", () => {
   const staging = {
     status: [{ time: 1, status: "TASK_QUEUED" as const }, {
       time: 2,
@@ -109,6 +109,11 @@ Deno.test("isDroppedLaunch() holds for TASK_DROPPED of a staging task only", () 
   assert.equal(isDroppedLaunch(staging, "TASK_LOST"), false);
   const running = { status: [...staging.status, { time: 3, status: "TASK_RUNNING" as const }] };
   assert.equal(isDroppedLaunch(running, "TASK_DROPPED"), false);
+  // Reconciliation: the master does not know it (its ACCEPT never arrived).
+  assert.equal(isDroppedLaunch(staging, "TASK_GONE", "REASON_RECONCILIATION"), true);
+  assert.equal(isDroppedLaunch(staging, "TASK_UNKNOWN", "REASON_RECONCILIATION"), true);
+  assert.equal(isDroppedLaunch(staging, "TASK_GONE", "REASON_AGENT_REMOVED"), false);
+  assert.equal(isDroppedLaunch(running, "TASK_GONE", "REASON_RECONCILIATION"), false);
   const again = applyDroppedLaunch({ ...staging, retry: 1, max_retries: 1 }, 4);
   assert.deepEqual(again.task.status.slice(2), [
     { time: 4, status: "TASK_DROPPED" },

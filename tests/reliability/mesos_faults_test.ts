@@ -19,6 +19,7 @@ import {
   memoryRecorder,
   zkRegistry,
 } from "../../src/devcluster/mod.ts";
+import { DEFAULT_CALL_ATTEMPTS } from "../../src/mesos/client.ts";
 import { mesosIdOf } from "../../src/scheduler/mod.ts";
 import type { TaskV1 } from "../../src/task/mod.ts";
 import { connectZk, parseZkUrl } from "../../src/zk/mod.ts";
@@ -314,6 +315,21 @@ const SCENARIOS: Scenario[] = [
     },
     // Launches Mesos dropped, queued again.
     affected: ({ tasks }) => reached(tasks, "TASK_DROPPED"),
+  },
+  {
+    name: "master answering 503 to every attempt of an ACCEPT",
+    resubscribes: false,
+    inject({ cluster }) {
+      cluster.injectResponses({
+        status: 503,
+        count: DEFAULT_CALL_ATTEMPTS,
+        type: "ACCEPT",
+        body: "Master has not finished recovery",
+      });
+      return Promise.resolve();
+    },
+    // Launches the master never saw: reconciliation answered TASK_GONE, queued again.
+    affected: ({ tasks }) => reached(tasks, "TASK_GONE"),
   },
   {
     name: "master answering 503 to the next 30 calls",
