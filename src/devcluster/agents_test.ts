@@ -3,7 +3,7 @@ import { AgentLifecycle, goneState } from "./agents.ts";
 import { taskKey } from "./books.ts";
 import type { MasterLink } from "./agent.ts";
 import { addFramework, addOffer, fakeAgent, fakeBooks, report, task } from "./_fixtures.ts";
-import type { Event } from "./types.ts";
+import type { Event } from "../mesos/events.ts";
 
 const link: MasterLink = { statusUpdate() {}, latestState() {} };
 
