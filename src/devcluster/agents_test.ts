@@ -124,3 +124,16 @@ Deno.test("remove() and restarted(): tasks end GONE or LOST, terminal ones silen
   life.remove("nope");
   assert.equal(books.agents.has("nope"), false);
 });
+
+Deno.test("reregistrationTimedOut(): only an agent still awaited becomes unreachable", () => {
+  const { books, life } = lifecycle();
+  const late = fakeAgent("late");
+  const back = fakeAgent("back");
+  books.recovering.add("late").add("back");
+  life.register(back);
+  assert.equal(life.reregistrationTimedOut(back), false);
+  assert.equal(books.agents.get("back")!.state, "active");
+  assert.equal(life.reregistrationTimedOut(late), true);
+  assert.equal(books.agents.get("late")!.state, "unreachable");
+  assert.equal(books.recovering.size, 0);
+});
