@@ -26,7 +26,12 @@ import {
 } from "./scheduler/mod.ts";
 import { createSandboxReader } from "./sandbox/mod.ts";
 import { type StateListener } from "./scheduler/mod.ts";
-import { openStore, pruneFinishedTasks, type TaskStore } from "./store/mod.ts";
+import {
+  openStore,
+  pruneFinishedTasks,
+  StoreUnavailableError,
+  type TaskStore,
+} from "./store/mod.ts";
 import { currentState } from "./task/mod.ts";
 import { VERSION } from "./version.ts";
 import { createWeb } from "./web/mod.ts";
@@ -47,6 +52,12 @@ export interface AppDeps {
   scheduler?: Pick<SchedulerOptions, "driver" | "fetch">;
   /** This instance's high-availability role for the health answer (src/ha). */
   ha?: () => HaRole;
+  /**
+   * Serve as a high-availability follower (src/ha): reads only, from `store` (a mirror of
+   * the leader's); no scheduler, callbacks or retention. Writes never reach it (the
+   * front forwards them); if one does, it is refused with 503.
+   */
+  follower?: boolean;
 }
 
 /** A running Eremetic minus its HTTP listener. */
@@ -86,6 +97,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     });
   const counts = await store.countTasks();
   metrics.queueSize.set(counts.queued);
+  if (deps.follower) return serveFollower(config, deps, { store, metrics, credentials });
   const callbacks: Callbacks = createCallbacks({
     store,
     logger,
@@ -165,8 +177,6 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       queued: counts.queued,
     });
   }
-  // The pages run behind the API's middleware (request log, metrics, authentication).
-  const web = await createWeb({ store, version: VERSION, urlPrefix: config.url_prefix, events });
   // A new task's TASK_QUEUED is stored by whoever creates it (API, web), not by the
   // scheduler: everyone creating tasks tells `control`, which publishes it.
   const scheduling = control;
@@ -179,21 +189,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     status: () => scheduling.status(),
   };
   const timers = new Timers(clock);
-  const api = createApi({
+  const api = await createHttp(config, deps, {
     store,
     control,
     events,
-    clock,
-    logger,
     metrics,
-    newId: deps.newId ?? newId,
-    version: VERSION,
-    urlPrefix: config.url_prefix,
     credentials,
-    queueSize: config.queue_size,
-    sandbox: createSandboxReader({ logger, fetch: deps.fetch, timers }),
-    web,
-    ha: deps.ha,
+    timers,
   });
   // Retention: finished tasks are deleted `retention_seconds` after they ended.
   if (config.retention_seconds > 0) {
@@ -212,6 +214,90 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     events.close();
     await scheduler?.close();
     await callbacks.close();
+    await store.close();
+  };
+  return {
+    fetch: (req) => api.fetch(req),
+    store,
+    control,
+    metrics,
+    events,
+    closeStreams: () => events.close(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** The API with the web pages mounted behind its middleware (log, metrics, authentication). */
+async function createHttp(
+  config: Config,
+  deps: AppDeps,
+  { store, control, events, metrics, credentials, timers }: {
+    store: TaskStore;
+    control: TaskControl;
+    events: EventHub;
+    metrics: Metrics;
+    credentials: ReturnType<typeof parseHttpCredentials>;
+    timers: Timers;
+  },
+) {
+  const { logger } = deps;
+  const web = await createWeb({ store, version: VERSION, urlPrefix: config.url_prefix, events });
+  return createApi({
+    store,
+    control,
+    events,
+    clock: deps.clock ?? systemClock,
+    logger,
+    metrics,
+    newId: deps.newId ?? newId,
+    version: VERSION,
+    urlPrefix: config.url_prefix,
+    credentials,
+    queueSize: config.queue_size,
+    sandbox: createSandboxReader({ logger, fetch: deps.fetch, timers }),
+    web,
+    ha: deps.ha,
+    bodyTimeout: config.body_timeout_seconds > 0
+      ? { ms: config.body_timeout_seconds * 1000, timers }
+      : null,
+  });
+}
+
+/** A follower's app: the API and pages over a read-only store, live streams fed by `events`. */
+async function serveFollower(
+  config: Config,
+  deps: AppDeps,
+  { store, metrics, credentials }: {
+    store: TaskStore;
+    metrics: Metrics;
+    credentials: ReturnType<typeof parseHttpCredentials>;
+  },
+): Promise<App> {
+  const clock = deps.clock ?? systemClock;
+  const events = new EventHub({ clock });
+  const timers = new Timers(clock);
+  const refuse = () =>
+    new StoreUnavailableError("Cannot change a task here: this instance follows; the leader does");
+  const control: TaskControl = {
+    taskCreated() {},
+    killTask: () => Promise.reject(refuse()),
+    status: () => ({ master: config.master || null, state: "standby", frameworkId: null }),
+  };
+  const api = await createHttp(config, deps, {
+    store,
+    control,
+    events,
+    metrics,
+    credentials,
+    timers,
+  });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    timers.close();
+    events.close();
     await store.close();
   };
   return {

@@ -1,4 +1,10 @@
-/** Leader election (src/ha) against a real ZooKeeper: hand-over and no two leaders. */
+/**
+ * Leader election (src/ha) against a real ZooKeeper: hand-over and no two leaders. The
+ * freeze step is the "no two schedulers at once" argument of docs/operations.md measured:
+ * the leader cut off from ZooKeeper stops (the front closes its scheduler on `deposed`)
+ * before ZooKeeper can expire its session, and the next leader is elected only after
+ * that expiry, so the two never overlap.
+ */
 import assert from "node:assert/strict";
 import { Election } from "../src/ha/mod.ts";
 import { silentLogger, systemClock } from "../src/runtime.ts";
@@ -14,13 +20,22 @@ zkSuite("HA leader election", async (zk, t) => {
   let leading = 0;
   let most = 0;
   let deposals = 0;
+  /** When each instance was elected and deposed (performance.now() ms). */
+  const timeline: { address: string; event: "elected" | "deposed"; at: number }[] = [];
   const sessions: ZkClient[] = [];
   const join = async (address: string) => {
     const client = await connectZk(url, { sessionTimeoutMs: TIMEOUT_MS });
     sessions.push(client);
     const election = new Election(client, url.path, address, {
-      elected: () => void (most = Math.max(most, ++leading)),
-      deposed: () => void (leading--, deposals++),
+      elected: () => {
+        most = Math.max(most, ++leading);
+        timeline.push({ address, event: "elected", at: performance.now() });
+      },
+      deposed: () => {
+        leading--;
+        deposals++;
+        timeline.push({ address, event: "deposed", at: performance.now() });
+      },
     }, { clock: systemClock, logger: silentLogger, sessionTimeoutMs: client.sessionTimeoutMs });
     await election.start();
     return election;
@@ -44,6 +59,8 @@ zkSuite("HA leader election", async (zk, t) => {
         const c = await join("http://c");
         await waitFor("c to follow", () => Promise.resolve(c.leader === "http://b"));
         const before = deposals;
+        const frozenAt = performance.now();
+        const from = timeline.length;
         await zk.pause(TIMEOUT_MS * 2);
         assert.ok(deposals > before, "the leader stopped during the freeze");
         await waitFor("a leader again", () => Promise.resolve(b.leading || c.leading), {
@@ -51,6 +68,19 @@ zkSuite("HA leader election", async (zk, t) => {
         });
         assert.equal([b, c].filter((e) => e.leading).length, 1);
         assert.equal(most, 1, "never two leaders at once");
+        const events = timeline.slice(from);
+        const stopped = events.find((e) => e.address === "http://b" && e.event === "deposed");
+        assert.ok(stopped, "b stopped");
+        // b stopped before ZooKeeper could expire its session (a session timeout after it
+        // last heard from b, which is no earlier than the freeze)...
+        assert.ok(
+          stopped.at - frozenAt < TIMEOUT_MS,
+          `b stopped ${Math.round(stopped.at - frozenAt)} ms into the freeze`,
+        );
+        // ...and whoever leads next was elected after b stopped.
+        const next = events.find((e) => e.event === "elected");
+        assert.ok(next, "a leader was elected after the freeze");
+        assert.ok(next.at > stopped.at, "the next leader started after b stopped");
         await b.close();
         await c.close();
       },

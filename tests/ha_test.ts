@@ -1,20 +1,24 @@
 /**
  * High availability against a real ZooKeeper and the development cluster: two `eremetic
- * serve` processes elect a leader, the follower forwards writes, and when the leader is
- * SIGKILLed during a stream of submissions the follower takes over; every submission
- * answered 202 exists, is launched exactly once (the cluster's `--record`) and finishes.
+ * serve` processes elect a leader, the follower serves reads (tasks, lists, stdout, live
+ * stream, health) from its own mirror of ZooKeeper and forwards writes, and when the
+ * leader is SIGKILLed during a stream of submissions the follower keeps answering reads
+ * while it takes over; every submission answered 202 exists, is launched exactly once
+ * (the cluster's `--record`) and finishes.
  */
 import assert from "node:assert/strict";
 import { startDevCluster } from "../src/devcluster/mod.ts";
-import { getTask, launchedTaskIds, small, waitFor } from "./_e2e.ts";
-import { postJson, type SpawnedServer, spawnServer, tempDir } from "./_helpers.ts";
+import { getTask, launchedTaskIds, small, waitFor, waitForState } from "./_e2e.ts";
+import { postJson, request, type SpawnedServer, spawnServer, tempDir } from "./_helpers.ts";
 import { zkSuite } from "./_zookeeper.ts";
 
 const SESSION_TIMEOUT_S = 3;
 
 interface Health {
+  status: string;
   ha: { role: string; leader: string | null };
   mesos?: { state: string };
+  store?: { description: string };
 }
 
 async function health(url: string): Promise<Health | null> {
@@ -24,6 +28,20 @@ async function health(url: string): Promise<Health | null> {
   } catch {
     return null;
   }
+}
+
+/** Reads an SSE response's text as it comes, until closed. */
+function collectStream(res: Response): { text: () => string; done: Promise<void> } {
+  let text = "";
+  const decoder = new TextDecoder();
+  const done = (async () => {
+    try {
+      for await (const chunk of res.body!) text += decoder.decode(chunk, { stream: true });
+    } catch {
+      // Cancelled at the end of the test.
+    }
+  })();
+  return { text: () => text, done };
 }
 
 zkSuite(
@@ -56,6 +74,40 @@ zkSuite(
     });
     assert.equal(bHealth.ha.leader, a.url);
 
+    // The follower answers reads itself, from its read-only mirror of ZooKeeper.
+    await waitFor("B's mirror", async () => (await health(b.url))?.mesos?.state === "standby");
+    const own = (await health(b.url))!;
+    assert.equal(own.status, "ok");
+    assert.match(own.store?.description ?? "", /read-only/);
+    const streamAbort = new AbortController();
+    const bStream = await fetch(`${b.url}/api/v1/events`, { signal: streamAbort.signal });
+    assert.equal(bStream.status, 200);
+    const bEvents = collectStream(bStream);
+    // Read your writes on either instance: a submit through one is found at once on both.
+    for (const [via, other] of [[a, b], [b, a]]) {
+      const res = await postJson(via.url, "/api/v1/task", small("echo ryw"));
+      assert.equal(res.status, 202, res.text);
+      const id = res.body as string;
+      for (const server of [via, other]) {
+        const got = await request(`${server.url}/api/v1/task/${id}`);
+        assert.equal(got.status, 200, `${id} on ${server === a ? "A" : "B"}: ${got.text}`);
+      }
+    }
+    const first = await postJson(a.url, "/api/v1/task", small("echo from-a-to-b"));
+    const firstId = first.body as string;
+    await waitForState(b.url, firstId, "TASK_FINISHED");
+    const stdout = await request(`${b.url}/api/v1/task/${firstId}/stdout`);
+    assert.equal(stdout.status, 200);
+    assert.match(stdout.text, /from-a-to-b/);
+    // The follower's live stream heard the leader's task finish, from the watches.
+    await waitFor(
+      "B's stream to carry the task's end",
+      () =>
+        Promise.resolve(/TASK_FINISHED/.test(bEvents.text()) && bEvents.text().includes(firstId)),
+    );
+    const page = await request(`${b.url}/`, { headers: { accept: "text/html" } });
+    assert.equal(page.status, 200);
+
     // A stream of submissions to both instances, four at a time.
     const accepted: string[] = [];
     const refused: number[] = [];
@@ -73,6 +125,8 @@ zkSuite(
             accepted.push(res.body as string);
           } else {
             assert.equal(res.status, 503, res.text);
+            assert.ok(res.headers.get("retry-after"), "503 with Retry-After");
+            assert.equal(typeof (res.body as { error?: unknown }).error, "string", res.text);
             refused.push(i);
             await new Promise((r) => setTimeout(r, 100));
           }
@@ -91,6 +145,18 @@ zkSuite(
     aDead = true;
     const status = await a.kill("SIGKILL");
     assert.equal(status.signal, "SIGKILL");
+    // Until B leads, it answers reads from its mirror; writes it cannot place get 503.
+    let readsDuringFailover = 0;
+    while ((await health(b.url))?.ha.role !== "leader") {
+      const got = await request(`${b.url}/api/v1/task/${firstId}`);
+      assert.equal(got.status, 200, got.text);
+      const list = await request(`${b.url}/api/v1/task?state=`);
+      assert.equal(list.status, 200, list.text);
+      readsDuringFailover++;
+      if (performance.now() - killedAt > (SESSION_TIMEOUT_S + 10) * 1000) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(readsDuringFailover > 0, "B was read during the failover");
     await waitFor(
       "B to lead",
       async () => (await health(b.url))?.ha.role === "leader",
@@ -119,6 +185,8 @@ zkSuite(
       const attempts = launched.filter((m) => m === id || m.startsWith(`${id}.retry-`));
       assert.equal(attempts.length, 1, `${id} was launched ${attempts.length} times`);
     }
+    streamAbort.abort();
+    await bEvents.done;
     const bState = await health(b.url);
     assert.equal(bState?.mesos?.state, "subscribed");
     assert.equal(bState?.ha.leader, b.url);

@@ -12,6 +12,7 @@
 import { type Context, Hono } from "hono";
 import type { Metrics } from "../metrics/mod.ts";
 import type { Clock, Logger } from "../runtime.ts";
+import type { BodyTimeout } from "./body.ts";
 import type { TaskControl } from "../scheduler/mod.ts";
 import type { TaskStore } from "../store/mod.ts";
 import { basicAuth, type BasicCredentials } from "./auth.ts";
@@ -26,6 +27,7 @@ import { EventHub } from "../events/mod.ts";
 export type { SandboxReader } from "./tasks.ts";
 export { MAX_TASK_ID_LENGTH, parseLabel } from "./tasks.ts";
 export type { ApiEnv, WebPages } from "./types.ts";
+export type { BodyTimeout } from "./body.ts";
 export { HttpError, json, JSON_TYPE } from "./errors.ts";
 export { checkBasicAuth, timingSafeEqual } from "./auth.ts";
 
@@ -55,6 +57,8 @@ export interface ApiDeps {
   web?: WebPages;
   /** This instance's part in high availability, for the health answer (standalone when absent). */
   ha?: () => HaRole;
+  /** How long a request body may take to arrive (`body_timeout_seconds`); none: no limit. */
+  bodyTimeout?: BodyTimeout | null;
 }
 
 /** Which instance schedules (docs/operations.md, high availability). */
@@ -84,8 +88,9 @@ const SLASH = 0x2f;
 /** The redirect of a path with trailing slashes to the path without them. */
 function strictSlashRedirect(c: Context<ApiEnv>, prefix: string): Response {
   const url = new URL(c.req.url);
-  // One leading slash only: `//evil.example/` must not redirect off-site.
-  const target = "/" + c.req.path.replace(/^\/+|\/+$/g, "");
+  // One leading slash only: `//evil.example/` must not redirect off-site. The path as
+  // sent (still percent-encoded): decoded, `%00` or `%0a` would make the header invalid.
+  const target = "/" + url.pathname.replace(/^\/+|\/+$/g, "");
   return c.redirect(`${prefix}${target}${url.search}`, 301);
 }
 
@@ -161,6 +166,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     urlPrefix: prefix,
     queueSize: deps.queueSize ?? 0,
     metrics,
+    bodyTimeout: deps.bodyTimeout,
   };
   // Pages first: `/` and `/task/{id}` serve browsers and pass every other request on.
   if (deps.web) app.route("/", deps.web.routes);
@@ -195,9 +201,15 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
       store = { ok: false, description: deps.store.description, error: (e as Error).message };
     }
     const mesos = deps.control.status();
+    const ha = deps.ha?.() ?? { role: "standalone", leader: null };
     const warnings: string[] = [];
     if (mesos.master === null) {
       warnings.push("No Mesos master is configured: tasks stay queued until one is");
+    } else if (mesos.state === "standby") {
+      // A follower: the leader subscribes; this instance serves reads, forwards writes.
+      if (ha.leader === null) {
+        warnings.push("No leader is elected: writes are refused until one is");
+      }
     } else if (mesos.state !== "subscribed") {
       warnings.push(`Not subscribed to the Mesos master "${mesos.master}"`);
     }
@@ -215,7 +227,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
           ...(mesos.detail ? { detail: mesos.detail } : {}),
         },
         warnings,
-        ha: deps.ha?.() ?? { role: "standalone", leader: null },
+        ha,
       },
       store.ok ? 200 : 503,
     );

@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import type { Metrics } from "../metrics/mod.ts";
 import type { Clock } from "../runtime.ts";
 import type { TaskControl } from "../scheduler/mod.ts";
-import type { LabelFilter, TaskStore } from "../store/mod.ts";
+import { type LabelFilter, MAX_RECORD_BYTES, type TaskStore, TooLargeError } from "../store/mod.ts";
 import {
   isTerminal,
   newTaskRecord,
@@ -17,10 +17,12 @@ import {
   type StateClass,
   stateOf,
   type TaskRecord,
+  TaskRequestV0Schema,
+  TaskRequestV1Schema,
   toTaskV0,
   toTaskV1,
 } from "../task/mod.ts";
-import { parseJsonBody, readBody } from "./body.ts";
+import { type BodyTimeout, parseJsonBody, readBody } from "./body.ts";
 import { HttpError, json, JSON_TYPE } from "./errors.ts";
 import { taskViewResponder } from "./task_cache.ts";
 import type { ApiEnv } from "./types.ts";
@@ -52,6 +54,8 @@ export interface TaskRoutesDeps {
   metrics?: Metrics;
   /** Live streams (`/events`, `?follow=1`); v1 routes only. */
   streams?: Streams;
+  /** How long a submitted body may take to arrive (none: no limit). */
+  bodyTimeout?: BodyTimeout | null;
 }
 
 const STATE_TOKENS = new Set<StateClass>(["active", "queued", "terminated"]);
@@ -139,6 +143,68 @@ export function unknownKeysWarning(keys: readonly string[]): string {
   return `299 - "Unknown keys ignored: ${shown}${more}"`;
 }
 
+/**
+ * The 413 of a task too large to store, naming the fields that make it so: the largest,
+ * and any other over a quarter of the limit (a huge `env` map, thousands of `args`).
+ */
+export function tooLargeTask(err: TooLargeError, body: unknown): HttpError {
+  const sizes = Object.entries(body as Record<string, unknown>)
+    .map(([path, value]) => ({ path, bytes: JSON.stringify(value)?.length ?? 0 }))
+    .sort((a, b) => b.bytes - a.bytes);
+  const named = sizes.filter((f, i) => i === 0 || f.bytes > err.limit / 4);
+  return new HttpError(413, {
+    error: "task too large",
+    message: `Task is too large to store: ${err.bytes} bytes, the limit is ${err.limit}`,
+    details: named.map(({ path, bytes }) => ({
+      path,
+      problem: `is ${bytes} bytes of JSON; a whole task may have ${err.limit}`,
+    })),
+  });
+}
+
+const FIELDS = {
+  v1: new Set(Object.keys(TaskRequestV1Schema.shape)),
+  v0: new Set(Object.keys(TaskRequestV0Schema.shape)),
+};
+
+/** Whether a value is stored as it is sent: text, a list of text, a map of text. */
+function isTextual(value: unknown): boolean {
+  if (typeof value === "string") return true;
+  if (value === null || typeof value !== "object") return false;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    if (typeof v !== "string") return false;
+  }
+  return true;
+}
+
+/**
+ * Refuses, before validation, a body with a textual field (an `env` map, `args`, a
+ * `command`) larger than a whole stored task: validating fifty thousand `env` entries
+ * costs far more than this look. Fields that validation may shrink (lists of objects,
+ * whose unknown keys and `null`s are dropped) and unknown keys are left alone: the
+ * store's own check sees what is kept.
+ */
+export function refuseOversizedFields(body: unknown, legacy: boolean, limit: number): void {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return;
+  // Unknown keys are ignored, never stored: only the request's own fields count.
+  const known = legacy ? FIELDS.v0 : FIELDS.v1;
+  const over = Object.entries(body)
+    .filter(([key, value]) => known.has(key) && isTextual(value))
+    .map(([path, value]) => ({ path, bytes: JSON.stringify(value).length }))
+    .filter((f) => f.bytes > limit);
+  if (over.length === 0) return;
+  throw new HttpError(413, {
+    error: "task too large",
+    message: `Task is too large to store: ${
+      over.map((f) => f.path).join(", ")
+    } over ${limit} bytes`,
+    details: over.map(({ path, bytes }) => ({
+      path,
+      problem: `is ${bytes} bytes of JSON; a whole task may have ${limit}`,
+    })),
+  });
+}
+
 /** `follow=1` (or `true`, or present without a value) asks for a live stream. */
 function isFollow(param: string | undefined): boolean {
   return param !== undefined && param !== "0" && param.toLowerCase() !== "false";
@@ -163,8 +229,10 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
 
   app.post("/", async (c) => {
     c.set("handler", "AddTask");
-    const bytes = await readBody(c.req.raw);
+    const bytes = await readBody(c.req.raw, { timeout: deps.bodyTimeout });
     const body = parseJsonBody(bytes);
+    // Only a body larger than a stored task can hold a field too large to store.
+    if (bytes.length > MAX_RECORD_BYTES) refuseOversizedFields(body, legacy, MAX_RECORD_BYTES);
     const parsed = legacy ? parseTaskRequestV0(body) : parseTaskRequestV1(body);
     if (!parsed.ok) {
       const summary = parsed.problems.map((p) => `${p.path} ${p.problem}`).join("; ");
@@ -200,6 +268,7 @@ export function taskRoutes(version: "v1" | "v0", deps: TaskRoutesDeps) {
           details: [{ path: "Idempotency-Key", problem: "was used before with a different body" }],
         });
       }
+      if (e instanceof TooLargeError) throw tooLargeTask(e, body);
       throw e;
     }
     if (result.created) {

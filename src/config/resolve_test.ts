@@ -401,6 +401,11 @@ const INVALID: [key: string, layers: ConfigLayers, source: string][] = [
   ["messenger_address", { file: file({ messenger_address: true }) }, "file ./eremetic.yml"],
   ["messenger_port", { env: { MESSENGER_PORT: "99999" } }, "env MESSENGER_PORT"],
   ["http_credentials", { env: { HTTP_CREDENTIALS: "nocolon" } }, "env HTTP_CREDENTIALS"],
+  [
+    "body_timeout_seconds",
+    { flags: ["--body-timeout-seconds", "-1"] },
+    "flag --body-timeout-seconds",
+  ],
   ["callback_secret", { file: file({ callback_secret: [1] }) }, "file ./eremetic.yml"],
   ["tls_key", { env: { EREMETIC_TLS_CERT: "/c.pem" } }, "default"],
 ];

@@ -13,6 +13,7 @@ export interface ConfigValues {
   port: number;
   url_prefix: string;
   http_credentials: string;
+  body_timeout_seconds: number;
   tls_cert: string;
   tls_key: string;
   loglevel: "debug" | "info" | "warn" | "error";
@@ -237,6 +238,17 @@ const SPECS: Specs = {
       toText,
       z.string().refine((s) => s === "" || parseHttpCredentials(s) !== null),
     ) as unknown as z.ZodType<string>,
+  },
+  body_timeout_seconds: {
+    summary: "seconds a request body may take to arrive (0: no limit)",
+    default: 30,
+    description: "Seconds a client may take to send a request body once its headers have " +
+      "arrived; beyond them the request is answered 408 and what was sent is dropped. 0: no " +
+      "limit. The connection itself stays open until the client closes it (Deno's HTTP " +
+      "server gives the application no way to close it): put a reverse proxy with its own " +
+      "timeouts in front of an exposed Eremetic.",
+    expected: "expected a number of seconds >= 0",
+    schema: seconds(),
   },
   tls_cert: {
     summary: "PEM certificate file (HTTPS)",

@@ -8,6 +8,7 @@
 import { type Clock, type Logger, Timers } from "../runtime.ts";
 import { Agent, type ExecutorMode } from "./agent.ts";
 import { type Faults, noFaults } from "./faults.ts";
+import { subscriptionsOpened } from "./subscription.ts";
 import { Master } from "./master.ts";
 import { advertisedHostname, advertisedIp, makeMasterInfo } from "./master_info.ts";
 import { jsonResponse, leaderRedirect, textResponse } from "./responses.ts";
@@ -559,9 +560,12 @@ export class Cluster {
     this.master?.disconnectFramework(frameworkId);
   }
 
-  /** Keeps a framework's stream open but sends nothing more on it (half-open connection). */
+  /**
+   * Keeps a framework's stream open but sends nothing more on it (half-open connection);
+   * a subscription opened afterwards is a new connection and works.
+   */
   stallStream(frameworkId: string): void {
-    this.faults.stalled.add(frameworkId);
+    this.faults.stalled.set(frameworkId, subscriptionsOpened());
   }
 
   /** Lets a stalled stream carry events again (events meanwhile are lost, as on a dead link). */
@@ -695,8 +699,9 @@ export class Cluster {
         drop_acks: this.faults.dropAcks === Infinity ? "all" : this.faults.dropAcks,
         delay_acks_ms: this.faults.delayAcksMs,
         split_chunks_bytes: this.faults.splitChunksBytes,
-        stalled: [...this.faults.stalled],
+        stalled: [...this.faults.stalled.keys()],
         rescind_before_accept: this.faults.rescindBeforeAccept,
+        injected_responses: this.#injected.reduce((n, i) => n + (i.count ?? 1), 0),
       },
     };
   }

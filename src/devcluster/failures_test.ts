@@ -396,6 +396,19 @@ Deno.test("a stalled stream stays open and silent; a corrupt stream breaks the d
   await sub.close();
 });
 
+Deno.test("a stall covers the open stream only: resubscribing opens a working one", async () => {
+  await using c = await startDevCluster({ agents: 0, heartbeatIntervalSeconds: 0.02 });
+  const info = frameworkInfo({ failover_timeout: 60 });
+  const sub = await subscribe(c.schedulerUrl, info);
+  c.stallStream(sub.frameworkId);
+  const again = await subscribe(c.schedulerUrl, info, { frameworkId: sub.frameworkId });
+  // The helper returned once SUBSCRIBED arrived; heartbeats flow too.
+  await again.next((e) => e.type === "HEARTBEAT");
+  assert.ok(!sub.events.some((e) => e.type === "ERROR"), "the stalled stream carried nothing");
+  await sub.close();
+  await again.close();
+});
+
 Deno.test("restarting an agent keeps checkpointed tasks and loses the others", async () => {
   await using c = await startDevCluster({
     agents: 1,

@@ -142,7 +142,7 @@ export interface DevCluster extends AsyncDisposable {
   restartAgent(agentId: string): void;
   /** Closes a framework's subscription stream from the master's side. */
   dropStream(frameworkId: string): void;
-  /** Keeps a framework's stream open but silent (half-open), until `unstallStream`. */
+  /** Keeps a framework's stream open but silent (half-open) until `unstallStream`; a new subscription is not stalled. */
   stallStream(frameworkId: string): void;
   unstallStream(frameworkId: string): void;
   /** Writes bytes that are not valid RecordIO into a framework's stream. */

@@ -1,12 +1,22 @@
 /**
  * High availability (`database_driver: zk` with a Mesos master): several instances share
  * one ZooKeeper root and elect a leader ({@linkcode Election}). The leader runs the whole
- * app (store, scheduler, API); it opens the store when elected, so it starts from what
- * ZooKeeper holds, and closes it, with the scheduler, the moment it is deposed. Followers
- * answer `GET /api/v1/health` themselves and forward every other request to the leader's
- * advertised address, status, headers and body unchanged (authentication is the
- * leader's), so clients and browsers may use any instance; with no leader known they
- * answer 503 with `Retry-After`.
+ * app (store, scheduler, API); it opens the store when elected, which fences off any
+ * earlier writer (src/store/zk.ts), so it starts from what ZooKeeper holds, and closes
+ * it, with the scheduler, the moment it is deposed.
+ *
+ * Followers serve reads themselves (tasks, lists, stdout/stderr, pages, health, metrics,
+ * live streams) from a read-only mirror of the store kept fresh by ZooKeeper watches
+ * (src/store/zk_mirror.ts), so reads go on during a failover; ZooKeeper shows only
+ * committed writes, so neither does a follower. Writes (`POST`, `DELETE`, ...: submit,
+ * kill, delete) are forwarded to the leader's advertised address, status, headers and
+ * body unchanged (authentication is the leader's), then the follower re-reads the task
+ * they touched, so the client finds it at once on this instance too. With no leader known
+ * a write is answered 503 with a JSON error and `Retry-After`. Live streams on a follower
+ * come from the mirror's watches, not from the leader: they survive the leader's death
+ * (a watch coalesces changes that come quicker than its round trip; the stored history
+ * in each event has every state). Until a follower's mirror is loaded it forwards reads
+ * too.
  *
  * @module
  */
@@ -14,6 +24,8 @@ import type { HaRole } from "../api/mod.ts";
 import { type App, createApp } from "../app.ts";
 import type { Config } from "../config/mod.ts";
 import type { Clock, Logger } from "../runtime.ts";
+import { openZkMirror, type ZkMirror } from "../store/mod.ts";
+import { classOf, currentState } from "../task/mod.ts";
 import { connectZk, parseZkUrl } from "../zk/mod.ts";
 import { Election } from "./election.ts";
 
@@ -53,8 +65,22 @@ function unavailable(message: string): Response {
   });
 }
 
+export interface ForwardOptions {
+  clock: Clock;
+  /**
+   * How long to wait for the leader's response headers (a body may then stream for as long
+   * as it takes): a leader whose machine is gone never refuses the connection.
+   */
+  headersTimeoutMs: number;
+}
+
 /** Forwards `req` to `base` (the leader's advertised URL, prefix included). */
-export async function forward(req: Request, base: string, urlPrefix: string): Promise<Response> {
+export async function forward(
+  req: Request,
+  base: string,
+  urlPrefix: string,
+  { clock, headersTimeoutMs }: ForwardOptions,
+): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname.startsWith(urlPrefix)
     ? url.pathname.slice(urlPrefix.length)
@@ -65,6 +91,11 @@ export async function forward(req: Request, base: string, urlPrefix: string): Pr
   headers.set("accept-encoding", "identity");
   headers.set(FORWARDED_HEADER, "1");
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  req.signal.addEventListener("abort", onAbort, { once: true });
+  const waited = new AbortController();
+  void clock.sleep(headersTimeoutMs, waited.signal).then(onAbort, () => {});
   let res: Response;
   try {
     res = await fetch(`${base}${path}${url.search}`, {
@@ -72,10 +103,13 @@ export async function forward(req: Request, base: string, urlPrefix: string): Pr
       headers,
       body: hasBody ? await req.arrayBuffer() : undefined,
       redirect: "manual",
-      signal: req.signal,
+      signal: abort.signal,
     });
   } catch {
+    req.signal.removeEventListener("abort", onAbort);
     return unavailable("The leader cannot be reached; retry shortly");
+  } finally {
+    waited.abort();
   }
   const out = new Headers(res.headers);
   out.delete("content-length");
@@ -94,14 +128,53 @@ export async function startHa(
   const address = advertisedAddress(config, hostname);
   const sessionTimeoutMs = config.zk_session_timeout_seconds * 1000;
   const zk = await connectZk(parseZkUrl(config.database), { sessionTimeoutMs, clock });
+  /** The leader's app, while this instance leads. */
   let app: App | null = null;
+  /** The follower's read-only app and its mirror, while it follows. */
+  let follower: { app: App; mirror: ZkMirror } | null = null;
   let closed = false;
-  // Becoming and leaving leader run one after the other.
+  const stop = new AbortController();
+  // Becoming and leaving leader or follower run one after the other.
   let transitions: Promise<void> = Promise.resolve();
   const role = (): HaRole => ({
     role: election.leading ? "leader" : "follower",
     leader: election.leader,
   });
+  const closeFollower = async () => {
+    const f = follower;
+    follower = null; // from now on reads are the leader app's, or forwarded
+    if (f === null) return;
+    f.app.closeStreams();
+    await f.app.close();
+  };
+  const openFollower = async () => {
+    const mirror = await openZkMirror(config.database, { sessionTimeoutMs, clock, logger });
+    let opened: App;
+    try {
+      opened = await createApp(config, { logger, clock, ha: role, store: mirror, follower: true });
+    } catch (e) {
+      await mirror.close();
+      throw e;
+    }
+    // The live streams hear of a task's new states from the watches.
+    mirror.onTaskChanged((_id, task, prior) => {
+      if (task === null || task.status.length === (prior?.status.length ?? 0)) return;
+      opened.events.publish(task, classOf(currentState(task)) === "terminated");
+    });
+    return { app: opened, mirror };
+  };
+  const becomeFollower = () => {
+    transitions = transitions.then(async () => {
+      if (closed || election.leading || follower !== null) return;
+      try {
+        follower = await openFollower();
+        if (closed || election.leading) await closeFollower();
+      } catch (e) {
+        logger.error("Cannot serve reads as follower, retrying", { error: (e as Error).message });
+        void clock.sleep(1000, stop.signal).then(becomeFollower, () => {});
+      }
+    });
+  };
   const election: Election = new Election(zk, parseZkUrl(config.database).path, address, {
     elected() {
       transitions = transitions.then(async () => {
@@ -112,17 +185,23 @@ export async function startHa(
           app = opened;
         } catch (e) {
           logger.error("Cannot start as leader", { error: (e as Error).message });
+          return;
         }
+        await closeFollower();
       });
     },
     deposed() {
       const old = app;
-      app = null; // from now on requests are forwarded or refused
-      if (old === null) return;
-      old.closeStreams();
-      transitions = transitions.then(() => old.close()).catch((e) =>
-        logger.error("Cannot stop as leader", { error: (e as Error).message })
-      );
+      app = null; // from now on requests are served by the follower, forwarded or refused
+      if (old !== null) {
+        // Stop the scheduler now, not behind other transitions; the next ones wait for it.
+        old.closeStreams();
+        const stopped = old.close().catch((e) =>
+          logger.error("Cannot stop as leader", { error: (e as Error).message })
+        );
+        transitions = Promise.all([transitions, stopped]).then(() => {});
+      }
+      becomeFollower();
     },
   }, { clock, logger, sessionTimeoutMs: zk.sessionTimeoutMs });
   try {
@@ -131,34 +210,59 @@ export async function startHa(
     await zk.close();
     throw e;
   }
+  if (!election.leading) becomeFollower();
   const healthPath = `${config.url_prefix}/api/v1/health`;
   return {
-    fetch(req) {
+    async fetch(req) {
       if (app !== null) return app.fetch(req);
-      const path = new URL(req.url).pathname;
-      if (path === healthPath && req.method === "GET") {
-        const leader = election.leader;
+      const reading = req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS";
+      const local = follower;
+      if (reading && local !== null) return local.app.fetch(req);
+      const leader = election.leader;
+      if (reading && new URL(req.url).pathname === healthPath) {
+        // This instance's own state, never the leader's: a load balancer asks about this one.
         return Response.json({
           status: leader ? "ok" : "degraded",
           ha: role(),
-          warnings: leader ? [] : ["No leader is elected: requests are refused"],
+          warnings: leader ? [] : ["No leader is elected: writes are refused until one is"],
         });
       }
-      const leader = election.leader;
       if (leader === null || leader === address || req.headers.has(FORWARDED_HEADER)) {
         return unavailable("No leader is elected yet; retry shortly");
       }
-      return forward(req, leader, config.url_prefix);
+      const res = await forward(req, leader, config.url_prefix, {
+        clock,
+        headersTimeoutMs: zk.sessionTimeoutMs,
+      });
+      if (!reading && res.ok && local !== null) {
+        // Read your writes here too: the task as the leader left it, before answering.
+        const id = touchedTaskId(req, res, config.url_prefix);
+        if (id !== null) await local.mirror.refresh(id).catch(() => {});
+      }
+      return res;
     },
     closeStreams() {
       app?.closeStreams();
+      follower?.app.closeStreams();
     },
     async close() {
       if (closed) return;
-      await election.close();
       closed = true;
+      stop.abort();
+      await election.close();
       await transitions;
+      await closeFollower();
       await zk.close();
     },
   };
+}
+
+/** The task a write touched: named in its path, or in the `Location` of a submit's answer. */
+export function touchedTaskId(req: Request, res: Response, urlPrefix: string): string | null {
+  const path = new URL(req.url).pathname.slice(urlPrefix.length);
+  const named = /^\/(?:api\/v1\/)?task\/([^/]+)/.exec(path);
+  if (named) return decodeURIComponent(named[1]);
+  const location = res.headers.get("location");
+  const created = location && /\/task\/([^/?#]+)$/.exec(location);
+  return created ? decodeURIComponent(created[1]) : null;
 }

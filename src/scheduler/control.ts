@@ -13,7 +13,8 @@ import { applyKillRequest, type TaskRecord } from "../task/mod.ts";
 export interface SchedulerStatus {
   /** The configured master, `null` when none is. */
   master: string | null;
-  state: "no-master" | "connecting" | "subscribed" | "disconnected";
+  /** `standby`: a high-availability follower; the leader subscribes (src/ha). */
+  state: "no-master" | "connecting" | "subscribed" | "disconnected" | "standby";
   frameworkId: string | null;
   /** Why the last attempt failed, if it did. */
   detail?: string;

@@ -15,6 +15,7 @@ import type { TaskStore } from "./types.ts";
 export { memoryStore } from "./memory.ts";
 export { type KvStoreOptions, openKvStore } from "./kv.ts";
 export { openZkStore, type ZkStoreOptions } from "./zk.ts";
+export { type MirrorListener, openZkMirror, type ZkMirror } from "./zk_mirror.ts";
 export { pruneFinishedTasks } from "./retention.ts";
 
 export * from "./types.ts";
