@@ -12,7 +12,7 @@ import { MasterBooks } from "./books.ts";
 import type { AgentRecord, Framework, OfferRecord } from "./model.ts";
 import { ResourceSet } from "./resources.ts";
 import type { Subscription } from "./subscription.ts";
-import type { Event } from "./types.ts";
+import type { Event } from "../mesos/events.ts";
 
 /** A stand-in agent: what the master calls is logged in `calls`. */
 export interface FakeAgent extends Agent {

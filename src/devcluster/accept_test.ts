@@ -126,7 +126,7 @@ Deno.test("applyAccept() launches on the agent, sends errors, declines the rest"
   assert.equal(f.allocCpus, 1, "the offer's charge is replaced by the task's");
   assert.equal(books.stats.tasksLaunched, 1);
   assert.deepEqual(
-    f.events.map((e) => (e.update as { status: { state: string } }).status.state),
+    f.events.map((e) => e.type === "UPDATE" ? e.update.status.state : e.type),
     ["TASK_ERROR"],
   );
   assert.deepEqual(declined, ["a1 * cpus:1 30s"]);

@@ -108,6 +108,17 @@ export class AgentLifecycle {
   }
 
   /**
+   * The agent did not reregister within the timeout after this master was elected
+   * (Mesos `--agent_reregister_timeout`): no longer awaited, known as unreachable.
+   * Returns whether it was still awaited.
+   */
+  reregistrationTimedOut(agent: Agent): boolean {
+    if (!this.#books.recovering.delete(agent.id)) return false;
+    this.recall(agent, "unreachable");
+    return true;
+  }
+
+  /**
    * The agent restarted and lost these tasks (frameworks without checkpointing):
    * TASK_LOST, or TASK_GONE for PARTITION_AWARE frameworks, `REASON_AGENT_RESTARTED`.
    */

@@ -3,7 +3,7 @@ import { AgentLifecycle, goneState } from "./agents.ts";
 import { taskKey } from "./books.ts";
 import type { MasterLink } from "./agent.ts";
 import { addFramework, addOffer, fakeAgent, fakeBooks, report, task } from "./_fixtures.ts";
-import type { Event } from "./types.ts";
+import type { Event } from "../mesos/events.ts";
 
 const link: MasterLink = { statusUpdate() {}, latestState() {} };
 
@@ -123,4 +123,17 @@ Deno.test("remove() and restarted(): tasks end GONE or LOST, terminal ones silen
   // Unknown agents change nothing.
   life.remove("nope");
   assert.equal(books.agents.has("nope"), false);
+});
+
+Deno.test("reregistrationTimedOut(): only an agent still awaited becomes unreachable", () => {
+  const { books, life } = lifecycle();
+  const late = fakeAgent("late");
+  const back = fakeAgent("back");
+  books.recovering.add("late").add("back");
+  life.register(back);
+  assert.equal(life.reregistrationTimedOut(back), false);
+  assert.equal(books.agents.get("back")!.state, "active");
+  assert.equal(life.reregistrationTimedOut(late), true);
+  assert.equal(books.agents.get("late")!.state, "unreachable");
+  assert.equal(books.recovering.size, 0);
 });

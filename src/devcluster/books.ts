@@ -6,12 +6,18 @@
  *
  * @module
  */
-import type { FrameworkInfo, TaskState, TaskStatus } from "../mesos/types.ts";
+import type {
+  FrameworkInfo,
+  OperationState,
+  OperationStatus,
+  TaskState,
+  TaskStatus,
+} from "../mesos/types.ts";
 import type { Agent } from "./agent.ts";
 import type { AgentRecord, Framework, MasterTask, OfferRecord } from "./model.ts";
 import { masterStatus } from "./reconcile.ts";
 import { ResourceSet } from "./resources.ts";
-import type { Event } from "./types.ts";
+import type { Event } from "../mesos/events.ts";
 
 /** Completed tasks kept per framework (Mesos `--max_completed_tasks_per_framework`). */
 export const MAX_COMPLETED_TASKS = 1000;
@@ -177,11 +183,11 @@ export class MasterBooks {
   operationStatus(
     fw: Framework,
     operationId: string,
-    state: string,
+    state: OperationState,
     agentId?: string,
     message?: string,
   ): void {
-    const status: Record<string, unknown> = { operation_id: { value: operationId }, state };
+    const status: OperationStatus = { operation_id: { value: operationId }, state };
     if (message !== undefined) status.message = message;
     if (agentId !== undefined) status.agent_id = { value: agentId };
     this.send(fw, { type: "UPDATE_OPERATION_STATUS", update_operation_status: { status } });

@@ -59,6 +59,7 @@ export interface ClusterSettings {
   statusUpdateRetryMaxMs: number;
   killGracePeriodMs: number;
   agentReregisterDelayMs: number;
+  agentReregisterTimeoutMs: number;
   agentHttp: boolean;
   dockerAvailable: boolean;
   offerTimeoutMs?: number;
@@ -216,6 +217,10 @@ export class Cluster {
           master.addAgent(agent);
         }
       }
+    });
+    if (!expected.length) return;
+    this.#timers.after(this.settings.agentReregisterTimeoutMs, () => {
+      if (node.master === master) master.reregistrationTimedOut(expected);
     });
   }
 

@@ -261,6 +261,33 @@ Deno.test("fail-over: the registry's unreachable and removed agents are known to
   await sub.close();
 });
 
+Deno.test("fail-over: an agent that does not reregister in time is marked unreachable", async () => {
+  await using c = await startDevCluster({
+    agents: 2,
+    masters: 2,
+    agentReregisterDelayMs: 50,
+    agentReregisterTimeoutMs: 200,
+    ...simulated,
+  });
+  const [up, late] = c.agents.map((a) => a.id);
+  await c.failover();
+  // Partitioned before it could reregister: the new leader waits for it, then gives up.
+  c.partitionAgent(late);
+  const info = frameworkInfo({ capabilities: [{ type: "PARTITION_AWARE" }] });
+  const sub = await subscribe(c.schedulerUrl, info);
+  await eventually(() =>
+    c.master!.recoveringAgents.size === 1 && !c.master!.recoveringAgents.has(up)
+  );
+  await eventually(() => c.master!.recoveringAgents.size === 0);
+  assert.equal(c.state().unreachable_slaves, 1);
+  await sub.call({
+    type: "RECONCILE",
+    reconcile: { tasks: [{ task_id: { value: "t" }, agent_id: { value: late } }] },
+  });
+  assert.equal(stateOf(await sub.next(updateFor("t"))), "TASK_UNREACHABLE");
+  await sub.close();
+});
+
 Deno.test("restart without memory: reconciliation is withheld while agents are recovering", async () => {
   await using c = await startDevCluster({
     agents: 1,

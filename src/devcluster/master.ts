@@ -409,6 +409,18 @@ export class Master implements MasterLink {
     this.#agentLife.restarted(agentId, lost);
   }
 
+  /**
+   * The reregistration timeout after this master's election ran out: those of
+   * `agents` still awaited are marked unreachable.
+   */
+  reregistrationTimedOut(agents: Iterable<Agent>): void {
+    for (const agent of agents) {
+      if (this.#agentLife.reregistrationTimedOut(agent)) {
+        this.#logger.warn("Agent did not reregister in time: unreachable", { agent_id: agent.id });
+      }
+    }
+  }
+
   /** An agent is partitioned away: its tasks become unreachable (or lost), offers rescinded. */
   markAgentUnreachable(agentId: string): void {
     this.#agentLife.unreachable(agentId);

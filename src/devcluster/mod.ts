@@ -100,6 +100,11 @@ export interface DevClusterOptions {
   killGracePeriodMs?: number;
   /** How long agents take to reregister with a newly elected master; default 0. */
   agentReregisterDelayMs?: number;
+  /**
+   * How long a newly elected master waits for the registry's agents to reregister before
+   * it marks the missing ones unreachable (Mesos `--agent_reregister_timeout`); default 10 min.
+   */
+  agentReregisterTimeoutMs?: number;
   /** Whether agents serve HTTP (`/files`, `/state`); default true. */
   agentHttp?: boolean;
   /** Rescind offers left unanswered this long (`--offer-timeout`); default never, as Mesos. */
@@ -237,6 +242,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     statusUpdateRetryMaxMs = 600_000,
     killGracePeriodMs = 3000,
     agentReregisterDelayMs = 0,
+    agentReregisterTimeoutMs = 600_000,
     agentHttp = true,
     clock = systemClock,
     logger = silentLogger,
@@ -297,6 +303,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     statusUpdateRetryMaxMs,
     killGracePeriodMs,
     agentReregisterDelayMs,
+    agentReregisterTimeoutMs,
     agentHttp,
     dockerAvailable: executor === "docker" && await dockerCliPresent(),
     offerTimeoutMs: options.offerTimeoutMs,

@@ -10,7 +10,7 @@ import type { Faults } from "./faults.ts";
 import { type DirectBody, type DirectSink, utf8Length } from "./http1.ts";
 import { encodeJson } from "./json.ts";
 import type { Recorder } from "./record.ts";
-import type { Event } from "./types.ts";
+import type { Event } from "../mesos/events.ts";
 
 const textEncoder = new TextEncoder();
 
