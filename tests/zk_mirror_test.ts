@@ -13,6 +13,7 @@ import {
   StoreUnavailableError,
 } from "../src/store/mod.ts";
 import type { TaskRecord, TaskState } from "../src/task/mod.ts";
+import { connectZk } from "../src/zk/mod.ts";
 import { waitFor } from "./_e2e.ts";
 import { zkSuite } from "./_zookeeper.ts";
 
@@ -69,6 +70,35 @@ zkSuite("ZooKeeper store mirror (HA followers)", async (zk, t) => {
       // No wait: the 202 was sent, a client asks a follower at once.
       assert.deepEqual(await mirror.getTask(task.id), task);
     }
+  });
+
+  await t.step("opened before any writer, it follows the first one", async () => {
+    const url = zk.url("/early/eremetic");
+    await using mirror = await openZkMirror(url);
+    await using writer = await openZkStore(url);
+    const { task } = await writer.createTask(sampleTask());
+    await waitFor("the mirror to list the task", async () => {
+      return (await mirror.listTasks({ states: null })).tasks.length === 1;
+    });
+    assert.deepEqual((await mirror.listTasks()).tasks, [task]);
+  });
+
+  await t.step("lookups of unknown ids share their syncs", async () => {
+    let syncs = 0;
+    await using mirror = await openZkMirror(zk.url("/syncs/eremetic"), {
+      connect: async (url, options) => {
+        const client = await connectZk(url, options);
+        const sync = client.sync.bind(client);
+        client.sync = (path) => (syncs++, sync(path));
+        return client;
+      },
+    });
+    const found = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => mirror.getTask(`eremetic-task.unknown-${i}`)),
+    );
+    assert.ok(found.every((x) => x === null));
+    // The first starts one; all who came while it was in flight share the next.
+    assert.equal(syncs, 2);
   });
 
   await t.step("refuses every write: only the leader writes", async () => {
