@@ -12,6 +12,7 @@ import {
   openZkStore,
   StoreUnavailableError,
 } from "../src/store/mod.ts";
+import { PING_TIMEOUT_MS } from "../src/store/zk.ts";
 import type { TaskRecord, TaskState } from "../src/task/mod.ts";
 import { connectZk } from "../src/zk/mod.ts";
 import { waitFor } from "./_e2e.ts";
@@ -132,6 +133,20 @@ zkSuite("ZooKeeper store mirror (HA followers)", async (zk, t) => {
     });
     assert.ok(!seen.includes("TASK_LOST"), `seen: ${seen.join(", ")}`);
     assert.ok(!(await mirror.getTask(task.id))!.status.some((s) => s.status === "TASK_LOST"));
+  });
+
+  await t.step("ping() gives up within its timeout while ZooKeeper is frozen", async () => {
+    await using mirror = await openZkMirror(zk.url("/frozen/eremetic"));
+    await mirror.ping();
+    const frozen = zk.pause(PING_TIMEOUT_MS + 2000);
+    // The stop signal takes effect when the server's threads next run: let it.
+    await new Promise((r) => setTimeout(r, 300));
+    const started = performance.now();
+    await assert.rejects(() => mirror.ping(), StoreUnavailableError);
+    // Well before the freeze ends: a health check gets its 503 in time.
+    assert.ok(performance.now() - started < PING_TIMEOUT_MS + 1000);
+    await frozen;
+    await waitFor("ZooKeeper to answer again", () => mirror.ping().then(() => true));
   });
 
   await t.step("after its session expired it reads everything again and follows", async () => {

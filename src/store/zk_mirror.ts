@@ -31,7 +31,7 @@ import {
   type TaskRenderer,
   type TaskStore,
 } from "./types.ts";
-import { LOAD_CONCURRENCY, type ZkStoreOptions } from "./zk.ts";
+import { LOAD_CONCURRENCY, PING_TIMEOUT_MS, type ZkStoreOptions } from "./zk.ts";
 
 /** Called when a task node changed (`task`) or was deleted (`null`); `prior` is what was held. */
 export type MirrorListener = (
@@ -297,16 +297,10 @@ class Mirror implements ZkMirror {
     if (this.#closed) {
       throw new StoreUnavailableError("Cannot reach ZooKeeper: the store is closed");
     }
-    if (!this.#zk.connected) {
-      throw new StoreUnavailableError(`Cannot reach ZooKeeper "${this.#zk.url}": disconnected`);
-    }
     try {
-      await this.#zk.getData(this.#root);
+      await this.#zk.probe(PING_TIMEOUT_MS);
     } catch (e) {
-      throw new StoreUnavailableError(
-        `Cannot reach ZooKeeper "${this.#zk.url}": ${e instanceof Error ? e.message : String(e)}`,
-        { cause: e },
-      );
+      throw new StoreUnavailableError((e as Error).message, { cause: e });
     }
   }
 
