@@ -15,10 +15,11 @@
  * Writes its results between `<!-- bench:submit:start -->` and
  * `<!-- bench:submit:end -->` in docs/benchmarks.md.
  *
- * `deno run -A bench/submit.ts [--quick] [--seconds S] [--tasks N] [--no-write]`
+ * `deno run -A bench/submit.ts [--quick] [--seconds S] [--tasks N] [--no-write] [--help]`
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import {
   fmt,
   freePort,
@@ -51,17 +52,38 @@ interface Phase {
   note?: string;
 }
 
-function flag(name: string): string | undefined {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
-}
+const HELP = `Usage: deno run -A bench/submit.ts [flags]
+
+Hello-world baseline, durable POST, GET by id and list pages with wrk; writes the results
+to docs/benchmarks.md (section submit).
+
+  --quick        shorter phases (1 s warm-up, 3 s measured) and 100,000 seeded tasks
+  --seconds S    seconds per measured phase (default 10, quick 3)
+  --tasks N      tasks seeded for the list phases (default 1,000,000)
+  --no-write     print the results only, leave docs/benchmarks.md alone
+  --help         this text
+`;
 
 async function main(): Promise<number> {
-  const quick = Deno.args.includes("--quick");
-  const seconds = Number(flag("--seconds") ?? (quick ? 3 : 10));
+  const { values: options } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean", default: false },
+      seconds: { type: "string" },
+      tasks: { type: "string" },
+      "no-write": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (options.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const quick = options.quick;
+  const seconds = Number(options.seconds ?? (quick ? 3 : 10));
   const warmup = quick ? 1 : 3;
-  const tasks = Number(flag("--tasks") ?? (quick ? 100_000 : 1_000_000));
-  const write = !Deno.args.includes("--no-write");
+  const tasks = Number(options.tasks ?? (quick ? 100_000 : 1_000_000));
+  const write = !options["no-write"];
   if (!(await haveWrk())) {
     console.error("bench: wrk is not installed (apt-get install -y wrk)");
     return 1;

@@ -367,6 +367,9 @@ export const silentLogger: Logger = {
 };
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** Random bytes of the next 256 ids (`newId`); `idPoolAt` is the next unused one. */
+const ID_POOL = new Uint8Array(16 * 256);
+let idPoolAt = ID_POOL.length;
 
 /**
  * A time-ordered UUID (RFC 9562 version 7: 48 bits of Unix milliseconds, then 74
@@ -374,18 +377,26 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"
  * them appends instead of inserting at random places, and ids sort by creation.
  */
 export function newId(now: number = Date.now()): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
+  // Random bytes are drawn from a pool refilled 256 ids at a time: one call into the
+  // runtime per id cost more than building the id.
+  if (idPoolAt === ID_POOL.length) {
+    crypto.getRandomValues(ID_POOL);
+    idPoolAt = 0;
+  }
+  const b = ID_POOL;
+  const at = idPoolAt;
+  idPoolAt += 16;
   let ms = Math.max(0, Math.floor(now));
   for (let i = 5; i >= 0; i--) {
-    b[i] = ms % 256;
+    b[at + i] = ms % 256;
     ms = Math.floor(ms / 256);
   }
-  b[6] = (b[6] & 0x0f) | 0x70; // version 7
-  b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+  b[at + 6] = (b[at + 6] & 0x0f) | 0x70; // version 7
+  b[at + 8] = (b[at + 8] & 0x3f) | 0x80; // RFC 4122 variant
   let out = "";
   for (let i = 0; i < 16; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) out += "-";
-    out += HEX[b[i]];
+    out += HEX[b[at + i]];
   }
   return out;
 }

@@ -10,6 +10,14 @@ Deno.test("newId() makes version 7 UUIDs that sort by time", () => {
   assert.ok(newId() !== newId());
 });
 
+Deno.test("newId() stays unique and well-formed across refills of its random pool", () => {
+  const ids = Array.from({ length: 600 }, () => newId(1_700_000_000_000));
+  assert.equal(new Set(ids).size, ids.length);
+  for (const id of ids) {
+    assert.match(id, /^018bcfe5-6800-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  }
+});
+
 Deno.test("redact() hides secret fields at any depth", () => {
   const out = redact({ a: 1, masked_env: { K: "v" }, nested: { password: "p", ok: "x" } });
   assert.deepEqual(out, { a: 1, masked_env: "*******", nested: { password: "*******", ok: "x" } });

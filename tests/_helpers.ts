@@ -163,16 +163,9 @@ async function spawnOnce(options: SpawnServerOptions, port: number): Promise<Spa
     stderr: "piped",
   }).spawn();
   // Drain both pipes at once so a chatty child never blocks on a full pipe.
-  let log = "";
-  let out = "";
-  const drained = Promise.all([
-    child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-      new WritableStream({ write: (chunk) => void (log += chunk) }),
-    ).catch(() => {}),
-    child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
-      new WritableStream({ write: (chunk) => void (out += chunk) }),
-    ).catch(() => {}),
-  ]);
+  const stderr = collectText(child.stderr);
+  const stdout = collectText(child.stdout);
+  const drained = Promise.all([stderr.done, stdout.done]);
   let exited: Deno.CommandStatus | null = null;
   const status = child.status.then((s) => (exited = s));
   let killing: Promise<Deno.CommandStatus> | null = null;
@@ -197,7 +190,7 @@ async function spawnOnce(options: SpawnServerOptions, port: number): Promise<Spa
       throw new SpawnExitError(
         `Cannot start the server: it exited with code ${
           (exited as Deno.CommandStatus).code
-        }\n${log}`,
+        }\n${stderr.text()}`,
       );
     }
     try {
@@ -209,7 +202,7 @@ async function spawnOnce(options: SpawnServerOptions, port: number): Promise<Spa
     }
     if (Date.now() > deadline) {
       await kill();
-      throw new Error(`Cannot start the server: no health answer on ${url}\n${log}`);
+      throw new Error(`Cannot start the server: no health answer on ${url}\n${stderr.text()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -217,11 +210,25 @@ async function spawnOnce(options: SpawnServerOptions, port: number): Promise<Spa
     url,
     port,
     pid: child.pid,
-    stderr: () => log,
-    stdout: () => out,
+    stderr: stderr.text,
+    stdout: stdout.text,
     kill,
     [Symbol.asyncDispose]: async () => void await kill(),
   };
+}
+
+/**
+ * Reads a child's output stream as text from now on, so a chatty child never blocks
+ * on a full pipe: `text()` is what arrived so far, `done` settles at the end.
+ */
+export function collectText(
+  stream: ReadableStream<Uint8Array>,
+): { text(): string; done: Promise<void> } {
+  let text = "";
+  const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (text += chunk) }),
+  ).catch(() => {});
+  return { text: () => text, done };
 }
 
 /** A temp directory removed on dispose: `await using dir = await tempDir()`. */

@@ -43,7 +43,13 @@ Deno.test("e2e: PORT0 and masked_env reach the task while GET shows *******", as
       masked_env: { TOKEN: "s3cr3t-value" },
     }),
   );
-  const task = await waitForState(stack.url, id, "TASK_FINISHED");
+  await waitForState(stack.url, id, "TASK_FINISHED");
+  // The sandbox directory is looked up in the background after TASK_RUNNING, so it may be
+  // stored after the final state.
+  const task = await waitFor("the stored sandbox path", async () => {
+    const t = await getTask(stack.url, id);
+    return t.sandbox_path ? t : null;
+  });
   assertEquals(task.masked_env, { TOKEN: "*******" });
   const hostPort = task.ports![0].host_port;
   assert(hostPort > 0, "a host port was assigned");

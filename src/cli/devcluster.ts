@@ -25,7 +25,8 @@ Runs a development Apache Mesos cluster: a Mesos v1 master (scheduler API at
 Flags:
   --port N                  master port (default 5050; 0 = a free port)
   --address A               listen address and hostname (default 127.0.0.1)
-  --masters N               number of masters, one leading (default 1)
+  --masters N               number of masters, one leading; the others answer 307
+                            to it (default 1); POST /devcluster/master/kill kills the leader
   --agents N                number of agents (default 2)
   --agent-resources R       agent resources (default "cpus:4;mem:8192;disk:20000;ports:[31000-32000]");
                             prefix "I=" to set agent I only, e.g. --agent-resources "1=cpus:1;mem:512"

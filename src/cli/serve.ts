@@ -61,17 +61,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stopping ??= (async () => {
       // Live streams never end by themselves: end them, or the server waits for them.
       app.closeStreams();
-      // A client that stopped reading keeps its response (and so the graceful
-      // shutdown) from finishing: wait a while, then go on without it.
+      // A client that stopped reading its response, or sending its request body, keeps
+      // its connection (and so the graceful shutdown) from finishing: wait a while, then
+      // go on without it. (Its request was answered: an unfinished body gets a 503.)
       const graceful = await Promise.race([
         server.shutdown().then(() => true),
         systemClock.sleep(SHUTDOWN_GRACE_MS, grace.signal).then(() => false, () => true),
       ]);
       grace.abort();
       if (!graceful) {
-        logger.warn("Stopping with connections still open: their clients stopped reading", {
-          waited_ms: SHUTDOWN_GRACE_MS,
-        });
+        logger.warn(
+          "Stopping with connections still open: their clients stopped reading or sending",
+          {
+            waited_ms: SHUTDOWN_GRACE_MS,
+          },
+        );
       }
       await app.close();
       stopped();

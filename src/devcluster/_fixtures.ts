@@ -48,6 +48,9 @@ export function fakeAgent(id: string, resources = "cpus:4;mem:1024"): FakeAgent 
     resumeUpdates() {
       calls.push("resume");
     },
+    updateFramework(info: FrameworkInfo) {
+      calls.push(`update ${info.id?.value ?? info.name}`);
+    },
   };
   return agent as unknown as FakeAgent;
 }
@@ -65,7 +68,7 @@ export function addAgentRecord(books: MasterBooks, agent: Agent): AgentRecord {
   return rec;
 }
 
-/** A subscribed, active framework whose stream collects events in `events`. */
+/** A subscribed, active framework whose stream (id `<id>-stream`) collects events in `events`. */
 export function addFramework(
   books: MasterBooks,
   id: string,
@@ -77,7 +80,15 @@ export function addFramework(
     recovered: false,
   });
   books.applyInfo(fw, []);
-  fw.sub = { send: (e: Event) => events.push(e) } as unknown as Subscription;
+  const sub = {
+    streamId: `${id}-stream`,
+    closed: false,
+    send: (e: Event) => events.push(e),
+    close() {
+      sub.closed = true;
+    },
+  };
+  fw.sub = sub as unknown as Subscription;
   books.frameworks.set(id, fw);
   return Object.assign(fw, { events });
 }

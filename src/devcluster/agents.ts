@@ -95,6 +95,19 @@ export class AgentLifecycle {
   }
 
   /**
+   * An agent the registry lists as unreachable or removed when this master is
+   * elected (Mesos keeps both lists in its replicated log): known by id, without
+   * tasks (Mesos does not persist them), never offered; reconciliation answers
+   * TASK_UNREACHABLE or TASK_GONE_BY_OPERATOR for it. An unreachable agent that
+   * reconnects registers as usual.
+   */
+  recall(agent: Agent, state: "unreachable" | "gone"): void {
+    const rec = this.#books.newAgentRecord(agent);
+    rec.state = state;
+    this.#books.agents.set(agent.id, rec);
+  }
+
+  /**
    * The agent restarted and lost these tasks (frameworks without checkpointing):
    * TASK_LOST, or TASK_GONE for PARTITION_AWARE frameworks, `REASON_AGENT_RESTARTED`.
    */

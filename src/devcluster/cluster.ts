@@ -8,9 +8,10 @@
 import { type Clock, type Logger, Timers } from "../runtime.ts";
 import { Agent, type ExecutorMode } from "./agent.ts";
 import { type Faults, noFaults } from "./faults.ts";
+import { subscriptionsOpened } from "./subscription.ts";
 import { Master } from "./master.ts";
 import { advertisedHostname, advertisedIp, makeMasterInfo } from "./master_info.ts";
-import { jsonResponse, textResponse } from "./responses.ts";
+import { jsonResponse, leaderRedirect, textResponse } from "./responses.ts";
 import type { Recorder } from "./record.ts";
 import { type Answer, type Http1Request, type Http1Server, serveHttp1 } from "./http1.ts";
 import type { MasterRegistry, Membership } from "./registry.ts";
@@ -73,6 +74,8 @@ interface MasterNode {
   timers: Timers | null;
   membership: Membership | null;
   recoveringUntil: number;
+  /** Killed for good (`killMaster`): no server, no membership. */
+  killed: boolean;
 }
 
 /** Checks `Authorization: Basic ...` against the credentials; returns the principal or null. */
@@ -132,6 +135,7 @@ export class Cluster {
         timers: null,
         membership: null,
         recoveringUntil: 0,
+        killed: false,
       };
       node.server = serveHttp1(
         { port: s.ports[i], hostname: s.address },
@@ -143,7 +147,7 @@ export class Cluster {
     const first = this.#nodes[0];
     this.#agentIdPrefix = first.masterId;
     // The first leader starts with an empty registry: agents register with it directly.
-    first.master = this.#newMaster(first, []);
+    first.master = this.#newMaster(first, { recovering: [], unreachable: [], gone: [] });
     this.#unwatch = s.registry.watch((leader) => this.#onLeader(leader));
     for (const node of this.#nodes) node.membership = await s.registry.join(this.#infoOf(node));
     this.#onLeader(await s.registry.leader());
@@ -154,7 +158,10 @@ export class Cluster {
     return node.master?.info ?? makeMasterInfo(node.masterId, node.hostname, node.port);
   }
 
-  #newMaster(node: MasterNode, recovering: string[]): Master {
+  #newMaster(
+    node: MasterNode,
+    registry: { recovering: Agent[]; unreachable: Agent[]; gone: Agent[] },
+  ): Master {
     const s = this.settings;
     node.timers = new Timers(s.clock);
     return new Master({
@@ -166,7 +173,9 @@ export class Cluster {
       allocationIntervalMs: s.allocationIntervalMs,
       recorder: s.recorder,
       faults: this.faults,
-      recoveringAgents: recovering,
+      recoveringAgents: registry.recovering.map((a) => a.id),
+      unreachableAgents: registry.unreachable,
+      goneAgents: registry.gone,
       authenticate: s.credentials !== undefined,
       id: node.masterId,
       offerTimeoutMs: s.offerTimeoutMs,
@@ -186,9 +195,17 @@ export class Cluster {
     for (const n of this.#nodes) if (n !== node && n.master) this.#stopMaster(n);
     this.#leader = node;
     if (!node || node.master) return;
-    // A newly elected master knows only the registry's agents, which must reregister.
-    const expected = this.agents.filter((a) => !this.#removed.has(a.id));
-    const master = this.#newMaster(node, expected.map((a) => a.id));
+    // A newly elected master knows only the registry (as Mesos's replicated log): the
+    // admitted agents, which must reregister with their tasks, and the unreachable
+    // and removed ones.
+    const gone = this.agents.filter((a) => this.#removed.has(a.id));
+    const unreachable = this.agents.filter((a) =>
+      this.#partitioned.has(a.id) && !this.#removed.has(a.id)
+    );
+    const expected = this.agents.filter((a) =>
+      !this.#partitioned.has(a.id) && !this.#removed.has(a.id)
+    );
+    const master = this.#newMaster(node, { recovering: expected, unreachable, gone });
     node.master = master;
     this.#logger.info("Master elected", { master_id: master.id, port: node.port });
     for (const agent of expected) agent.setMaster(null);
@@ -264,10 +281,7 @@ export class Cluster {
       case "/redirect":
       case "/master/redirect":
         if (!leader) return textResponse(503, "No leader elected");
-        return new Response(null, {
-          status: 307,
-          headers: { location: `//${leader.hostname}:${leader.port}` },
-        });
+        return leaderRedirect(leader, path);
     }
     const leaderOnly: Record<string, (m: Master) => Answer | Promise<Answer>> = {
       "/state": (m) => jsonResponse(m.state()),
@@ -297,10 +311,7 @@ export class Cluster {
     if (node !== leader) {
       await req.body?.cancel();
       if (!leader) return textResponse(503, "No leader elected");
-      return new Response(null, {
-        status: 307,
-        headers: { location: `//${leader.hostname}:${leader.port}/master${key}${url.search}` },
-      });
+      return leaderRedirect(leader, `/master${key}${url.search}`);
     }
     return await handler(node.master!);
   }
@@ -328,10 +339,7 @@ export class Cluster {
     const leader = this.#leaderNode();
     if (node !== leader) {
       if (!leader) return textResponse(503, "No leader elected");
-      return new Response(null, {
-        status: 307,
-        headers: { location: `//${leader.hostname}:${leader.port}/master/api/v1/scheduler` },
-      });
+      return leaderRedirect(leader, req.target);
     }
     if (node.recoveringUntil > this.settings.clock.now()) {
       return textResponse(503, "Master has not finished recovery");
@@ -420,6 +428,8 @@ export class Cluster {
         case "master/failover":
           await this.failover({ gapMs: num("gap_ms", 0) });
           return ok();
+        case "master/kill":
+          return ok({ killed: await this.killMaster() });
         case "stream/chunking":
           this.faults.splitChunksBytes = num("split", 0);
           return ok();
@@ -545,9 +555,12 @@ export class Cluster {
     this.master?.disconnectFramework(frameworkId);
   }
 
-  /** Keeps a framework's stream open but sends nothing more on it (half-open connection). */
+  /**
+   * Keeps a framework's stream open but sends nothing more on it (half-open connection);
+   * a subscription opened afterwards is a new connection and works.
+   */
   stallStream(frameworkId: string): void {
-    this.faults.stalled.add(frameworkId);
+    this.faults.stalled.set(frameworkId, subscriptionsOpened());
   }
 
   /** Lets a stalled stream carry events again (events meanwhile are lost, as on a dead link). */
@@ -631,6 +644,31 @@ export class Cluster {
     node.membership = await this.settings.registry.join(this.#infoOf(node));
   }
 
+  /**
+   * Kills the leading master as if its process died: its scheduler streams
+   * break, its HTTP server stops (connections are refused; a request in progress,
+   * such as the one asking for the kill, still gets its answer), and its
+   * registry node goes away as an ephemeral ZooKeeper node does when its
+   * session ends. It does not come back. The next master in the group leads,
+   * learns the agents from the registry and their tasks as they reregister.
+   * Returns the killed master's URL; refuses to kill the last live master.
+   */
+  async killMaster(): Promise<string> {
+    const node = this.#leaderNode();
+    if (!node) throw new RangeError("Cannot kill the master: no leader is elected");
+    if (!this.#nodes.some((n) => n !== node && !n.killed)) {
+      throw new RangeError("Cannot kill the master: it is the last one alive");
+    }
+    node.killed = true;
+    this.#stopMaster(node);
+    node.server?.close();
+    const membership = node.membership;
+    node.membership = null;
+    await membership?.cancel();
+    this.#logger.info("Master killed", { master_id: node.masterId, port: node.port });
+    return `http://${node.hostname}:${node.port}`;
+  }
+
   /** A summary for `/devcluster/state`. */
   describe(): Record<string, unknown> {
     const leader = this.#leaderNode();
@@ -641,6 +679,7 @@ export class Cluster {
         url: `http://${n.hostname}:${n.port}`,
         id: n.masterId,
         leading: n === leader,
+        killed: n.killed,
       })),
       agents: this.agents.map((a) => ({
         id: a.id,
@@ -655,8 +694,9 @@ export class Cluster {
         drop_acks: this.faults.dropAcks === Infinity ? "all" : this.faults.dropAcks,
         delay_acks_ms: this.faults.delayAcksMs,
         split_chunks_bytes: this.faults.splitChunksBytes,
-        stalled: [...this.faults.stalled],
+        stalled: [...this.faults.stalled.keys()],
         rescind_before_accept: this.faults.rescindBeforeAccept,
+        injected_responses: this.#injected.reduce((n, i) => n + (i.count ?? 1), 0),
       },
     };
   }

@@ -8,6 +8,7 @@ import {
   frameworkInfo,
   type Json,
   post,
+  stateOf,
   subscribe,
   updateFor,
 } from "./_test_helpers.ts";
@@ -189,6 +190,77 @@ Deno.test("two masters: the follower redirects with a scheme-less Location; fail
   await again.close();
 });
 
+Deno.test("three masters: killing the leader (over HTTP, on itself) promotes the next, which recovers the tasks", async () => {
+  await using c = await startDevCluster({
+    agents: 1,
+    masters: 3,
+    allocationIntervalMs: 20,
+    ...simulated,
+  });
+  const [first, second, third] = c.masterUrls;
+  const info = frameworkInfo({ failover_timeout: 60 });
+  const sub = await subscribe(`${first}/api/v1/scheduler`, info);
+  const offer = (await sub.next(offersEvent)).offers.offers[0];
+  await sub.call(acceptCall([offer.id.value], [commandTask(offer, "kept", { value: "x" })]));
+  await sub.next(updateFor("kept", "TASK_STARTING"));
+  // The request asking for the kill reaches the leader itself and still gets its answer.
+  const killed = await post(`${first}/devcluster/master/kill`, {});
+  assert.equal(killed.status, 200);
+  assert.deepEqual(JSON.parse(killed.text_), { killed: first });
+  await sub.closed;
+  await assert.rejects(fetch(`${first}/health`), "the killed master is gone");
+  assert.equal(c.masterUrl, second);
+  const redirect = await fetch(`${third}/api/v1/scheduler`, { method: "POST", redirect: "manual" });
+  assert.equal(redirect.status, 307);
+  assert.equal(
+    redirect.headers.get("location"),
+    `//${new URL(second).host}/master/api/v1/scheduler`,
+  );
+  await redirect.body?.cancel();
+  // The agent reregistered with its task: the new leader knows it and resends its update.
+  const again = await subscribe(c.schedulerUrl, info, { frameworkId: sub.frameworkId });
+  await again.next(updateFor("kept", "TASK_STARTING"));
+  const tasks = (c.state().frameworks as { tasks: { id: string }[] }[])[0].tasks;
+  assert.deepEqual(tasks.map((t) => t.id), ["kept"]);
+  const state = await (await fetch(`${second}/devcluster/state`)).json();
+  assert.deepEqual(
+    state.masters.map((m: { leading: boolean; killed: boolean }) => [m.leading, m.killed]),
+    [[false, true], [true, false], [false, false]],
+  );
+  await c.killMaster();
+  await assert.rejects(c.killMaster(), /last one alive/);
+  await again.close();
+});
+
+Deno.test("fail-over: the registry's unreachable and removed agents are known to the new leader, not awaited", async () => {
+  await using c = await startDevCluster({ agents: 3, masters: 2, ...simulated });
+  const [up, cut, removed] = c.agents.map((a) => a.id);
+  c.partitionAgent(cut);
+  await c.removeAgent(removed);
+  await c.failover();
+  const info = frameworkInfo({ capabilities: [{ type: "PARTITION_AWARE" }] });
+  const sub = await subscribe(c.schedulerUrl, info);
+  await eventually(() => c.master!.recoveringAgents.size === 0);
+  const reconcile = (taskId: string, agentId: string) =>
+    sub.call({
+      type: "RECONCILE",
+      reconcile: { tasks: [{ task_id: { value: taskId }, agent_id: { value: agentId } }] },
+    });
+  await reconcile("t-cut", cut);
+  assert.equal(stateOf(await sub.next(updateFor("t-cut"))), "TASK_UNREACHABLE");
+  await reconcile("t-removed", removed);
+  assert.equal(stateOf(await sub.next(updateFor("t-removed"))), "TASK_GONE_BY_OPERATOR");
+  await reconcile("t-up", up);
+  assert.equal(stateOf(await sub.next(updateFor("t-up"))), "TASK_GONE");
+  const state = c.state();
+  assert.equal(state.activated_slaves, 1);
+  assert.equal(state.unreachable_slaves, 1);
+  // The partitioned agent heals: it registers with the new leader as usual.
+  c.healAgent(cut);
+  assert.equal(c.state().activated_slaves, 2);
+  await sub.close();
+});
+
 Deno.test("restart without memory: reconciliation is withheld while agents are recovering", async () => {
   await using c = await startDevCluster({
     agents: 1,
@@ -295,6 +367,19 @@ Deno.test("a stalled stream stays open and silent; a corrupt stream breaks the d
   c.corruptStream(sub.frameworkId);
   await sub.closed; // the helper's decoder throws on "garbage" and stops reading
   await sub.close();
+});
+
+Deno.test("a stall covers the open stream only: resubscribing opens a working one", async () => {
+  await using c = await startDevCluster({ agents: 0, heartbeatIntervalSeconds: 0.02 });
+  const info = frameworkInfo({ failover_timeout: 60 });
+  const sub = await subscribe(c.schedulerUrl, info);
+  c.stallStream(sub.frameworkId);
+  const again = await subscribe(c.schedulerUrl, info, { frameworkId: sub.frameworkId });
+  // The helper returned once SUBSCRIBED arrived; heartbeats flow too.
+  await again.next((e) => e.type === "HEARTBEAT");
+  assert.ok(!sub.events.some((e) => e.type === "ERROR"), "the stalled stream carried nothing");
+  await sub.close();
+  await again.close();
 });
 
 Deno.test("restarting an agent keeps checkpointed tasks and loses the others", async () => {

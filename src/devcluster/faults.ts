@@ -16,8 +16,12 @@ export interface Faults {
   delayAcksMs: number;
   /** Split each RecordIO record into chunks of at most this many bytes (0 = one chunk per record). */
   splitChunksBytes: number;
-  /** Frameworks whose stream stays open but carries no more bytes (a half-open connection). */
-  stalled: Set<string>;
+  /**
+   * Frameworks whose stream stays open but carries no more bytes (a half-open connection),
+   * each with the serial of the last subscription it covers: a subscription opened later
+   * is a new connection and is not stalled.
+   */
+  stalled: Map<string, number>;
   /**
    * Number of upcoming ACCEPT calls whose framework's offers are rescinded just before
    * the master reads them (a RESCIND crossing the ACCEPT on the wire).
@@ -33,7 +37,7 @@ export function noFaults(): Faults {
     dropAcks: 0,
     delayAcksMs: 0,
     splitChunksBytes: 0,
-    stalled: new Set(),
+    stalled: new Map(),
     rescindBeforeAccept: 0,
   };
 }

@@ -112,6 +112,12 @@ export interface Http1Server {
   readonly port: number;
   /** Stops listening, closes every connection and waits for their handlers. */
   shutdown(): Promise<void>;
+  /**
+   * Stops listening at once and closes idle connections; a connection in the
+   * middle of a request closes once its answer is written. Does not wait
+   * (`shutdown()` afterwards waits for those answers).
+   */
+  close(): void;
 }
 
 /** Options of `serveHttp1`. */
@@ -489,6 +495,8 @@ export function serveHttp1(
 ): Http1Server {
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
   const conns = new Set<Deno.Conn>();
+  /** Connections between reading a request head and queueing its answer. */
+  const busy = new Set<Deno.Conn>();
   const serving = new Set<Promise<void>>();
   let closed = false;
 
@@ -508,9 +516,11 @@ export function serveHttp1(
       while (!closed) {
         let res: Answer;
         let keepAlive = false;
+        busy.delete(conn);
         try {
           const head = await reader.head();
           if (head === null) break;
+          busy.add(conn);
           const lines = head.split("\r\n");
           const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
           if (!m) throw new BadRequest("Malformed request line");
@@ -597,6 +607,7 @@ export function serveHttp1(
       conns.add(conn);
       const p: Promise<void> = serveConn(conn).finally(() => {
         conns.delete(conn);
+        busy.delete(conn);
         serving.delete(p);
       });
       serving.add(p);
@@ -606,9 +617,10 @@ export function serveHttp1(
   return {
     port: (listener.addr as Deno.NetAddr).port,
     async shutdown() {
-      if (closed) return;
-      closed = true;
-      listener.close();
+      if (!closed) {
+        closed = true;
+        listener.close();
+      }
       await accepting;
       for (const c of conns) {
         try {
@@ -616,6 +628,17 @@ export function serveHttp1(
         } catch { /* already closed */ }
       }
       await Promise.all([...serving]);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      listener.close();
+      for (const c of conns) {
+        if (busy.has(c)) continue;
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
     },
   };
 }

@@ -111,3 +111,38 @@ Deno.test("serveHttp1() answers pipelined requests in order, plain replies inclu
     await server.shutdown();
   }
 });
+
+Deno.test("close() lets a request in progress answer, drops idle connections and refuses new ones", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => release = r);
+  let entered!: () => void;
+  const inHandler = new Promise<void>((r) => entered = r);
+  const server = serveHttp1({ hostname: "127.0.0.1", port: 0 }, async (raw) => {
+    if (raw.target === "/slow") {
+      entered();
+      await held;
+    }
+    return { status: 200, body: raw.target };
+  });
+  try {
+    // An idle keep-alive connection: one exchange, then nothing.
+    const idle = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await idle.write(new TextEncoder().encode("GET /quick HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const buf = new Uint8Array(4096);
+    assert.ok((await idle.read(buf))! > 0);
+    const slow = exchange(
+      server.port,
+      "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n",
+      (t) => t.includes("/slow"),
+    );
+    await inHandler;
+    server.close();
+    assert.equal(await idle.read(buf), null, "the idle connection is closed");
+    idle.close();
+    await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    release();
+    assert.match(await slow, /^HTTP\/1\.1 200 OK\r\n[^]*\/slow$/);
+  } finally {
+    await server.shutdown();
+  }
+});

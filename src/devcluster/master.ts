@@ -1,23 +1,24 @@
 /**
- * The leading master: the scheduler API behind `/api/v1/scheduler` (after the
- * authentication and leadership checks of the HTTP front in `cluster.ts`) and
- * the composition of its parts. It keeps the framework lifecycle (subscribe,
- * failover timeouts, teardown), DECLINE/REVIVE/SUPPRESS/KILL/ACKNOWLEDGE/RECONCILE
- * and the timers (allocation rounds, offer timeouts); the records live in
- * `books.ts`, allocation decisions in `allocator.ts`, ACCEPT in `accept.ts`, the
- * agent lifecycle in `agents.ts`, reconciliation in `reconcile.ts`, the
+ * The leading master: the composition of its parts behind `/api/v1/scheduler`
+ * (after the authentication and leadership checks of the HTTP front in
+ * `cluster.ts`). It dispatches calls, runs the timers (allocation rounds, offer
+ * timeouts) and handles DECLINE, REVIVE, SUPPRESS, KILL, ACKNOWLEDGE and
+ * RECONCILE itself. The parts: the records in `books.ts`, request checks in
+ * `scheduler_request.ts`, the framework lifecycle in `frameworks.ts`,
+ * allocation decisions in `allocator.ts`, ACCEPT in `accept.ts`, the agent
+ * lifecycle in `agents.ts`, reconciliation in `reconcile.ts`, the
  * `/master/state` documents in `state_json.ts`.
  *
  * @module
  */
 import { type Logger, silentLogger, type Timer, type Timers } from "../runtime.ts";
 import type { Agent, MasterLink } from "./agent.ts";
-import { type Call, CallParseError, convertCall, validateCall } from "./call.ts";
 import type { Faults } from "./faults.ts";
-import { type Answer, markStreaming, type Reply } from "./http1.ts";
+import type { Answer, Reply } from "./http1.ts";
 import { makeMasterInfo } from "./master_info.ts";
 import { applyAccept } from "./accept.ts";
 import { AgentLifecycle } from "./agents.ts";
+import { FrameworkLifecycle } from "./frameworks.ts";
 import { type Allocation, allocationRound, offerJson, refuseFilter } from "./allocator.ts";
 import { MasterBooks, taskKey } from "./books.ts";
 import type {
@@ -29,14 +30,12 @@ import type {
   ReconcileBody,
 } from "./model.ts";
 import type { Recorder } from "./record.ts";
-import { acceptsJson, textResponse } from "./responses.ts";
+import { textResponse } from "./responses.ts";
+import { checkCall, checkCaller, readCall, type SchedulerRequest } from "./scheduler_request.ts";
 import { frameworksJson, type MasterView, slavesJson, stateJson, tasksJson } from "./state_json.ts";
 import { reconcileStatuses } from "./reconcile.ts";
-import { Subscription } from "./subscription.ts";
-import { frameworkProblem } from "./validation.ts";
 import type { ResourceSet } from "./resources.ts";
 import {
-  type FrameworkInfo,
   isTerminalState,
   type MasterInfo,
   type Offer,
@@ -56,6 +55,10 @@ export interface MasterOptions {
   faults: Faults;
   /** Agents from the registry that must reregister before the master knows their tasks. */
   recoveringAgents?: Iterable<string>;
+  /** Agents the registry lists as unreachable (partitioned before this master was elected). */
+  unreachableAgents?: Iterable<Agent>;
+  /** Agents the registry lists as removed. */
+  goneAgents?: Iterable<Agent>;
   /** Whether frameworks must authenticate (changes `/master/state` flags only). */
   authenticate?: boolean;
   /** Master id; a random UUID by default. */
@@ -66,15 +69,6 @@ export interface MasterOptions {
 
 /** The answer to every accepted call: no `Response` object per call. */
 const ACCEPTED: Reply = { status: 202 };
-
-/** What the scheduler endpoint reads of a request (an `Http1Request` of `http1.ts`). */
-export interface SchedulerRequest {
-  readonly method: string;
-  /** A header's value by lower-case name, or null. */
-  header(name: string): string | null;
-  /** The body as text. */
-  text(): string;
-}
 
 /** A leading master's state. */
 export class Master implements MasterLink {
@@ -89,7 +83,7 @@ export class Master implements MasterLink {
   #agents: MasterBooks["agents"];
   #offers: Map<string, OfferRecord>;
   #agentLife: AgentLifecycle;
-  #frameworkCounter = 0;
+  #frameworkLife: FrameworkLifecycle;
   #offerCounter = 0;
   #allocationTimer: Timer | null = null;
   #allocateSoonTimer: Timer | null = null;
@@ -117,6 +111,18 @@ export class Master implements MasterLink {
       hostname: this.info.hostname,
       allocateSoon: (ids) => this.#allocateSoon(ids),
     });
+    this.#frameworkLife = new FrameworkLifecycle(this.#books, {
+      masterInfo: this.info,
+      timers: this.#timers,
+      logger: this.#logger,
+      faults: opts.faults,
+      recorder: opts.recorder,
+      heartbeatIntervalSeconds: opts.heartbeatIntervalSeconds,
+      allocateSoon: () => this.#allocateSoon(),
+      closed: () => this.#closed,
+    });
+    for (const a of opts.unreachableAgents ?? []) this.#agentLife.recall(a, "unreachable");
+    for (const a of opts.goneAgents ?? []) this.#agentLife.recall(a, "gone");
     this.#allocationTimer = this.#timers.every(opts.allocationIntervalMs, () => this.allocate());
   }
 
@@ -136,88 +142,23 @@ export class Master implements MasterLink {
    * authenticated principal when authentication is on.
    */
   handleScheduler(req: SchedulerRequest, principal?: string): Answer {
-    if (req.method !== "POST") {
-      return textResponse(
-        405,
-        `405 Method Not Allowed. Expecting one of { 'POST' }, but received '${req.method}'.`,
-        { allow: "POST" },
-      );
-    }
-    const contentType = req.header("content-type");
-    if (contentType === null) {
-      return textResponse(400, "Expecting 'Content-Type' to be present");
-    }
-    if (contentType !== "application/json") {
-      // Protobuf is not implemented: answered like any unsupported type.
-      return textResponse(
-        415,
-        "Expecting 'Content-Type' of application/json or application/x-protobuf",
-      );
-    }
-    const raw = req.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch (err) {
-      return textResponse(400, `Failed to parse body into JSON: ${(err as Error).message}`);
-    }
-    let call: Call;
-    try {
-      call = convertCall(parsed);
-    } catch (err) {
-      if (err instanceof CallParseError) {
-        return textResponse(400, `Failed to convert JSON into Call protobuf: ${err.message}`);
-      }
-      throw err;
-    }
-    this.#opts.recorder?.call(raw.includes("\n") ? JSON.stringify(parsed) : raw);
-    const invalid = validateCall(call, principal);
-    if (invalid) return textResponse(400, `Failed to validate scheduler::Call: ${invalid}`);
-    if (
-      (call.type === "SUBSCRIBE" || call.type === "RECONCILE_OPERATIONS") &&
-      !acceptsJson(req.header("accept"))
-    ) {
-      return textResponse(
-        406,
-        "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
-      );
-    }
-    if (call.type === "SUBSCRIBE") {
-      if (req.header("mesos-stream-id") !== null) {
-        return textResponse(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
-      }
-      return this.#subscribe(call, principal);
-    }
+    const read = readCall(req);
+    if (read instanceof Response) return read;
+    const { call } = read;
+    this.#opts.recorder?.call(read.record);
+    const refused = checkCall(call, req, principal);
+    if (refused) return refused;
+    if (call.type === "SUBSCRIBE") return this.#frameworkLife.subscribe(call, principal);
     const fid = call.framework_id!.value;
     const fw = this.#frameworks.get(fid);
     if (!fw) return textResponse(400, "Framework cannot be found");
-    if (
-      principal !== undefined && fw.info.principal !== undefined && fw.info.principal !== principal
-    ) {
-      return textResponse(
-        400,
-        `Authenticated principal '${principal}' does not match principal '${fw.info.principal}' set in \`FrameworkInfo\``,
-      );
-    }
-    if (!fw.sub) return textResponse(403, "Framework is not subscribed");
-    const streamId = req.header("mesos-stream-id");
-    if (streamId === null) {
-      return textResponse(
-        400,
-        "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
-      );
-    }
-    if (streamId !== fw.sub.streamId) {
-      return textResponse(
-        400,
-        `The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID ${fid}`,
-      );
-    }
+    const denied = checkCaller(fw, req, principal);
+    if (denied) return denied;
     switch (call.type) {
       case "UNKNOWN":
         return textResponse(501, "501 Not Implemented.");
       case "UPDATE_FRAMEWORK":
-        return this.#updateFramework(fw, call);
+        return this.#frameworkLife.update(fw, call);
       case "TEARDOWN":
         this.removeFramework(fid);
         break;
@@ -294,188 +235,16 @@ export class Master implements MasterLink {
     return ACCEPTED;
   }
 
-  #subscribe(call: Call, principal?: string): Response {
-    const body = call.subscribe as { framework_info: FrameworkInfo; suppressed_roles?: string[] };
-    const info: FrameworkInfo = { ...body.framework_info };
-    if (principal !== undefined && info.principal === undefined) info.principal = principal;
-    const suppressed = body.suppressed_roles ?? [];
-    let fw: Framework | undefined;
-    let refusal = frameworkProblem(info, suppressed);
-    const id = info.id?.value;
-    if (!refusal && id !== undefined) {
-      if (this.#books.removedIds.has(id)) refusal = "Framework has been removed";
-      fw = this.#frameworks.get(id);
-      if (fw && fw.info.principal !== info.principal) {
-        refusal = "Changing framework's principal is not allowed.";
-      }
-    }
-    const sub = new Subscription(
-      () => this.#disconnected(sub),
-      this.#opts.faults,
-      this.#opts.recorder,
-    );
-    const response = new Response(sub.body, {
-      status: 200,
-      headers: { "content-type": "application/json", "mesos-stream-id": sub.streamId },
-    });
-    markStreaming(response, sub);
-    if (refusal) {
-      sub.send({ type: "ERROR", error: { message: refusal } });
-      sub.close();
-      return response;
-    }
-    if (fw) {
-      // Scheduler failover: the old stream gets an ERROR and closes; offers vanish silently.
-      if (fw.sub) {
-        const old = fw.sub;
-        fw.sub = null;
-        old.send({ type: "ERROR", error: { message: "Framework failed over" } });
-        old.close();
-      }
-      this.#books.removeFrameworkOffers(fw);
-      fw.failoverTimer?.cancel();
-      fw.failoverTimer = null;
-      // `user` and `checkpoint` are immutable on resubscribe: old values are kept.
-      fw.info = { ...info, user: fw.info.user, checkpoint: fw.info.checkpoint };
-      this.#books.applyInfo(fw, suppressed);
-      fw.recovered = false;
-    } else {
-      const fid = id ?? `${this.id}-${String(this.#frameworkCounter++).padStart(4, "0")}`;
-      info.id = { value: fid };
-      fw = this.#books.newFramework(fid, info, { active: true, recovered: false });
-      this.#books.applyInfo(fw, suppressed);
-      this.#frameworks.set(fid, fw);
-    }
-    fw.sub = sub;
-    sub.frameworkId = fw.id;
-    fw.active = true;
-    fw.unregisteredTime = undefined;
-    sub.send({
-      type: "SUBSCRIBED",
-      subscribed: {
-        framework_id: { value: fw.id },
-        heartbeat_interval_seconds: this.#opts.heartbeatIntervalSeconds,
-        master_info: this.info,
-      },
-    });
-    const fid = fw.id;
-    const beat = () => {
-      const f = this.#opts.faults;
-      if (!f.heartbeatsStopped && !f.heartbeatsStoppedFor.has(fid)) sub.send({ type: "HEARTBEAT" });
-    };
-    beat();
-    sub.heartbeat = this.#timers.every(this.#opts.heartbeatIntervalSeconds * 1000, beat);
-    for (const rec of this.#agents.values()) {
-      if (rec.state !== "active") continue;
-      rec.agent.updateFramework(fw.info);
-      rec.agent.resumeUpdates(fid);
-    }
-    this.#allocateSoon();
-    this.#logger.info("Framework subscribed", { framework_id: fid, name: fw.info.name });
-    return response;
-  }
-
-  #updateFramework(fw: Framework, call: Call): Response {
-    const body = call.update_framework as {
-      framework_info: FrameworkInfo;
-      suppressed_roles?: string[];
-    };
-    const info = body.framework_info;
-    const suppressed = body.suppressed_roles ?? [];
-    const problem = frameworkProblem(info, suppressed);
-    if (problem) return textResponse(400, `Supplied FrameworkInfo is not valid: ${problem}`);
-    for (const field of ["user", "checkpoint", "principal"] as const) {
-      const before = fw.info[field] ?? (field === "checkpoint" ? false : undefined);
-      const after = info[field] ?? (field === "checkpoint" ? false : undefined);
-      if (field === "principal" && after === undefined) continue;
-      if (before !== after) {
-        return textResponse(
-          400,
-          `FrameworkInfo update is not valid: Updating 'FrameworkInfo.${field}' is unsupported`,
-        );
-      }
-    }
-    const oldRoles = fw.roles;
-    fw.info = { ...info, principal: info.principal ?? fw.info.principal };
-    const wasSuppressed = fw.suppressed;
-    this.#books.applyInfo(fw, suppressed);
-    for (const oid of [...fw.offers]) {
-      const offer = this.#offers.get(oid)!;
-      if (!fw.roles.includes(offer.role)) {
-        this.#books.removeOffer(offer);
-        fw.sub?.send({ type: "RESCIND", rescind: { offer_id: { value: oid } } });
-      }
-    }
-    for (const r of wasSuppressed) {
-      if (!fw.suppressed.has(r)) fw.filters = fw.filters.filter((f) => f.role !== r);
-    }
-    if (oldRoles.join() !== fw.roles.join()) {
-      fw.filters = fw.filters.filter((f) => fw.roles.includes(f.role));
-    }
-    for (const rec of this.#agents.values()) rec.agent.updateFramework(fw.info);
-    this.#allocateSoon();
-    return new Response(null, { status: 200 });
-  }
-
-  #disconnected(sub: Subscription): void {
-    const fw = [...this.#frameworks.values()].find((f) => f.sub === sub);
-    if (!fw || this.#closed) return;
-    this.disconnectFramework(fw.id);
-  }
+  // -- frameworks (frameworks.ts) ---------------------------------------------------------------
 
   /** The framework's stream is gone: inactive, offers recovered, failover timer started. */
-  disconnectFramework(frameworkId: string, { startFailoverTimer = true } = {}): void {
-    const fw = this.#frameworks.get(frameworkId);
-    if (!fw) return;
-    const sub = fw.sub;
-    fw.sub = null;
-    sub?.close();
-    fw.active = false;
-    fw.unregisteredTime = this.#now() / 1000;
-    this.#books.removeFrameworkOffers(fw);
-    this.#logger.info("Framework disconnected", { framework_id: frameworkId });
-    if (!startFailoverTimer) return;
-    const timeoutMs = (fw.info.failover_timeout ?? 0) * 1000;
-    if (timeoutMs <= 0) {
-      this.removeFramework(frameworkId);
-      return;
-    }
-    fw.failoverTimer?.cancel();
-    fw.failoverTimer = this.#timers.after(timeoutMs, () => {
-      fw.failoverTimer = null;
-      if (!fw.sub) {
-        this.#logger.info("Framework failover timeout expired", { framework_id: frameworkId });
-        this.removeFramework(frameworkId);
-      }
-    });
+  disconnectFramework(frameworkId: string, options: { startFailoverTimer?: boolean } = {}): void {
+    this.#frameworkLife.disconnect(frameworkId, options);
   }
 
   /** Removes a framework (TEARDOWN, failover timeout, operator): tasks killed, id unusable. */
   removeFramework(frameworkId: string): void {
-    const fw = this.#frameworks.get(frameworkId);
-    if (!fw) return;
-    fw.failoverTimer?.cancel();
-    const sub = fw.sub;
-    fw.sub = null;
-    sub?.close();
-    fw.active = false;
-    this.#books.removeFrameworkOffers(fw);
-    for (const task of [...fw.tasks.values(), ...fw.unreachable.values()]) {
-      if (!isTerminalState(task.state)) task.state = "TASK_KILLED";
-      this.#books.freeTask(task);
-      this.#agents.get(task.agentId)?.tasks.delete(
-        taskKey(frameworkId, task.info.task_id.value),
-      );
-      this.#books.completeTask(fw, task);
-    }
-    fw.tasks.clear();
-    fw.unreachable.clear();
-    for (const rec of this.#agents.values()) rec.agent.shutdownFramework(frameworkId);
-    this.#frameworks.delete(frameworkId);
-    this.#books.removedIds.add(frameworkId);
-    this.#books.completedFrameworks.push(fw);
-    if (this.#books.completedFrameworks.length > 50) this.#books.completedFrameworks.shift();
-    this.#logger.info("Framework removed", { framework_id: frameworkId });
+    this.#frameworkLife.remove(frameworkId);
   }
 
   // -- offers ---------------------------------------------------------------------------------

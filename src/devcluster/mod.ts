@@ -137,7 +137,7 @@ export interface DevCluster extends AsyncDisposable {
   restartAgent(agentId: string): void;
   /** Closes a framework's subscription stream from the master's side. */
   dropStream(frameworkId: string): void;
-  /** Keeps a framework's stream open but silent (half-open), until `unstallStream`. */
+  /** Keeps a framework's stream open but silent (half-open) until `unstallStream`; a new subscription is not stalled. */
   stallStream(frameworkId: string): void;
   unstallStream(frameworkId: string): void;
   /** Writes bytes that are not valid RecordIO into a framework's stream. */
@@ -158,6 +158,11 @@ export interface DevCluster extends AsyncDisposable {
   restartMaster(options?: { memory?: boolean; recoveryMs?: number }): Promise<void>;
   /** Fails over to another master (new master id, frameworks must resubscribe). */
   failover(options?: { gapMs?: number }): Promise<void>;
+  /**
+   * Kills the leading master for good, as if its process died (server gone, registry
+   * node removed); the next master leads. Returns the killed master's URL.
+   */
+  killMaster(): Promise<string>;
   /** Runs an allocation round now. */
   allocate(): void;
   close(): Promise<void>;
@@ -353,6 +358,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     },
     restartMaster: (o) => cluster.restartMaster(o),
     failover: (o) => cluster.failover(o),
+    killMaster: () => cluster.killMaster(),
     allocate: () => cluster.master?.allocate(),
     close,
     [Symbol.asyncDispose]: close,

@@ -30,3 +30,26 @@ export function acceptsJson(accept: string | null): boolean {
   }
   return false;
 }
+
+/**
+ * Where a non-leading master sends a request (Mesos `Master::Http::redirect`): a
+ * protocol-relative URL on the leader, `//host:port`, followed by the request's
+ * target as the `master` process sees it (`/api/v1/scheduler` is
+ * `/master/api/v1/scheduler`); `/redirect` and `/master/redirect` go to the bare
+ * `//host:port`.
+ */
+export function leaderLocation(leader: { hostname: string; port: number }, target: string): string {
+  const base = `//${leader.hostname}:${leader.port}`;
+  const path = target.split("?")[0];
+  if (path === "/redirect" || path === "/master/redirect") return base;
+  const owned = path === "/master" || path.startsWith("/master/");
+  return base + (owned ? target : `/master${target}`);
+}
+
+/** A 307 to the leading master (see `leaderLocation`). */
+export function leaderRedirect(
+  leader: { hostname: string; port: number },
+  target: string,
+): Response {
+  return new Response(null, { status: 307, headers: { location: leaderLocation(leader, target) } });
+}

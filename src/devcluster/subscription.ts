@@ -14,6 +14,13 @@ import type { Event } from "./types.ts";
 
 const textEncoder = new TextEncoder();
 
+let opened = 0;
+
+/** Subscriptions opened so far in this process: the serial number of the latest. */
+export function subscriptionsOpened(): number {
+  return opened;
+}
+
 /**
  * One subscription: a RecordIO event stream. Events wait until the HTTP layer
  * takes them, either as a `DirectSink` (the masters' own HTTP/1.1 server: one
@@ -21,6 +28,8 @@ const textEncoder = new TextEncoder();
  */
 export class Subscription implements DirectBody {
   readonly streamId = crypto.randomUUID();
+  /** Opening order (see {@linkcode subscriptionsOpened}); a stall covers the ones open then. */
+  readonly serial = ++opened;
   /** Set once the framework is known; used by failure injection. */
   frameworkId = "";
   readonly body: ReadableStream<Uint8Array>;
@@ -75,10 +84,7 @@ export class Subscription implements DirectBody {
   }
 
   send(event: Event): void {
-    if (
-      this.closed || this.#endRequested ||
-      (this.frameworkId && this.#faults.stalled.has(this.frameworkId))
-    ) return;
+    if (this.closed || this.#endRequested || this.#stalled()) return;
     const json = encodeJson(event);
     this.#recorder?.event(json);
     const split = this.#faults.splitChunksBytes;
@@ -96,6 +102,13 @@ export class Subscription implements DirectBody {
     const step = split > 0 ? split : record.length;
     for (let i = 0; i < record.length; i += step) this.#pending.push(record.slice(i, i + step));
     if (!this.#draining) this.#drain();
+  }
+
+  /** Failure injection: a half-open connection of this framework, opened before the stall. */
+  #stalled(): boolean {
+    if (!this.frameworkId) return false;
+    const last = this.#faults.stalled.get(this.frameworkId);
+    return last !== undefined && this.serial <= last;
   }
 
   /**

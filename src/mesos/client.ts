@@ -206,6 +206,8 @@ export class Subscription implements AsyncDisposable {
   #decoder: RecordIODecoder;
   #lastByteAt: number;
   #watchdog = new AbortController();
+  /** Wakes the watchdog's current wait early, to measure again (SUBSCRIBED changes the rule). */
+  #rearm: AbortController | null = null;
   #ending = false;
   #resolveClosed!: (result: void | Error) => void;
   #ready: PromiseWithResolvers<void> = Promise.withResolvers();
@@ -333,6 +335,8 @@ export class Subscription implements AsyncDisposable {
           if (!this.#subscribed && event.type === "SUBSCRIBED") {
             this.#subscribed = event.subscribed;
             this.#ready.resolve();
+            // The allowed silence is now the heartbeats' rule, not the SUBSCRIBED deadline.
+            this.#rearm?.abort();
           }
           // A sink sees only events of an established subscription (a refusal's ERROR
           // rejects `subscribe()` instead).
@@ -375,10 +379,15 @@ export class Subscription implements AsyncDisposable {
           );
           return;
         }
-        await this.#clock.sleep(wait, signal);
+        const rearm = this.#rearm = new AbortController();
+        try {
+          await this.#clock.sleep(wait, AbortSignal.any([signal, rearm.signal]));
+        } catch {
+          // Re-armed: measure again (or the loop ends, when the subscription did).
+        }
       }
-    } catch {
-      // Aborted: the subscription ended.
+    } finally {
+      this.#rearm = null;
     }
   }
 

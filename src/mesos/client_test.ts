@@ -330,6 +330,25 @@ Deno.test("Subscription heartbeat watchdog drops a silent stream after the misse
   await stream.done; // the client hung up
 });
 
+Deno.test("Subscription heartbeat watchdog: a short heartbeat interval applies from SUBSCRIBED on, not after the SUBSCRIBE deadline", async () => {
+  const clock = new FakeClock();
+  await using master = startFakeMaster({ heartbeatIntervalSeconds: 1 });
+  await using client = new MesosClient({ master: master.url, clock });
+  const sub = await client.subscribe(subscribe(INFO), { missedHeartbeats: 5, timeoutMs: 30_000 });
+  const stream = await master.stream(0);
+  const it = sub.events[Symbol.asyncIterator]();
+  await it.next(); // SUBSCRIBED
+  await it.next(); // HEARTBEAT
+  await clock.tick(4_000);
+  assert.deepEqual(sub.isClosed, false);
+  await clock.tick(1_000); // 5 × 1 s of silence, long before the 30 s SUBSCRIBE deadline
+  assert.deepEqual(sub.isClosed, true, "the silent stream was not dropped");
+  const closed = await sub.closed;
+  assert.ok(closed instanceof SubscriptionLostError);
+  assert.deepEqual(closed.reason, "heartbeat_timeout");
+  await stream.done;
+});
+
 Deno.test("MesosClient.call() times out a call the master never answers", async () => {
   const clock = new FakeClock();
   await using master = startFakeMaster();

@@ -23,6 +23,7 @@ export {
   agentUrlOf,
   createSandboxReader,
   DEFAULT_SANDBOX_TIMEOUT_MS,
+  fetchAgentState,
   findSandboxDirectory,
   type FindSandboxOptions,
   MAX_SANDBOX_RANGE_BYTES,

@@ -190,20 +190,18 @@ export function sandboxDirectoryIn(
 }
 
 /**
- * Looks up a task's sandbox (executor directory) in the agent's `/state`
- * (`/slave(1)/state` on agents that only serve the libprocess path).
- * Throws `AgentUnavailableError` / `AgentResponseError` when the agent fails.
+ * An agent's `/state` document (`/slave(1)/state` on agents that only serve the
+ * libprocess path). Throws `AgentUnavailableError` / `AgentResponseError` when the
+ * agent fails.
  */
-export async function findSandboxDirectory(
+export async function fetchAgentState(
   agentUrl: string,
-  frameworkId: string,
-  mesosTaskId: string,
   {
     fetch: fetchFn = fetch,
     timeoutMs = DEFAULT_SANDBOX_TIMEOUT_MS,
     timers = systemTimers,
   }: FindSandboxOptions = {},
-): Promise<string | null> {
+): Promise<unknown> {
   const base = agentUrl.replace(/\/+$/, "");
   const state =
     await get(fetchFn, timers, `${base}/state`, timeoutMs, (res) => jsonOrNull(res, "/state")) ??
@@ -215,7 +213,20 @@ export async function findSandboxDirectory(
         (res) => jsonOrNull(res, "/state"),
       );
   if (state === null) throw new AgentResponseError("/state answered 404", 404);
-  return sandboxDirectoryIn(state, frameworkId, mesosTaskId);
+  return state;
+}
+
+/**
+ * Looks up a task's sandbox (executor directory) in the agent's `/state`
+ * (see {@linkcode fetchAgentState}, which throws when the agent fails).
+ */
+export async function findSandboxDirectory(
+  agentUrl: string,
+  frameworkId: string,
+  mesosTaskId: string,
+  options: FindSandboxOptions = {},
+): Promise<string | null> {
+  return sandboxDirectoryIn(await fetchAgentState(agentUrl, options), frameworkId, mesosTaskId);
 }
 
 function noContent(): Response {

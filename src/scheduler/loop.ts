@@ -34,7 +34,7 @@ import {
   type TaskStatus,
 } from "../mesos/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import { agentUrlOf, findSandboxDirectory } from "../sandbox/mod.ts";
+import { agentUrlOf } from "../sandbox/mod.ts";
 import { type Clock, type LogFields, type Logger, type Timer, Timers } from "../runtime.ts";
 import { NotFoundError, type TaskStore } from "../store/mod.ts";
 import { currentState, isTerminal, type TaskRecord, wasRunning } from "../task/mod.ts";
@@ -47,6 +47,7 @@ import { countEffects, notifyEffects, notifyTask, type StateListener } from "./n
 import { DEFAULT_QUEUE_WINDOW } from "./queue.ts";
 import { type LaunchContext, SchedulerState } from "./state.ts";
 import { stagePlacements } from "./stage.ts";
+import { type LookupTask, SandboxLookups } from "./sandbox_lookup.ts";
 import { readTurns } from "./turns.ts";
 import { planUpdates, publicIdOf, type UpdateEffect } from "./update.ts";
 
@@ -60,9 +61,12 @@ export const KILL_RESEND_MS = 5_000;
 /** First wait before re-sending an unanswered explicit reconciliation; doubles up to the cap. */
 export const RECONCILE_INITIAL_MS = 1_000;
 export const RECONCILE_MAX_MS = 60_000;
-/** Sandbox directory lookups in flight at most, and how long each may take. */
-export const MAX_SANDBOX_LOOKUPS = 8;
+/** How long a sandbox lookup's `/state` request may take. */
 export const SANDBOX_LOOKUP_TIMEOUT_MS = 2_000;
+/** Least time between two `/state` fetches of one agent for sandbox lookups. */
+export const SANDBOX_LOOKUP_INTERVAL_MS = 1_000;
+/** Tasks waiting for a sandbox lookup per agent at most. */
+export const SANDBOX_LOOKUP_MAX_WAITING = 1_000;
 /** Tasks launching at once above which sandbox directories are not looked up. */
 export const SANDBOX_LOOKUP_MAX_LAUNCHING = 50;
 /** Queued tasks read before subscribing; the rest of the window follows with the first offers. */
@@ -88,6 +92,11 @@ export const DEFAULT_MAX_PLACED = 5_000;
 export const MAX_EVENTS_WAITING = 10_000;
 /** Status updates whose write is in flight at most: beyond, the next turn waits. */
 export const MAX_UPDATES_IN_FLIGHT = 10_000;
+/**
+ * How long `close()` waits for launches and status updates under way before it closes
+ * the stream anyway (a master that stopped answering is not waited for).
+ */
+export const CLOSE_DRAIN_MS = 3_000;
 
 /** What the scheduler needs of a Mesos driver: a fake in tests, `startDriver` otherwise. */
 export interface SchedulerDriver {
@@ -449,7 +458,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       }
       setQueueGauge();
       // Stopped at the limit: the untried tasks are not delayed, they wait for room.
-      const delayed = result.limited ? result.misfits : result.unplaced.length;
+      const delayed = result.unplaced.length;
       if (delayed > 0) metrics.tasksDelayed.inc({}, delayed);
       if (result.limited) roomWanted = true;
       const unused = candidates.filter((o) => offers.has(o.id.value));
@@ -476,6 +485,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     roomWanted = false;
     if (offers.size > 0) inTurn("match offers", matchRound);
   };
+
+  /** ACCEPT calls sent and not yet answered. */
+  const acceptsInFlight = new Set<Promise<unknown>>();
 
   /** Offers whose tasks wait to be staged, and how many are being staged now. */
   const staging: { offer: Offer; list: Placement[]; ctx: LaunchContext; done: () => void }[] = [];
@@ -556,8 +568,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     }
     for (const p of staged) placed.set(p.task.id, p.task);
     // Not awaited: ordered calls leave in order anyway, and a kill of one of these
-    // tasks (which waits for this function) is sent after this ACCEPT.
-    void send(acceptCall(offer, staged, refuse), "ACCEPT").then((ok) => {
+    // tasks (which waits for this function) is sent after this ACCEPT. `close()` waits
+    // for it: its tasks are TASK_STAGING in the store.
+    const accepted = send(acceptCall(offer, staged, refuse), "ACCEPT").then((ok) => {
       if (ok) return metrics.tasksLaunched.inc({}, staged.length);
       // Whether the master got it is unknown: ask it, never launch twice.
       for (const p of staged) {
@@ -573,6 +586,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         });
       }
     });
+    acceptsInFlight.add(accepted);
+    void accepted.finally(() => acceptsInFlight.delete(accepted));
     for (const p of staged) {
       metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
       logger.info("Launching task", {
@@ -728,40 +743,45 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     if (e.state === "TASK_RUNNING" && !task.sandbox_path) lookUpSandbox(task);
   };
 
+  /** Stores a sandbox directory found, unless the task moved on meanwhile. */
+  const storeSandbox = (task: LookupTask, dir: string) => {
+    if (state.closed) return;
+    chains.run(task.id, async () => {
+      const current = await store.getTask(task.id);
+      if (!current || current.mesos_task_id !== task.mesos_task_id || current.sandbox_path) {
+        return;
+      }
+      await store.updateTask({ ...current, sandbox_path: dir });
+    }).catch((e) =>
+      logger.debug("Cannot store the sandbox directory", {
+        task_id: task.id,
+        error: (e as Error).message,
+      })
+    );
+  };
+
+  const sandboxLookups = new SandboxLookups({
+    timers,
+    fetch: options.fetch,
+    timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
+    minIntervalMs: SANDBOX_LOOKUP_INTERVAL_MS,
+    maxWaiting: SANDBOX_LOOKUP_MAX_WAITING,
+    found: storeSandbox,
+    failed: (agent, e) =>
+      logger.debug("Cannot find sandbox directories", { agent, error: e.message }),
+  });
+
   /**
    * Stores the executor directory from the agent's `/state` (a command task's status
-   * carries none), in the background and a few at a time: the sandbox reader finds it
-   * on its own when this is skipped.
+   * carries none), in the background, one `/state` per agent per interval for every task
+   * started there meanwhile: the sandbox reader finds it on its own when this is skipped.
    */
-  let sandboxLookups = 0;
   const lookUpSandbox = (task: TaskRecord) => {
     const agentUrl = agentUrlOf(task);
     // Under a burst of launches, skip: an agent's /state is large, and the sandbox
     // reader finds the directory itself when a log is asked for.
-    if (
-      !agentUrl || sandboxLookups >= MAX_SANDBOX_LOOKUPS ||
-      placed.size > SANDBOX_LOOKUP_MAX_LAUNCHING || state.closed
-    ) return;
-    sandboxLookups++;
-    findSandboxDirectory(agentUrl, task.framework_id, task.mesos_task_id, {
-      fetch: options.fetch,
-      timeoutMs: SANDBOX_LOOKUP_TIMEOUT_MS,
-      timers,
-    }).then((dir) => {
-      if (!dir || state.closed) return;
-      return chains.run(task.id, async () => {
-        const current = await store.getTask(task.id);
-        if (!current || current.mesos_task_id !== task.mesos_task_id || current.sandbox_path) {
-          return;
-        }
-        await store.updateTask({ ...current, sandbox_path: dir });
-      });
-    }).catch((e) =>
-      logger.debug("Cannot find the sandbox directory", {
-        task_id: task.id,
-        error: (e as Error).message,
-      })
-    ).finally(() => sandboxLookups--);
+    if (!agentUrl || placed.size > SANDBOX_LOOKUP_MAX_LAUNCHING || state.closed) return;
+    sandboxLookups.request(agentUrl, task);
   };
 
   // ---- one turn: the events that arrived together
@@ -937,8 +957,21 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     state.closed = true;
     stopping.abort();
     periodic?.cancel();
+    sandboxLookups.close();
     timers.close();
     await ready.catch(() => {});
+    // Launches and updates under way finish first, on the open stream: a task staged in
+    // the store whose ACCEPT the close cut off would come back after a restart as
+    // TASK_GONE (reconciliation) and cost a retry. Nothing new starts (`state.closed`).
+    const drain = new AbortController();
+    await Promise.race([
+      (async () => {
+        await chains.all();
+        await Promise.all(acceptsInFlight);
+      })(),
+      clock.sleep(CLOSE_DRAIN_MS, drain.signal).catch(() => {}),
+    ]);
+    drain.abort();
     // Close the stream without TEARDOWN: running tasks keep running (D7).
     await driver?.close();
     await loop;

@@ -7,6 +7,7 @@ import { currentState, type TaskRecord, type TaskState } from "../task/mod.ts";
 import { FakeDriver, type SentCall, status } from "./_fake_driver.ts";
 import { offer, task } from "./_testdata.ts";
 import {
+  CLOSE_DRAIN_MS,
   OFFER_HOLD_MS,
   RESUBSCRIBE_DELAY_MS,
   type Scheduler,
@@ -526,4 +527,61 @@ Deno.test("scheduler: at most maxPlaced tasks placed and not running; offers hel
   assert.deepEqual(launchedIds(d.sent("ACCEPT")), tasks.map((t) => t.id));
   assert.equal(d.sent("DECLINE").length, 0);
   for (const t of tasks.slice(5)) assert.equal(await stateOf(h.store, t.id), "TASK_STAGING");
+});
+
+/** Holds the driver's ACCEPT answers until released; notes when the stream closes. */
+function holdAccepts(d: FakeDriver) {
+  const answer = Promise.withResolvers<void>();
+  const order: string[] = [];
+  const call = d.call.bind(d);
+  d.call = (c, o) =>
+    c.type === "ACCEPT"
+      ? call(c, o).then(() => answer.promise).then(() => void order.push("ACCEPT answered"))
+      : call(c, o);
+  const close = d.close.bind(d);
+  d.close = () => {
+    order.push("stream closed");
+    return close();
+  };
+  return { order, release: () => answer.resolve() };
+}
+
+Deno.test("scheduler: close() lets an ACCEPT under way finish before it closes the stream", async () => {
+  const h = await harness();
+  const t = await h.submit();
+  const d = h.driver();
+  d.subscribed();
+  await settle();
+  const held = holdAccepts(d);
+  d.offers(offer());
+  await settle();
+  assert.deepEqual(launchedIds(d.sent("ACCEPT")), [t.id]);
+  const closing = h.scheduler.close();
+  await settle();
+  assert.deepEqual(held.order, [], "the stream stays open while the ACCEPT is unanswered");
+  held.release();
+  await closing;
+  assert.deepEqual(held.order, ["ACCEPT answered", "stream closed"]);
+  assert.equal(await stateOf(h.store, t.id), "TASK_STAGING");
+});
+
+Deno.test("scheduler: close() waits for an unanswered ACCEPT at most CLOSE_DRAIN_MS", async () => {
+  const h = await harness();
+  await h.submit();
+  const d = h.driver();
+  d.subscribed();
+  await settle();
+  const held = holdAccepts(d);
+  d.offers(offer());
+  await settle();
+  let closed = false;
+  const closing = h.scheduler.close().then(() => closed = true);
+  await settle();
+  await h.clock.tick(CLOSE_DRAIN_MS - 1);
+  await settle();
+  assert.equal(closed, false);
+  await h.clock.tick(1);
+  await closing;
+  assert.deepEqual(held.order, ["stream closed"]);
+  held.release();
 });

@@ -32,12 +32,13 @@ export interface MatchResult {
   placements: Placement[];
   /** Offers that received no task, to decline. */
   unused: Offer[];
-  /** Queued tasks that fit no offer this round (they keep their place in the queue). */
+  /**
+   * Queued tasks tried this round that fit no offer (they keep their place in the queue);
+   * tasks after the last placement with every offer full, or past `limit`, are not tried.
+   */
   unplaced: TaskRecord[];
-  /** Whether placing stopped at `limit` (the tasks after it were not tried). */
+  /** Whether placing stopped at `limit` (tasks after it were not tried). */
   limited: boolean;
-  /** Tasks tried that fit no offer (the rest of `unplaced` were not tried). */
-  misfits: number;
 }
 
 export interface MatchOptions {
@@ -47,7 +48,7 @@ export interface MatchOptions {
   now?: number;
   /** Whether tasks in `HOST` network mode still get host ports (and `PORT*`). */
   portsInHostMode?: boolean;
-  /** Places at most this many tasks; the rest count as unplaced. */
+  /** Places at most this many tasks; the rest are not tried. */
   limit?: number;
 }
 
@@ -254,47 +255,64 @@ function shapeOf(task: TaskRecord, defaultRole: string, portsInHostMode: boolean
 
 /**
  * Places queued tasks (in queue order) into offers, first fit, several tasks per
- * offer. A task that fits nowhere does not stop the tasks behind it (fixing D14).
+ * offer. A task that fits nowhere does not stop the tasks behind it (fixing D14). The
+ * queue is read only as far as needed: not past the limit, nor once every offer is full;
+ * an offer's pool is built when the first task looks at it.
  */
 export function matchOffers(
   offers: readonly Offer[],
-  queue: readonly TaskRecord[],
+  queue: Iterable<TaskRecord>,
   { defaultRole = "*", now = Date.now(), portsInHostMode = true, limit = Infinity }: MatchOptions =
     {},
 ): MatchResult {
-  const pools = offers.filter((o) => !inMaintenance(o, now)).map((o) => new OfferPool(o));
+  const waiting = offers.filter((o) => !inMaintenance(o, now));
+  let built = 0;
   const placements: Placement[] = [];
   const unplaced: TaskRecord[] = [];
   // A shape that fit nowhere this round will not fit later in the round either.
   const failedShapes = new Set<string>();
-  let open = pools;
-  let i = 0;
-  for (; i < queue.length && open.length > 0 && placements.length < limit; i++) {
-    const task = queue[i];
-    const { d, key } = shapeOf(task, defaultRole, portsInHostMode);
-    if (failedShapes.has(key)) {
-      unplaced.push(task);
-      continue;
+  /** Pools built so far and not full, in offer order; offers after them are untouched. */
+  let open: OfferPool[] = [];
+  const fitting = (d: Demand): OfferPool | undefined => {
+    const fits = (p: OfferPool) =>
+      p.fits(d) && satisfiesConstraints(p.offer.attributes, d.constraints);
+    const found = open.find(fits);
+    if (found) return found;
+    while (built < waiting.length) {
+      const pool = new OfferPool(waiting[built++]);
+      open.push(pool);
+      if (fits(pool)) return pool;
     }
-    const pool = open.find((p) =>
-      p.fits(d) && satisfiesConstraints(p.offer.attributes, d.constraints)
-    );
-    if (!pool) {
-      failedShapes.add(key);
-      unplaced.push(task);
-      continue;
-    }
-    const { resources, hostPorts } = pool.take(d);
-    placements.push({ task, offer: pool.offer, resources, hostPorts });
-    // Drop offers too small for anything from the pool of candidates.
-    if (pool.available("cpus", d.role) < 0.01 || pool.available("mem", d.role) < 1) {
-      open = open.filter((p) => p !== pool);
+    return undefined;
+  };
+  if (limit > 0 && waiting.length > 0) {
+    for (const task of queue) {
+      const { d, key } = shapeOf(task, defaultRole, portsInHostMode);
+      if (failedShapes.has(key)) {
+        unplaced.push(task);
+        continue;
+      }
+      const pool = fitting(d);
+      if (!pool) {
+        failedShapes.add(key);
+        unplaced.push(task);
+        continue;
+      }
+      const { resources, hostPorts } = pool.take(d);
+      placements.push({ task, offer: pool.offer, resources, hostPorts });
+      // Drop offers too small for anything from the pool of candidates.
+      if (pool.available("cpus", d.role) < 0.01 || pool.available("mem", d.role) < 1) {
+        open = open.filter((p) => p !== pool);
+        if (open.length === 0 && built === waiting.length) break; // every offer is full
+      }
+      if (placements.length >= limit) break;
     }
   }
-  const misfits = unplaced.length;
-  const limited = placements.length >= limit && i < queue.length;
-  // No offer left (or the limit reached): the rest of the queue is not looked at.
-  for (; i < queue.length; i++) unplaced.push(queue[i]);
   const used = new Set(placements.map((p) => p.offer));
-  return { placements, unused: offers.filter((o) => !used.has(o)), unplaced, limited, misfits };
+  return {
+    placements,
+    unused: offers.filter((o) => !used.has(o)),
+    unplaced,
+    limited: placements.length >= limit,
+  };
 }

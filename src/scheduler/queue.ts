@@ -13,6 +13,8 @@ export const DEFAULT_QUEUE_WINDOW = 10_000;
 
 interface Entry {
   task: TaskRecord;
+  /** Removed: skipped until compaction drops it (a task added again has a new entry). */
+  gone: boolean;
 }
 
 /** Options of {@linkcode TaskQueue}. */
@@ -33,6 +35,8 @@ export class TaskQueue {
    * again has a new entry).
    */
   #order: Entry[] = [];
+  /** Entries of `#order` before this index are all gone (placements remove from the head). */
+  #start = 0;
   #index = new Map<string, Entry>();
   #total = 0;
   /** The window holds every queued task (nothing more in the store). */
@@ -42,7 +46,9 @@ export class TaskQueue {
   /** Tasks added while a page was being read: applied after it. */
   #arrivals: TaskRecord[] | null = null;
   #wake: { at: number; next: number } | null = null;
+  /** The least cpus and mem held, and how many held tasks need exactly that much. */
   #smallest: { cpus: number; mem: number } | null = null;
+  #atSmallest = { cpus: 0, mem: 0 };
 
   constructor({ window = DEFAULT_QUEUE_WINDOW }: TaskQueueOptions = {}) {
     if (!(window > 0)) throw new RangeError(`Cannot hold a queue window of ${window} tasks`);
@@ -111,24 +117,39 @@ export class TaskQueue {
   /** The task left the queue (placed or killed). Returns whether it was held. */
   remove(id: string): boolean {
     this.#total = Math.max(0, this.#total - 1);
-    if (!this.#index.delete(id)) return false;
-    this.#changed();
+    const entry = this.#index.get(id);
+    if (!entry) return false;
+    this.#index.delete(id);
+    entry.gone = true;
+    // Not recomputed over the window after every placement: what `nextNotBefore`
+    // remembers stays a safe bound, and `smallestDemand` only changes when the last task
+    // needing that little leaves.
+    const least = this.#smallest;
+    const at = this.#atSmallest;
+    if (least && entry.task.cpu === least.cpus && --at.cpus === 0) this.#smallest = null;
+    if (least && entry.task.mem === least.mem && --at.mem === 0) this.#smallest = null;
     if (this.#order.length > 64 && this.#order.length > 2 * this.#index.size) this.#compact();
     return true;
   }
 
-  /** Held tasks that may launch at `now` (back-off over), in queue order. */
-  eligible(now: number): TaskRecord[] {
-    const out: TaskRecord[] = [];
-    for (const e of this.#order) {
-      if (e.task.not_before <= now && this.#index.get(e.task.id) === e) out.push(e.task);
+  /**
+   * Held tasks that may launch at `now` (back-off over), in queue order, read lazily: a
+   * round that stops early (offers full, or the placed limit) does not walk the window.
+   * Not to be iterated across a change of the queue.
+   */
+  *eligible(now: number): Generator<TaskRecord> {
+    const order = this.#order;
+    while (this.#start < order.length && order[this.#start].gone) this.#start++;
+    for (let i = this.#start; i < order.length; i++) {
+      const e = order[i];
+      if (!e.gone && e.task.not_before <= now) yield e.task;
     }
-    return out;
   }
 
   /**
    * The earliest `not_before` after `now` among held tasks, or `Infinity`. Remembered
-   * until the window changes, so a round does not walk the window for it.
+   * until a task is added, so a round does not walk the window for it; after a removal it
+   * may be earlier than the truth (a wake-up with nothing due is harmless).
    */
   nextNotBefore(now: number): number {
     const w = this.#wake;
@@ -144,16 +165,22 @@ export class TaskQueue {
 
   /**
    * The least cpus and mem any held task needs: an offer with less fits none of them, so
-   * a round can decline it without matching. Remembered until the window changes.
+   * a round can decline it without matching. Remembered until a task is added or the last
+   * one needing that little leaves.
    */
   smallestDemand(): { cpus: number; mem: number } {
     if (this.#smallest) return this.#smallest;
     let cpus = Infinity;
     let mem = Infinity;
+    let atCpus = 0;
+    let atMem = 0;
     for (const { task } of this.#index.values()) {
-      if (task.cpu < cpus) cpus = task.cpu;
-      if (task.mem < mem) mem = task.mem;
+      if (task.cpu < cpus) [cpus, atCpus] = [task.cpu, 0];
+      if (task.cpu === cpus) atCpus++;
+      if (task.mem < mem) [mem, atMem] = [task.mem, 0];
+      if (task.mem === mem) atMem++;
     }
+    this.#atSmallest = { cpus: atCpus, mem: atMem };
     return this.#smallest = { cpus, mem };
   }
 
@@ -215,7 +242,7 @@ export class TaskQueue {
   #last(): TaskRecord | undefined {
     for (let i = this.#order.length - 1; i >= 0; i--) {
       const e = this.#order[i];
-      if (this.#index.get(e.task.id) === e) return e.task;
+      if (!e.gone) return e.task;
     }
     return undefined;
   }
@@ -227,7 +254,7 @@ export class TaskQueue {
 
   #insert(task: TaskRecord): void {
     this.#changed();
-    const entry = { task };
+    const entry = { task, gone: false };
     this.#index.set(task.id, entry);
     const order = this.#order;
     if (order.length === 0 || order[order.length - 1].task.seq <= task.seq) {
@@ -242,9 +269,11 @@ export class TaskQueue {
       else hi = mid;
     }
     order.splice(lo, 0, entry);
+    if (lo < this.#start) this.#start = lo;
   }
 
   #compact(): void {
-    this.#order = this.#order.filter((e) => this.#index.get(e.task.id) === e);
+    this.#order = this.#order.filter((e) => !e.gone);
+    this.#start = 0;
   }
 }

@@ -9,8 +9,10 @@
 import type { TaskStatus } from "../mesos/mod.ts";
 import { sandboxFromStatusData } from "../sandbox/mod.ts";
 import {
+  applyDroppedLaunch,
   applyMesosState,
   currentState,
+  isDroppedLaunch,
   isTaskState,
   type TaskRecord,
   type TaskState,
@@ -117,7 +119,9 @@ export function planUpdates(
       effects.push({ kind: "ignored", status, reason: "stale" });
       continue;
     }
-    const t = applyMesosState(task, status.state, timeSec);
+    const t = isDroppedLaunch(task, status.state)
+      ? applyDroppedLaunch(task, timeSec)
+      : applyMesosState(task, status.state, timeSec);
     if (!t.changed) {
       effects.push({ kind: "ignored", status, reason: "unchanged" });
       continue;

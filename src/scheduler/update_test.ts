@@ -77,3 +77,26 @@ Deno.test("planUpdates() queues a failure before running again, with a new id an
   const e = plan.effects[0];
   assert.ok(e.kind === "changed" && e.retried && !e.terminal);
 });
+
+Deno.test("planUpdates() queues a dropped launch again without spending a retry; a dropped kill ends", () => {
+  const t = staged({ max_retries: 0 });
+  const plan = planUpdates([st(t.id, "TASK_DROPPED")], new Map([[t.id, t]]), { now: 10_000 });
+  const after = plan.writes.get(t.id)!;
+  assert.deepEqual(after.status.map((s) => s.status), [
+    "TASK_QUEUED",
+    "TASK_STAGING",
+    "TASK_DROPPED",
+    "TASK_QUEUED",
+  ]);
+  assert.equal(after.retry, 0);
+  assert.equal(after.mesos_task_id, t.id);
+  assert.equal(after.not_before, 10_000 + retryDelayMs(0));
+  const e = plan.effects[0];
+  assert.ok(e.kind === "changed" && e.retried && !e.terminal);
+  // A kill requested while it was staging: the drop ends it.
+  const killing = { ...t, status: [...t.status, { time: 2, status: "TASK_TERMINATING" as const }] };
+  const ended = planUpdates([st(t.id, "TASK_DROPPED")], new Map([[t.id, killing]]), { now: 0 });
+  assert.equal(ended.writes.get(t.id)!.status.at(-1)!.status, "TASK_DROPPED");
+  const k = ended.effects[0];
+  assert.ok(k.kind === "changed" && k.terminal && !k.retried);
+});

@@ -11,9 +11,13 @@ const PORT_NUMBER = z.number({ error: "must be a number" }).int("must be an inte
   "must be 0-65535",
 ).max(65535, "must be 0-65535");
 
+// Absent or `null` optional values become `null` through `.nullable().default(null)`, not
+// `.nullish().transform()`: a default answers an absent key without running its schema,
+// where a transform is a pipe that runs for every key of every body (measured, zod 4.6:
+// the example body parsed in 2.5 µs with ten such pipes, see docs/benchmarks.md).
 const stringMap = z.record(z.string(), z.string({ error: "must be a string" }), {
   error: "must be an object of strings",
-}).nullish();
+}).nullable().default(null);
 
 /** A bind mount; always read-write, as in the original. */
 export const VolumeSchema = z.object({
@@ -66,23 +70,23 @@ const callbackUri = z.string().default("").refine((s) => {
 
 /** Arrays accept `null` (unset) and drop `null` elements (the original UI sends a leading one). */
 function list<T extends z.ZodType>(item: T) {
-  return z.array(item.nullable()).nullish().transform((a) =>
-    a == null ? null : a.filter((x): x is NonNullable<typeof x> => x !== null)
-  );
+  return z.array(item.nullable()).transform((a) =>
+    a.filter((x): x is NonNullable<typeof x> => x !== null)
+  ).nullable().default(null);
 }
 
 /** Fields shared by v1 and v0, with their new-implementation additions. */
 const common = {
   command: z.string().default(""),
-  args: z.array(z.string()).nullish().transform((a) => a ?? null),
+  args: z.array(z.string()).nullable().default(null),
   volumes: list(VolumeSchema),
   ports: list(PortSchema),
   name: z.string().default(""),
   network: z.enum(NETWORKS, { error: "must be one of HOST, BRIDGE, NONE, USER" }).default(""),
   dns: z.string().default(""),
-  env: stringMap.transform((m) => m ?? null),
-  masked_env: stringMap.transform((m) => m ?? null),
-  labels: stringMap.transform((m) => m ?? null),
+  env: stringMap,
+  masked_env: stringMap,
+  labels: stringMap,
   callback_uri: callbackUri,
   fetch: list(FetchSchema),
   force_pull_image: z.boolean().default(false),
@@ -121,7 +125,7 @@ export const TaskRequestV1Schema = z.object({
   cpu: positive("CPUs"),
   mem: positive("MiB"),
   image,
-  volumes_from: z.array(z.string()).nullish().transform((a) => a ?? null),
+  volumes_from: z.array(z.string()).nullable().default(null),
   agent_constraints: list(ConstraintSchema),
   ...common,
 });
@@ -132,7 +136,7 @@ export const TaskRequestV0Schema = z.object({
   task_mem: positive("MiB"),
   docker_image: image,
   slave_constraints: list(ConstraintSchema),
-  uris: z.array(z.string().min(1, "must not be empty")).nullish().transform((a) => a ?? null),
+  uris: z.array(z.string().min(1, "must not be empty")).nullable().default(null),
   ...common,
 });
 

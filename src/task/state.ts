@@ -170,6 +170,29 @@ export function applyMesosState<T extends Lifecycle>(
   return { task: { ...task, status }, changed, terminal: true, retried: false };
 }
 
+/**
+ * Whether a `TASK_DROPPED` update sends the task back to the queue without spending a
+ * retry: Mesos drops a launch it refused before any agent saw it (its offer was rescinded
+ * on the way, its agent went away meanwhile), so nothing ran and the next offer may take it.
+ * Only a task still `TASK_STAGING` qualifies; a kill pending meanwhile ends it instead.
+ */
+export function isDroppedLaunch(task: { status: StatusEntry[] }, state: TaskState): boolean {
+  return state === "TASK_DROPPED" && currentState(task) === "TASK_STAGING";
+}
+
+/**
+ * A launch Mesos dropped ({@linkcode isDroppedLaunch}): `TASK_DROPPED` then `TASK_QUEUED`
+ * in the history, the same attempt (`retry` unchanged) queued again.
+ */
+export function applyDroppedLaunch<T extends Lifecycle>(task: T, timeSec: number): Transition<T> {
+  const status = appendStatus(
+    appendStatus(task.status, "TASK_DROPPED", timeSec),
+    "TASK_QUEUED",
+    timeSec,
+  );
+  return { task: { ...task, status }, changed: true, terminal: false, retried: true };
+}
+
 /** Why a kill was refused. */
 export type KillRefusal = "terminal";
 
