@@ -107,6 +107,17 @@ zkSuite(
     );
     const page = await request(`${b.url}/`, { headers: { accept: "text/html" } });
     assert.equal(page.status, 200);
+    // Kill and delete through the follower: forwarded, and seen there at once.
+    const long = await postJson(b.url, "/api/v1/task", small("sleep 60"));
+    const longId = long.body as string;
+    await waitForState(b.url, longId, "TASK_RUNNING");
+    const kill = await request(`${b.url}/api/v1/task/${longId}/kill`, { method: "POST" });
+    assert.equal(kill.status, 202, kill.text);
+    await waitForState(b.url, longId, "TASK_KILLED");
+    const del = await request(`${b.url}/api/v1/task/${longId}`, { method: "DELETE" });
+    assert.equal(del.status, 202, del.text);
+    assert.equal((await request(`${b.url}/api/v1/task/${longId}`)).status, 404);
+    assert.equal((await request(`${a.url}/api/v1/task/${longId}`)).status, 404);
 
     // A stream of submissions to both instances, four at a time.
     const accepted: string[] = [];

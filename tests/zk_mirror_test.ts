@@ -12,7 +12,9 @@ import {
   openZkStore,
   StoreUnavailableError,
 } from "../src/store/mod.ts";
+import { PING_TIMEOUT_MS } from "../src/store/zk.ts";
 import type { TaskRecord, TaskState } from "../src/task/mod.ts";
+import { connectZk } from "../src/zk/mod.ts";
 import { waitFor } from "./_e2e.ts";
 import { zkSuite } from "./_zookeeper.ts";
 
@@ -71,6 +73,35 @@ zkSuite("ZooKeeper store mirror (HA followers)", async (zk, t) => {
     }
   });
 
+  await t.step("opened before any writer, it follows the first one", async () => {
+    const url = zk.url("/early/eremetic");
+    await using mirror = await openZkMirror(url);
+    await using writer = await openZkStore(url);
+    const { task } = await writer.createTask(sampleTask());
+    await waitFor("the mirror to list the task", async () => {
+      return (await mirror.listTasks({ states: null })).tasks.length === 1;
+    });
+    assert.deepEqual((await mirror.listTasks()).tasks, [task]);
+  });
+
+  await t.step("lookups of unknown ids share their syncs", async () => {
+    let syncs = 0;
+    await using mirror = await openZkMirror(zk.url("/syncs/eremetic"), {
+      connect: async (url, options) => {
+        const client = await connectZk(url, options);
+        const sync = client.sync.bind(client);
+        client.sync = (path) => (syncs++, sync(path));
+        return client;
+      },
+    });
+    const found = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => mirror.getTask(`eremetic-task.unknown-${i}`)),
+    );
+    assert.ok(found.every((x) => x === null));
+    // The first starts one; all who came while it was in flight share the next.
+    assert.equal(syncs, 2);
+  });
+
   await t.step("refuses every write: only the leader writes", async () => {
     await using mirror = await openZkMirror(zk.url("/readonly/eremetic"));
     const refused = (e: unknown) => e instanceof StoreUnavailableError;
@@ -102,6 +133,20 @@ zkSuite("ZooKeeper store mirror (HA followers)", async (zk, t) => {
     });
     assert.ok(!seen.includes("TASK_LOST"), `seen: ${seen.join(", ")}`);
     assert.ok(!(await mirror.getTask(task.id))!.status.some((s) => s.status === "TASK_LOST"));
+  });
+
+  await t.step("ping() gives up within its timeout while ZooKeeper is frozen", async () => {
+    await using mirror = await openZkMirror(zk.url("/frozen/eremetic"));
+    await mirror.ping();
+    const frozen = zk.pause(PING_TIMEOUT_MS + 2000);
+    // The stop signal takes effect when the server's threads next run: let it.
+    await new Promise((r) => setTimeout(r, 300));
+    const started = performance.now();
+    await assert.rejects(() => mirror.ping(), StoreUnavailableError);
+    // Well before the freeze ends: a health check gets its 503 in time.
+    assert.ok(performance.now() - started < PING_TIMEOUT_MS + 1000);
+    await frozen;
+    await waitFor("ZooKeeper to answer again", () => mirror.ping().then(() => true));
   });
 
   await t.step("after its session expired it reads everything again and follows", async () => {

@@ -374,8 +374,9 @@ const SPECS: Specs = {
   webui_url: {
     summary: "web UI URL advertised to Mesos",
     default: "",
-    description: "Web UI address shown by Mesos. Empty: derived from `hostname`, `port` " +
-      "and `url_prefix`.",
+    description: "Web UI address shown by Mesos, and with several instances (high " +
+      "availability) the address the others forward writes to. Empty: derived from " +
+      "`hostname`, `port` and `url_prefix`.",
     expected: 'expected "" or an http(s):// URL',
     schema: matching(HTTP_URL),
   },

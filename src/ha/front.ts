@@ -168,7 +168,8 @@ export async function startHa(
       if (closed || election.leading || follower !== null) return;
       try {
         follower = await openFollower();
-        if (closed || election.leading) await closeFollower();
+        // Elected meanwhile: it serves reads until the leader's app is up (which closes it).
+        if (closed) await closeFollower();
       } catch (e) {
         logger.error("Cannot serve reads as follower, retrying", { error: (e as Error).message });
         void clock.sleep(1000, stop.signal).then(becomeFollower, () => {});

@@ -63,6 +63,8 @@ const MAX_BATCH_OPS = 1000;
 const MAX_BATCH_BYTES = 512 * 1024;
 /** Multis sent before the first is acknowledged. */
 const MAX_IN_FLIGHT = 4;
+/** How long `ping()` (health checks) waits for ZooKeeper to answer. */
+export const PING_TIMEOUT_MS = 2000;
 /** Parallel reads while loading. */
 export const LOAD_CONCURRENCY = 64;
 
@@ -579,13 +581,10 @@ class ZkStore implements TaskStore {
     if (this.#closed) {
       throw new StoreUnavailableError("Cannot reach ZooKeeper: the store is closed");
     }
-    if (!this.#zk.connected) {
-      throw new StoreUnavailableError(`Cannot reach ZooKeeper "${this.#zk.url}": disconnected`);
-    }
     try {
-      await this.#zk.getData(this.#root);
+      await this.#zk.probe(PING_TIMEOUT_MS);
     } catch (err) {
-      throw unavailable(err);
+      throw new StoreUnavailableError((err as Error).message, { cause: err });
     }
   }
 

@@ -10,7 +10,8 @@
  * leader by a watch's round trip. {@linkcode ZkMirror.refresh} closes that gap for one
  * task (a `sync`, then a read): the follower calls it after forwarding a write, and
  * `getTask` calls it before answering "not found", so a client that was answered 202
- * finds its task on any instance. After a session expiry (watches lost) it reloads.
+ * finds its task on any instance. Concurrent lookups share syncs (one per round trip at
+ * most). After a session expiry (watches lost) it reloads.
  *
  * Every write method throws {@linkcode StoreUnavailableError}: only the leader writes.
  *
@@ -30,7 +31,7 @@ import {
   type TaskRenderer,
   type TaskStore,
 } from "./types.ts";
-import { LOAD_CONCURRENCY, type ZkStoreOptions } from "./zk.ts";
+import { LOAD_CONCURRENCY, PING_TIMEOUT_MS, type ZkStoreOptions } from "./zk.ts";
 
 /** Called when a task node changed (`task`) or was deleted (`null`); `prior` is what was held. */
 export type MirrorListener = (
@@ -65,6 +66,8 @@ export async function openZkMirror(
   }
   const mirror = new Mirror(zk, url.path, `zk:${url} (read-only)`, logger);
   try {
+    // A watch is only left on a node that exists: create the (empty) root if no leader has.
+    await zk.mkdirp(url.path);
     await mirror.load();
     return mirror;
   } catch (err) {
@@ -198,9 +201,36 @@ class Mirror implements ZkMirror {
 
   async refresh(id: string): Promise<TaskRecord | null> {
     if (!isTaskNodeName(id) || id.includes("/")) return null;
-    await this.#zk.sync(this.#root);
+    await this.#sync();
     await this.#read(id);
     return this.#records.read(id);
+  }
+
+  /** The sync in flight, and the one queued behind it (shared by everyone who waits). */
+  #syncing: Promise<void> | null = null;
+  #syncQueued: Promise<void> | null = null;
+
+  /**
+   * A sync that started after the call: one in flight may have started before a write the
+   * caller knows of, so callers arriving meanwhile share the next one. So a flood of
+   * lookups of unknown ids costs at most one sync per ZooKeeper round trip.
+   */
+  #sync(): Promise<void> {
+    if (this.#syncQueued) return this.#syncQueued;
+    const start = (): Promise<void> => {
+      const p: Promise<void> = this.#zk.sync("/").finally(() => {
+        if (this.#syncing === p) this.#syncing = null;
+      });
+      this.#syncing = p;
+      return p;
+    };
+    if (this.#syncing === null) return start();
+    const queued = this.#syncing.catch(() => {}).then(() => {
+      this.#syncQueued = null;
+      return start();
+    });
+    this.#syncQueued = queued;
+    return queued;
   }
 
   async getTask(id: string): Promise<TaskRecord | null> {
@@ -267,16 +297,10 @@ class Mirror implements ZkMirror {
     if (this.#closed) {
       throw new StoreUnavailableError("Cannot reach ZooKeeper: the store is closed");
     }
-    if (!this.#zk.connected) {
-      throw new StoreUnavailableError(`Cannot reach ZooKeeper "${this.#zk.url}": disconnected`);
-    }
     try {
-      await this.#zk.getData(this.#root);
+      await this.#zk.probe(PING_TIMEOUT_MS);
     } catch (e) {
-      throw new StoreUnavailableError(
-        `Cannot reach ZooKeeper "${this.#zk.url}": ${e instanceof Error ? e.message : String(e)}`,
-        { cause: e },
-      );
+      throw new StoreUnavailableError((e as Error).message, { cause: e });
     }
   }
 

@@ -417,6 +417,30 @@ export class ZkClient implements AsyncDisposable {
   }
 
   /**
+   * Whether the server answers a read within `timeoutMs`: resolves if it does, else throws
+   * {@linkcode ZkUnavailableError} (the library would wait as long as the socket looks
+   * open, which a frozen or partitioned server's does).
+   */
+  async probe(timeoutMs: number): Promise<void> {
+    if (!this.#connected) {
+      throw new ZkUnavailableError(`Cannot reach ZooKeeper "${this.url}": disconnected`);
+    }
+    const ac = new AbortController();
+    try {
+      await Promise.race([
+        this.getData("/"),
+        this.#clock.sleep(timeoutMs, ac.signal).then(() => {
+          throw new ZkUnavailableError(
+            `Cannot reach ZooKeeper "${this.url}": no answer within ${timeoutMs} ms`,
+          );
+        }),
+      ]);
+    } finally {
+      ac.abort();
+    }
+  }
+
+  /**
    * Brings this session's server up to date with the ensemble's leader, as far as the
    * moment of the call: a multi is a write, so the server answers it only after applying
    * every transaction committed before it (the library has no `sync`). A read after it
