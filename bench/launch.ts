@@ -544,7 +544,66 @@ queue window once no offer is open (it looked up every queued task's shape in ev
 (≤ 200 µs per task): what remains is the KV commit itself (\`op_kv_atomic_write\`), garbage, ACCEPT
 bodies (\`JSON.stringify\` of every \`TaskInfo\`) and socket writes, the promises of each call's path
 (about eight per ACKNOWLEDGE) and the per-update log fields built even when the level drops them
-(\`Logger\` has no level query).`;
+(\`Logger\` has no level query).
+
+**Round 3 (issue 9 §2, branch \`launch\`, second session): 80,000 tasks, and a bound on the burst.**
+Measured 2026-12-05 12:00–13:20 UTC on a machine where other processes kept 1.5–1.8 cores of the 2
+busy (load average 10–23), so only per-CPU figures and back-to-back pairs mean anything; the lead's
+quiet reference run is the figure to quote. Each pair ran back to back (\`bench/launch.ts --no-write
+--latency-seconds 0\`, the same sizes), main at 2e39319 ("before") against this branch ("after").
+
+| launches per CPU-second of Eremetic (launches/s end to end; peak RSS)          | before                 | after                  |
+| ------------------------------------------------------------------------------ | ---------------------- | ---------------------- |
+| 200 agents, 16,000 tasks (load ~12)                                            | 2,873 (437/s)          | 3,548 (710/s)          |
+| 200 agents, 16,000 tasks (load 16–18)                                          | 3,213 (288/s; 350 MB)  | 3,532 (627/s; 322 MB)  |
+| 1,000 agents, 80,000 tasks (load 18–23)                                        | 2,137 (363/s; 757 MB)  | 4,069 (385/s; 419 MB)  |
+| Eremetic CPU per launched task, 80,000 tasks (same pair)                       | 468 µs (37.4 s)        | 246 µs (19.7 s)        |
+
+Single runs of the branch with 80,000 tasks under the same load gave 4,069–4,799 per CPU-second
+and a peak RSS of 410–472 MB (before: 2,137–2,536 and 757–884 MB); the last full run is below.
+
+Where the CPU goes per launched task with 80,000 tasks: the CPU of each thread of the Eremetic
+process (\`/proc/PID/task/*/stat\`, the same pair), the main thread's split by V8 profiles
+(\`--profile\`, self time of each sample given to the nearest frame of our code; "before" profiled
+on a quiet machine, "after" under load 14):
+
+| per launched task (80,000 tasks)                                           | before      | after       |
+| -------------------------------------------------------------------------- | ----------- | ----------- |
+| SQLite thread of Deno KV (\`sw-0\`: commits, and reads of uncached records)  | ~112 µs     | ~35 µs      |
+| store on the main thread (KV ops, record encoding and decoding, cache)     | ~92 µs      | ~60 µs      |
+| garbage collection: main thread + V8 helper threads                        | ~61 + 77 µs | ~28 + 42 µs |
+| Mesos calls (encoding, HTTP/1.1 framing, socket writes, responses)         | ~57 µs      | ~36 µs      |
+| runtime without a frame of ours and V8 "program"                           | ~33 µs      | ~13 µs      |
+| scheduler code                                                             | ~31 µs      | ~23 µs      |
+| reading the event stream                                                   | ~9 µs       | ~9 µs       |
+| the rest of our code (metrics, event hub, HTTP API)                        | ~5 µs       | ~6 µs       |
+| **total**                                                                  | **~476 µs** | **~251 µs** |
+
+What was O(queue): with 80,000 queued, the records the scheduler listed no longer fitted the
+store's read cache (16 MiB, a quarter of it for listed records), so staging each task read its id
+entry and three class keys back from KV: on the SQLite thread, four times the cost per task of the
+16,000-task run. The store now remembers where a listed task is (seq, class, name: no bytes, at
+most 20,000, dropped by any write of the task, like a cache entry), and an update of such a task
+reads nothing. And nothing bounded the burst: all 80,000 tasks were placed within seconds, their
+records, staging writes, ACCEPT bodies and status updates in memory at once (884 MB), the first
+\`TASK_RUNNING\` after 7–11 s because the staging writes queued ahead of the updates. Now at most
+5,000 placed tasks wait for \`TASK_RUNNING\` (\`DEFAULT_MAX_PLACED\`); offers beyond are held, and a
+round runs again once a quarter of that room is free; events waiting and updates in flight are
+bounded at 10,000 each (were 50,000). The first task runs after 1–3 s under this load. Bounding the burst made rounds
+frequent, which showed what a round cost: it built a pool for every held offer (up to 1,000) and
+walked the whole 10,000-record window, including the entries placed before (kept until compaction,
+each checked with a map lookup), and recomputed the smallest demand after every placement. A round
+now reads the window lazily from a remembered start, builds an offer's pool when a task first
+looks at it, stops at the limit or once every offer is full, and keeps the smallest demand until
+the last task needing that little leaves. A response head equal to the connection's last one reuses
+its parse (the master answers every call with the same head).
+
+Still short of 5,000 per CPU-second under this load (≤ 200 µs per task): what remains is garbage
+collection (~70 µs with its helper threads), the KV commit (the op on the main thread and SQLite,
+~60 µs together for the three keyed mutations per task: staging moves the record to another class,
+\`TASK_RUNNING\` rewrites it), ACCEPT bodies (\`JSON.stringify\` of every \`TaskInfo\`, ~1 KB), two
+status updates per task (\`TASK_STARTING\`, \`TASK_RUNNING\`) each parsed, written and acknowledged, and
+the promises of each call's path.`;
 
 /** The details of one throughput phase. */
 function throughputSection(t: ThroughputResult): string {

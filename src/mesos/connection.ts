@@ -275,7 +275,7 @@ export interface ByteSource {
 export interface StreamResponse {
   status: number;
   /** Header values by lower-case name. */
-  headers: Map<string, string>;
+  headers: ReadonlyMap<string, string>;
   body: ByteSource;
 }
 

@@ -12,8 +12,11 @@ import { MesosProtocolError } from "./errors.ts";
 /** One parsed response. */
 export interface HttpResponse {
   status: number;
-  /** Header values by lower-case name (a repeated header keeps its last value). */
-  headers: Map<string, string>;
+  /**
+   * Header values by lower-case name (a repeated header keeps its last value). Read-only:
+   * responses with the same head share it.
+   */
+  headers: ReadonlyMap<string, string>;
   /** The body as text (UTF-8). */
   body: string;
   /** The server closes the connection after this response (`Connection: close`, HTTP/1.0). */
@@ -91,6 +94,25 @@ export class ResponseParser {
   }
 
   /** Consumes `chunk` (not kept: the caller may reuse it) and returns completed responses. */
+  /** The last head parsed, by its bytes: a master answers calls with the same head. */
+  #lastHead: { bytes: Uint8Array; parsed: Partial<HttpResponse> } | null = null;
+
+  /** Parses a response head; the same bytes as the last one reuse its status and headers. */
+  #head(bytes: Uint8Array): Partial<HttpResponse> {
+    const last = this.#lastHead;
+    if (last && last.bytes.length === bytes.length) {
+      let i = 0;
+      while (i < bytes.length && bytes[i] === last.bytes[i]) i++;
+      if (i === bytes.length) {
+        const { status, headers, close } = last.parsed;
+        return { status, headers, close };
+      }
+    }
+    const parsed = parseHead(latin1.decode(bytes));
+    this.#lastHead = { bytes: bytes.slice(), parsed: { ...parsed } };
+    return parsed;
+  }
+
   feed(chunk: Uint8Array): HttpResponse[] {
     const out: HttpResponse[] = [];
     let buf = chunk;
@@ -110,7 +132,7 @@ export class ResponseParser {
           }
           break;
         }
-        const response = parseHead(latin1.decode(buf.subarray(at, end)));
+        const response = this.#head(buf.subarray(at, end));
         at = end + 4;
         if (response.status! < 200) continue; // 100 Continue and friends: no body
         this.#onHead?.({ ...response, body: "" } as HttpResponse);

@@ -78,3 +78,24 @@ Deno.test("ResponseParser rejects what is not HTTP/1.x and responses cut short",
   cut.feed(bytes("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"));
   assert.throws(() => cut.end(), MesosProtocolError);
 });
+
+Deno.test("ResponseParser reuses a repeated head's parse and still reads a different one", () => {
+  const accepted = "HTTP/1.1 202 Accepted\r\nDate: Sat, 05 Dec 2026 12:00:00 GMT\r\n" +
+    "Content-Length: 0\r\n\r\n";
+  const closing = "HTTP/1.1 202 Accepted\r\nDate: Sat, 05 Dec 2026 12:00:00 GMT\r\n" +
+    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+  const notFound = "HTTP/1.1 404 Not Found\r\nDate: Sat, 05 Dec 2026 12:00:00 GMT\r\n" +
+    "Content-Length: 4\r\n\r\nnope";
+  const parser = new ResponseParser();
+  const out = parser.feed(bytes(accepted + accepted + notFound + accepted + closing));
+  assert.deepEqual(out.map((r) => [r.status, r.body, r.close]), [
+    [202, "", false],
+    [202, "", false],
+    [404, "nope", false],
+    [202, "", false],
+    [202, "", true],
+  ]);
+  assert.equal(out[0].headers.get("date"), "Sat, 05 Dec 2026 12:00:00 GMT");
+  assert.equal(out[2].headers.get("content-length"), "4");
+  assert.equal(out[4].headers.get("connection"), "close");
+});

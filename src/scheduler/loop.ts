@@ -649,12 +649,19 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const applyUpdates = async (statuses: TaskStatus[]) => {
     state.updatesInFlight += statuses.length;
     try {
-      const ids = [...new Set(statuses.map((s) => publicIdOf(s.task_id.value)))];
       // The scheduler holds what it placed; only other tasks are read.
       const records = new Map<string, TaskRecord | null>();
-      await Promise.all(ids.map(async (id) => {
-        records.set(id, placed.get(id) ?? await store.getTask(id));
-      }));
+      let unknown: string[] | null = null;
+      for (const s of statuses) {
+        const id = publicIdOf(s.task_id.value);
+        if (records.has(id)) continue;
+        const held = placed.get(id);
+        records.set(id, held ?? null);
+        if (!held) (unknown ??= []).push(id);
+      }
+      if (unknown) {
+        await Promise.all(unknown.map(async (id) => records.set(id, await store.getTask(id))));
+      }
       const now = clock.now();
       const timeSec = Math.floor(now / 1000);
       const plan = planUpdates(statuses, records, { now });
