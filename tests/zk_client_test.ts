@@ -112,7 +112,14 @@ zkSuite("ZkClient against a real ZooKeeper", async (zk, t) => {
     const told = new Promise<void>((r) => lost = r);
     c.onSessionLost(() => lost());
     await zk.pause(3500);
-    await told;
+    // Bounded: a session that survived the pause must fail this step, not hang the suite.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      told,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the session was not reported lost")), 20_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     await c.ready(10_000);
     assert.notEqual(c.sessionId, before);
     assert.equal(await c.getData("/t5/mine"), null);
