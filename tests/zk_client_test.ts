@@ -51,26 +51,26 @@ zkSuite("ZkClient against a real ZooKeeper", async (zk, t) => {
   });
 
   await t.step("multi() checks versions, 0 included, and names the failing operation", async () => {
-    await using c = await connectZk(parseZkUrl(zk.url("/t6")));
-    await c.mkdirp("/t6");
-    await c.create("/t6/n", enc("v0"));
-    assert.equal(await c.setData("/t6/n", enc("v1"), 0), 1);
+    await using c = await connectZk(parseZkUrl(zk.url("/t7")));
+    await c.mkdirp("/t7");
+    await c.create("/t7/n", enc("v0"));
+    assert.equal(await c.setData("/t7/n", enc("v1"), 0), 1);
     // The library alone would send version 0 as -1 ("any") and let this pass.
     await assert.rejects(
       () =>
         c.multi([
-          { op: "create", path: "/t6/m", data: enc("") },
-          { op: "check", path: "/t6/n", version: 0 },
+          { op: "create", path: "/t7/m", data: enc("") },
+          { op: "check", path: "/t7/n", version: 0 },
         ]),
       (e: unknown) => e instanceof ZkError && e.code === ZK_CODES.BAD_VERSION && e.opIndex === 1,
     );
     await assert.rejects(
-      () => c.multi([{ op: "set", path: "/t6/n", data: enc("x"), version: 0 }]),
+      () => c.multi([{ op: "set", path: "/t7/n", data: enc("x"), version: 0 }]),
       (e: unknown) => e instanceof ZkError && e.code === ZK_CODES.BAD_VERSION && e.opIndex === 0,
     );
-    assert.equal(dec((await c.getData("/t6/n"))!.data), "v1");
-    assert.equal(await c.getData("/t6/m"), null);
-    await c.multi([{ op: "check", path: "/t6/n", version: 1 }]);
+    assert.equal(dec((await c.getData("/t7/n"))!.data), "v1");
+    assert.equal(await c.getData("/t7/m"), null);
+    await c.multi([{ op: "check", path: "/t7/n", version: 1 }]);
     await c.sync("/");
   });
 
