@@ -216,13 +216,19 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     await callbacks.close();
     await store.close();
   };
+  return appOf(api, { store, control, metrics, events }, close);
+}
+
+/** The `App` serving `api` over these parts, closed by `close`. */
+function appOf(
+  api: { fetch(req: Request): Response | Promise<Response> },
+  parts: Pick<App, "store" | "control" | "metrics" | "events">,
+  close: () => Promise<void>,
+): App {
   return {
     fetch: (req) => api.fetch(req),
-    store,
-    control,
-    metrics,
-    events,
-    closeStreams: () => events.close(),
+    ...parts,
+    closeStreams: () => parts.events.close(),
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -300,14 +306,5 @@ async function serveFollower(
     events.close();
     await store.close();
   };
-  return {
-    fetch: (req) => api.fetch(req),
-    store,
-    control,
-    metrics,
-    events,
-    closeStreams: () => events.close(),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  return appOf(api, { store, control, metrics, events }, close);
 }

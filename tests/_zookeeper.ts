@@ -260,3 +260,46 @@ export function zkSuite(
     },
   });
 }
+
+/**
+ * `eremetic serve` flags for one instance of high availability: the development
+ * cluster at `master`, the `zk` store at `database` with a session of `sessionSeconds`.
+ */
+export function zkServeFlags(master: string, database: string, sessionSeconds: number): string[] {
+  return [
+    "--master",
+    master,
+    "--refuse-seconds",
+    "1",
+    "--database-driver",
+    "zk",
+    "--database",
+    database,
+    "--zk-session-timeout-seconds",
+    String(sessionSeconds),
+  ];
+}
+
+/** What the HA tests read of `/api/v1/health`. */
+export interface HaHealth {
+  status: string;
+  ha: { role: string; leader: string | null };
+  mesos?: { state: string };
+  store?: { description: string };
+}
+
+/**
+ * An instance's health, or null when it does not answer within a second; with
+ * `anyStatus`, a 503's document too (a role is named even while the store is down).
+ */
+export async function haHealth(
+  url: string,
+  { anyStatus = false } = {},
+): Promise<HaHealth | null> {
+  try {
+    const res = await fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(1000) });
+    return res.ok || anyStatus ? await res.json() : (await res.body?.cancel(), null);
+  } catch {
+    return null;
+  }
+}

@@ -10,25 +10,9 @@ import assert from "node:assert/strict";
 import { startDevCluster } from "../src/devcluster/mod.ts";
 import { getTask, launchedTaskIds, small, waitFor, waitForState } from "./_e2e.ts";
 import { postJson, request, type SpawnedServer, spawnServer, tempDir } from "./_helpers.ts";
-import { zkSuite } from "./_zookeeper.ts";
+import { haHealth, zkServeFlags, zkSuite } from "./_zookeeper.ts";
 
 const SESSION_TIMEOUT_S = 3;
-
-interface Health {
-  status: string;
-  ha: { role: string; leader: string | null };
-  mesos?: { state: string };
-  store?: { description: string };
-}
-
-async function health(url: string): Promise<Health | null> {
-  try {
-    const res = await fetch(`${url}/api/v1/health`);
-    return res.ok ? await res.json() : (await res.body?.cancel(), null);
-  } catch {
-    return null;
-  }
-}
 
 /** Reads an SSE response's text as it comes, until closed. */
 function collectStream(res: Response): { text: () => string; done: Promise<void> } {
@@ -51,32 +35,23 @@ zkSuite(
     const record = `${dir.path}/record.jsonl`;
     await using cluster = await startDevCluster({ allocationIntervalMs: 50, record });
     const flags = [
-      "--master",
-      cluster.url,
-      "--refuse-seconds",
-      "1",
-      "--database-driver",
-      "zk",
-      "--database",
-      zk.url("/ha/eremetic"),
-      "--zk-session-timeout-seconds",
-      String(SESSION_TIMEOUT_S),
+      ...zkServeFlags(cluster.url, zk.url("/ha/eremetic"), SESSION_TIMEOUT_S),
       "--hostname",
       "127.0.0.1",
     ];
     const spawn = () => spawnServer({ dbPath: `${dir.path}/unused.kv`, flags });
     await using a = await spawn();
-    await waitFor("A to lead", async () => (await health(a.url))?.ha.role === "leader");
+    await waitFor("A to lead", async () => (await haHealth(a.url))?.ha.role === "leader");
     await using b = await spawn();
     const bHealth = await waitFor("B to follow A", async () => {
-      const h = await health(b.url);
+      const h = await haHealth(b.url);
       return h?.ha.role === "follower" && h.ha.leader === a.url ? h : null;
     });
     assert.equal(bHealth.ha.leader, a.url);
 
     // The follower answers reads itself, from its read-only mirror of ZooKeeper.
-    await waitFor("B's mirror", async () => (await health(b.url))?.mesos?.state === "standby");
-    const own = (await health(b.url))!;
+    await waitFor("B's mirror", async () => (await haHealth(b.url))?.mesos?.state === "standby");
+    const own = (await haHealth(b.url))!;
     assert.equal(own.status, "ok");
     assert.match(own.store?.description ?? "", /read-only/);
     const streamAbort = new AbortController();
@@ -158,7 +133,7 @@ zkSuite(
     assert.equal(status.signal, "SIGKILL");
     // Until B leads, it answers reads from its mirror; writes it cannot place get 503.
     let readsDuringFailover = 0;
-    while ((await health(b.url))?.ha.role !== "leader") {
+    while ((await haHealth(b.url))?.ha.role !== "leader") {
       const got = await request(`${b.url}/api/v1/task/${firstId}`);
       assert.equal(got.status, 200, got.text);
       const list = await request(`${b.url}/api/v1/task?state=`);
@@ -170,7 +145,7 @@ zkSuite(
     assert.ok(readsDuringFailover > 0, "B was read during the failover");
     await waitFor(
       "B to lead",
-      async () => (await health(b.url))?.ha.role === "leader",
+      async () => (await haHealth(b.url))?.ha.role === "leader",
       { timeoutMs: (SESSION_TIMEOUT_S + 10) * 1000 },
     );
     const takeoverMs = performance.now() - killedAt;
@@ -198,7 +173,7 @@ zkSuite(
     }
     streamAbort.abort();
     await bEvents.done;
-    const bState = await health(b.url);
+    const bState = await haHealth(b.url);
     assert.equal(bState?.mesos?.state, "subscribed");
     assert.equal(bState?.ha.leader, b.url);
   },

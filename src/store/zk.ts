@@ -68,6 +68,19 @@ export const PING_TIMEOUT_MS = 2000;
 /** Parallel reads while loading. */
 export const LOAD_CONCURRENCY = 64;
 
+/**
+ * `ping()` of a store over `zk` (health checks): ZooKeeper answers within
+ * {@linkcode PING_TIMEOUT_MS}, else `StoreUnavailableError`.
+ */
+export async function pingZooKeeper(zk: ZkClient, closed: boolean): Promise<void> {
+  if (closed) throw new StoreUnavailableError("Cannot reach ZooKeeper: the store is closed");
+  try {
+    await zk.probe(PING_TIMEOUT_MS);
+  } catch (err) {
+    throw new StoreUnavailableError((err as Error).message, { cause: err });
+  }
+}
+
 export interface ZkStoreOptions extends ZkClientOptions {
   /** Opens the session (tests pass their own). */
   connect?: (url: ReturnType<typeof parseZkUrl>, options: ZkClientOptions) => Promise<ZkClient>;
@@ -577,15 +590,8 @@ class ZkStore implements TaskStore {
     return Promise.resolve(items.map(([id, text]) => ({ id, value: JSON.parse(text) as T })));
   }
 
-  async ping(): Promise<void> {
-    if (this.#closed) {
-      throw new StoreUnavailableError("Cannot reach ZooKeeper: the store is closed");
-    }
-    try {
-      await this.#zk.probe(PING_TIMEOUT_MS);
-    } catch (err) {
-      throw new StoreUnavailableError((err as Error).message, { cause: err });
-    }
+  ping(): Promise<void> {
+    return pingZooKeeper(this.#zk, this.#closed);
   }
 
   async close(): Promise<void> {

@@ -31,7 +31,7 @@ import {
   type TaskRenderer,
   type TaskStore,
 } from "./types.ts";
-import { LOAD_CONCURRENCY, PING_TIMEOUT_MS, type ZkStoreOptions } from "./zk.ts";
+import { LOAD_CONCURRENCY, pingZooKeeper, type ZkStoreOptions } from "./zk.ts";
 
 /** Called when a task node changed (`task`) or was deleted (`null`); `prior` is what was held. */
 export type MirrorListener = (
@@ -293,15 +293,8 @@ class Mirror implements ZkMirror {
     return readOnly("delete an outbox item");
   }
 
-  async ping(): Promise<void> {
-    if (this.#closed) {
-      throw new StoreUnavailableError("Cannot reach ZooKeeper: the store is closed");
-    }
-    try {
-      await this.#zk.probe(PING_TIMEOUT_MS);
-    } catch (e) {
-      throw new StoreUnavailableError((e as Error).message, { cause: e });
-    }
+  ping(): Promise<void> {
+    return pingZooKeeper(this.#zk, this.#closed);
   }
 
   async close(): Promise<void> {

@@ -22,7 +22,7 @@ import { openKvStore } from "../../src/store/mod.ts";
 import { collectingLogger } from "../../src/runtime.ts";
 import { waitFor } from "../_e2e.ts";
 import { type SpawnedServer, spawnServer, tempDir } from "../_helpers.ts";
-import { type TestZooKeeper, zkSuite } from "../_zookeeper.ts";
+import { type TestZooKeeper, zkServeFlags, zkSuite } from "../_zookeeper.ts";
 import { FULL, scale } from "./_mode.ts";
 import { assertDurable, health, recordingCluster, submitLoad } from "./_durability.ts";
 
@@ -215,18 +215,7 @@ zkSuite(
     const recordPath = `${dir.path}/record.jsonl`;
     await using cluster = await recordingCluster(recordPath);
     const sessionS = 2;
-    const flags = [
-      "--master",
-      cluster.url,
-      "--refuse-seconds",
-      "1",
-      "--database-driver",
-      "zk",
-      "--database",
-      zk.url("/faults/eremetic"),
-      "--zk-session-timeout-seconds",
-      String(sessionS),
-    ];
+    const flags = zkServeFlags(cluster.url, zk.url("/faults/eremetic"), sessionS);
     await using server = await spawnServer({ dbPath: `${dir.path}/unused.kv`, flags });
     const leading = () =>
       waitFor("leadership", async () => (await health(server.url)).ha.role === "leader", {
