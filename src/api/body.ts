@@ -46,7 +46,7 @@ export async function readBody(
     ? timeout.timers.coarse(timeout.ms, () => onTimeout?.())
     : null;
   try {
-    return await readWholeBody(req, declared, limit, (fn) => onTimeout = fn);
+    return await readWholeBody(req, declared, limit, timer ? (fn) => onTimeout = fn : null);
   } catch (e) {
     if (e instanceof HttpError) throw e;
     if (e instanceof BodyTimedOut) throw tooSlow(timeout!.ms);
@@ -63,7 +63,7 @@ async function readWholeBody(
   req: Request,
   declared: number,
   limit: number,
-  whenTimedOut: (fn: () => void) => void,
+  whenTimedOut: ((fn: () => void) => void) | null,
 ): Promise<Uint8Array> {
   // With a declared length the server frames the body to it: read it in one go. Not
   // through `req.body` (absent body: an empty buffer): on a served request that getter
@@ -71,6 +71,7 @@ async function readWholeBody(
   // than `arrayBuffer()` taking the received body whole (docs/benchmarks.md).
   if (Number.isInteger(declared)) {
     const whole = req.arrayBuffer();
+    if (!whenTimedOut) return new Uint8Array(await whole);
     const timedOut = new Promise<never>((_, reject) => {
       whenTimedOut(() => reject(new BodyTimedOut()));
     });
@@ -82,7 +83,7 @@ async function readWholeBody(
   const reader = req.body.getReader();
   let timedOut = false;
   // Cancelling ends the pending read (it resolves as done), so the loop below stops.
-  whenTimedOut(() => {
+  whenTimedOut?.(() => {
     timedOut = true;
     reader.cancel().catch(() => {});
   });
