@@ -371,10 +371,24 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"
 const ID_POOL = new Uint8Array(16 * 256);
 let idPoolAt = ID_POOL.length;
 
+/** The start of the order numbers `uuidSeq` reads from ids (2025-01-01T00:00:00Z). */
+export const ID_EPOCH_MS = Date.UTC(2025, 0, 1);
+/** Ids made within one millisecond are numbered by a 12-bit counter. */
+const IDS_PER_MS = 4096;
+/** The millisecond of the last id made, and the counter within it. */
+let lastIdMs = -1;
+let idCounter = 0;
+/** A clock stepped back by less than this still gets ids after the last one. */
+const MONOTONIC_WINDOW_MS = 1_000;
+
 /**
- * A time-ordered UUID (RFC 9562 version 7: 48 bits of Unix milliseconds, then 74
- * random bits). Ids made one after the other sort together, so a store keyed by
- * them appends instead of inserting at random places, and ids sort by creation.
+ * A time-ordered UUID (RFC 9562 version 7: 48 bits of Unix milliseconds, a 12-bit
+ * counter, then 62 random bits). Ids made one after the other sort together, so a store
+ * keyed by them appends instead of inserting at random places, and ids sort by creation:
+ * within a millisecond the counter orders them (RFC 9562 §6.2, method 1; past 4,096 ids
+ * in one millisecond the next one borrows the following millisecond). An id asked for a
+ * time more than a second before the last one (a clock stepped back, a caller's own
+ * time) gets that time and a random counter instead.
  */
 export function newId(now: number = Date.now()): string {
   // Random bytes are drawn from a pool refilled 256 ids at a time: one call into the
@@ -387,11 +401,25 @@ export function newId(now: number = Date.now()): string {
   const at = idPoolAt;
   idPoolAt += 16;
   let ms = Math.max(0, Math.floor(now));
+  let counter: number;
+  if (ms > lastIdMs) {
+    lastIdMs = ms;
+    counter = idCounter = 0;
+  } else if (lastIdMs - ms < MONOTONIC_WINDOW_MS) {
+    // The same millisecond, one borrowed after 4,096 ids, or a clock stepped back a little.
+    if (++idCounter === IDS_PER_MS) {
+      lastIdMs++;
+      idCounter = 0;
+    }
+    ms = lastIdMs;
+    counter = idCounter;
+  } else counter = ((b[at + 6] & 0x0f) << 8) | b[at + 7];
   for (let i = 5; i >= 0; i--) {
     b[at + i] = ms % 256;
     ms = Math.floor(ms / 256);
   }
-  b[at + 6] = (b[at + 6] & 0x0f) | 0x70; // version 7
+  b[at + 6] = 0x70 | (counter >> 8); // version 7, the counter's high 4 bits
+  b[at + 7] = counter & 0xff;
   b[at + 8] = (b[at + 8] & 0x3f) | 0x80; // RFC 4122 variant
   let out = "";
   for (let i = 0; i < 16; i++) {
@@ -399,4 +427,20 @@ export function newId(now: number = Date.now()): string {
     out += HEX[b[at + i]];
   }
   return out;
+}
+
+const V7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7([0-9a-f]{3})-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/**
+ * The order number a `newId` UUID carries: milliseconds since `ID_EPOCH_MS` times 4,096
+ * plus its counter (below 2^53 until 2094), or 0 for any other string. Ids made one after
+ * the other by one process have increasing numbers; ids made elsewhere may share one, so
+ * a reader of a number must check the id it finds under it.
+ */
+export function uuidSeq(uuid: string): number {
+  const m = V7.exec(uuid);
+  if (!m) return 0;
+  const ms = parseInt(m[1] + m[2], 16) - ID_EPOCH_MS;
+  const seq = ms * IDS_PER_MS + parseInt(m[3], 16);
+  return ms >= 0 && seq <= Number.MAX_SAFE_INTEGER ? seq : 0;
 }

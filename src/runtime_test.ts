@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { collectingLogger, FakeClock, newId, redact, systemClock, Timers } from "./runtime.ts";
+import {
+  collectingLogger,
+  FakeClock,
+  ID_EPOCH_MS,
+  newId,
+  redact,
+  systemClock,
+  Timers,
+  uuidSeq,
+} from "./runtime.ts";
 
 Deno.test("newId() makes version 7 UUIDs that sort by time", () => {
   const a = newId(1_700_000_000_000);
@@ -17,6 +26,32 @@ Deno.test("newId() stays unique and well-formed across refills of its random poo
     assert.match(id, /^018bcfe5-6800-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   }
 });
+
+Deno.test("newId() numbers ids within a millisecond; uuidSeq() reads the order back", () => {
+  const ms = Date.UTC(2030, 0, 1);
+  const ids = Array.from({ length: 5_000 }, () => newId(ms));
+  assert.deepEqual([...ids].sort(), ids, "in creation order");
+  const seqs = ids.map(uuidSeq);
+  assert.equal(seqs[0], (ms - ID_EPOCH_MS) * 4096);
+  // 4,096 ids per millisecond, then the next millisecond is borrowed.
+  assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i));
+  assert.equal(ids[4096].slice(0, 13), newIdAt(ms + 1));
+  // A clock stepped back a little: still after the last id.
+  const back = newId(ms - 500);
+  assert.ok(back > ids.at(-1)! && uuidSeq(back) === seqs.at(-1)! + 1);
+  // Far back (a caller's own time): that time, not in order.
+  assert.ok(newId(ms - 60_000) < ids[0]);
+  // Not an id of newId(): no number.
+  for (const other of ["", "x", crypto.randomUUID(), newId(ID_EPOCH_MS - 1)]) {
+    assert.equal(uuidSeq(other), 0, other);
+  }
+});
+
+/** The time part (`xxxxxxxx-xxxx`) of an id made at `ms`. */
+function newIdAt(ms: number): string {
+  const hex = ms.toString(16).padStart(12, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8)}`;
+}
 
 Deno.test("redact() hides secret fields at any depth", () => {
   const out = redact({ a: 1, masked_env: { K: "v" }, nested: { password: "p", ok: "x" } });

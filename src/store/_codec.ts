@@ -330,3 +330,27 @@ export function storedName(bytes: Uint8Array): string {
   }
   return decodeStored(bytes).name;
 }
+
+/** `{"i":"` in bytes: how the compact form of a prefixed id begins, after the tag. */
+const ID_FIELD = [0x7b, QUOTE, 0x69, QUOTE, 0x3a, QUOTE];
+
+/**
+ * Whether a stored value is the task `id`'s, without decoding the rest when the id has
+ * the usual prefix (`toCompact` writes it first, as `"i"` without the prefix).
+ */
+export function storedIdIs(bytes: Uint8Array, id: string): boolean {
+  if (bytes[0] !== CODEC_V2 || !id.startsWith(TASK_ID_PREFIX)) {
+    return decodeStored(bytes).id === id;
+  }
+  for (let k = 0; k < ID_FIELD.length; k++) if (bytes[1 + k] !== ID_FIELD[k]) return false;
+  const at = 1 + ID_FIELD.length - TASK_ID_PREFIX.length;
+  for (let k = TASK_ID_PREFIX.length; k < id.length; k++) {
+    const ch = id.charCodeAt(k);
+    // Escaped in JSON, or more than one byte: compare decoded.
+    if (ch < 0x20 || ch > 0x7e || ch === QUOTE || ch === BACKSLASH) {
+      return decodeStored(bytes).id === id;
+    }
+    if (bytes[at + k] !== ch) return false;
+  }
+  return bytes[at + id.length] === QUOTE;
+}

@@ -5,7 +5,7 @@
  *
  * | key | value |
  * |---|---|
- * | `["t", id]` | the task's `seq` (`Deno.KvU64`: stored without V8 serialization), written once at creation |
+ * | `["t", id]` | the task's `seq` (`Deno.KvU64`: stored without V8 serialization), written once at creation, only for an id that does not carry its seq |
  * | `["c", class, seq]` | the task record, compact (`_codec.ts`): a page of a state class is one range scan |
  * | `["n", nameHash, seq]` | the task id (name filter; the name is checked on read); not written for generated names |
  * | `["i", idempotencyKey]` | `{id, fingerprint}` |
@@ -15,12 +15,14 @@
  * | `["m", "probe"]` | 0: written by `ping()` only while commits fail, to see whether they work again |
  * | `["o", kind, id]` | outbox item (structured clone) |
  *
- * A task is one record row plus its id row. The record lives under its sequential class
- * key, so appends and the queue head are cheap; the id row is small and never rewritten
- * (ids of this server are time-ordered, so it lands near the end of its index; a random
- * id is an insert at a random B-tree position, several times dearer): a read by id finds the
- * record under one of three class keys with one `getMany`. A status change that moves a
- * task to another class moves only its record. Nothing is written per commit that the
+ * A task is one record row. The record lives under its sequential class key, so appends
+ * and the queue head are cheap. An id this server made (`newId()`: milliseconds and a
+ * counter, then random bits) carries its seq (`uuidSeq`): such a task is created with
+ * that seq, when it is above every seq given so far, and has no other row; a read by id
+ * finds its record under one of three class keys with one `getMany`, and checks the id
+ * stored in it. Any other id (made elsewhere, an earlier version's, one made out of order)
+ * gets the next seq and a small id row, never rewritten, that a read follows first. A
+ * status change that moves a task to another class moves only its record. Nothing is written per commit that the
  * keys already say: the next seq is derived at open from the last key of each class (and
  * `["m", "seq_max"]`, which deletes raise), so a failed commit cannot leave a seq
  * record behind the tasks it numbers.
@@ -44,7 +46,9 @@
  */
 import type { StateClass, TaskRecord } from "../task/mod.ts";
 import { STATE_CLASSES } from "../task/mod.ts";
-import { decodeStored, encodeStored, storedName } from "./_codec.ts";
+import { TASK_ID_PREFIX } from "../task/mod.ts";
+import { uuidSeq } from "../runtime.ts";
+import { decodeStored, encodeStored, storedIdIs, storedName } from "./_codec.ts";
 import { classOfTask, decodeCursor, encodeCursor, matchesFilter, pageSize } from "./_common.ts";
 import {
   type ClassCounts,
@@ -362,6 +366,9 @@ const nameKey = (t: TaskRecord): Deno.KvKey => ["n", nameHash(t.name), t.seq];
 const GENERATED_NAME = /^Eremetic task [bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ1-9]{8}$/;
 const isIndexedName = (name: string) => !GENERATED_NAME.test(name);
 const classKey = (cls: StateClass, seq: number): Deno.KvKey => ["c", cls, seq];
+/** The seq a task id made by `newId()` carries; 0 for any other id. */
+const ownSeq = (id: string): number =>
+  id.startsWith(TASK_ID_PREFIX) ? uuidSeq(id.slice(TASK_ID_PREFIX.length)) : 0;
 /** The value of a task's id entry: its seq. */
 const idValue = (seq: number) => new Deno.KvU64(BigInt(seq));
 const set = (key: Deno.KvKey, value: Uint8Array | unknown, size?: number): SetMutation => ({
@@ -556,6 +563,20 @@ class KvTaskStore implements TaskStore {
   }
 
   async #locateInKv(id: string): Promise<Located | null> {
+    // An id that carries its seq: its record under one of three class keys, if it is this
+    // id's (another id may carry the same seq, or this one may have been given another).
+    const own = ownSeq(id);
+    if (own > 0) {
+      const found = await this.#kv.getMany<Uint8Array[]>(
+        STATE_CLASSES.map((c) => classKey(c, own)),
+      );
+      for (let i = 0; i < found.length; i++) {
+        const bytes = found[i].value;
+        if (bytes !== null && storedIdIs(bytes, id)) {
+          return { bytes, seq: own, cls: STATE_CLASSES[i], legacy: false };
+        }
+      }
+    }
     // The pointer and the record are two reads; a class change in between moves the
     // record, so read the pointer again (only another process could do that).
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -599,14 +620,14 @@ class KvTaskStore implements TaskStore {
     const fingerprint = options.fingerprint ?? "";
     const create = async (): Promise<CreateResult> => {
       const bytes = encodeStored(task); // throws TooLargeError before a seq is used
-      const seq = ++this.#seq;
+      // The seq the id carries when it is above every seq given (ids of this process
+      // are); else the next one, and an id row to find it by.
+      const own = ownSeq(task.id);
+      const seq = own > this.#seq ? (this.#seq = own) : ++this.#seq;
       const stored: TaskRecord = { ...task, seq };
       const cls = classOfTask(stored);
-      const mutations: Mutation[] = [
-        set(["t", stored.id], idValue(seq), 16),
-        set(classKey(cls, seq), bytes),
-        count(cls, 1),
-      ];
+      const mutations: Mutation[] = [set(classKey(cls, seq), bytes), count(cls, 1)];
+      if (seq !== own) mutations.push(set(["t", stored.id], idValue(seq), 16));
       if (isIndexedName(stored.name)) {
         mutations.push(set(nameKey(stored), stored.id, stored.id.length));
       }
@@ -678,13 +699,14 @@ class KvTaskStore implements TaskStore {
       const found = await this.#locate(id);
       if (!found) return false;
       const prior = decodeStored(found.bytes, found.seq);
-      await this.#write(id, null, [
-        del(["t", id]),
+      const mutations: Mutation[] = [
         del(classKey(found.cls, found.seq)),
         del(nameKey(prior)),
         count(found.cls, -1),
         { kind: "seq", seq: found.seq, bytes: 32 },
-      ], [found.cls]);
+      ];
+      if (found.legacy || found.seq !== ownSeq(id)) mutations.push(del(["t", id]));
+      await this.#write(id, null, mutations, [found.cls]);
       return true;
     });
   }

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { runStoreContract, sampleTask } from "./_contract.ts";
 import { openKvStore } from "./kv.ts";
 import { NotFoundError, StoreUnavailableError } from "./types.ts";
-import type { TaskRecord } from "../task/mod.ts";
+import { TASK_ID_PREFIX, type TaskRecord } from "../task/mod.ts";
+import { newId, uuidSeq } from "../runtime.ts";
 
 runStoreContract("kv", () => openKvStore(":memory:"));
 
@@ -397,5 +398,79 @@ Deno.test("openKvStore() lists a task once when the class indexes read show it i
     assert.equal(seqs.length, 3);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A sample task under the id of `uuid`. */
+function taskWithId(uuid: string): TaskRecord {
+  return {
+    ...sampleTask(),
+    id: `${TASK_ID_PREFIX}${uuid}`,
+    mesos_task_id: `${TASK_ID_PREFIX}${uuid}`,
+  };
+}
+
+Deno.test("openKvStore() stores a task whose id carries its seq as one row, and finds it by id", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/own.kv`;
+    const uuid = newId();
+    const made = taskWithId(uuid);
+    {
+      await using store = await openKvStore(path, { cacheBytes: 0 });
+      const { task } = await store.createTask(made);
+      assert.equal(task.seq, uuidSeq(uuid));
+    }
+    const kv = await Deno.openKv(path);
+    const rows = await Array.fromAsync(kv.list({ prefix: [] }));
+    kv.close();
+    assert.deepEqual(
+      rows.map((r) => r.key).filter((k) => k[0] !== "k"),
+      [["c", "queued", uuidSeq(uuid)]],
+      "no id row",
+    );
+    await using store = await openKvStore(path, { cacheBytes: 0 });
+    assert.equal((await store.getTask(made.id))?.seq, uuidSeq(uuid));
+    // A class change moves the record; the id still finds it; a delete removes it.
+    await store.updateTask({
+      ...made,
+      status: [...made.status, { time: made.status[0].time + 1, status: "TASK_STAGING" }],
+    });
+    assert.equal((await store.getTask(made.id))?.status.at(-1)?.status, "TASK_STAGING");
+    assert.equal(await store.deleteTask(made.id), true);
+    assert.equal(await store.getTask(made.id), null);
+    // The next task gets a seq above the deleted one's, also after a reopen.
+    const next = await store.createTask(sampleTask());
+    assert.ok(next.task.seq > uuidSeq(uuid));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openKvStore() gives an id whose seq is taken or out of order the next seq and an id row", async () => {
+  for (const cacheBytes of [0, undefined]) {
+    await using store = await openKvStore(":memory:", { cacheBytes });
+    const later = newId();
+    const a = taskWithId(later);
+    // Same millisecond and counter, other random bits: it carries the same seq.
+    const twin = taskWithId(later.slice(0, 19) + (later[19] === "8" ? "9" : "8") + later.slice(20));
+    assert.equal(uuidSeq(twin.id.slice(TASK_ID_PREFIX.length)), uuidSeq(later));
+    const earlier = taskWithId(newId(Date.now() - 60_000));
+    const plain = sampleTask(); // no seq in its id
+    const created = [];
+    for (const t of [a, twin, earlier, plain]) created.push((await store.createTask(t)).task);
+    assert.equal(created[0].seq, uuidSeq(later));
+    const seqs = created.map((t) => t.seq);
+    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), "seqs follow creation");
+    assert.equal(new Set(seqs).size, 4);
+    for (const t of created) {
+      const found = await store.getTask(t.id);
+      assert.equal(found?.id, t.id, `${t.id} is found as itself`);
+      assert.equal(found?.seq, t.seq);
+    }
+    const page = await store.listTasks({ states: ["queued"] });
+    assert.deepEqual(page.tasks.map((t) => t.id), created.map((t) => t.id));
+    for (const t of created) assert.equal(await store.deleteTask(t.id), true);
+    assert.deepEqual((await store.countTasks()).queued, 0);
   }
 });
