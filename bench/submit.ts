@@ -15,7 +15,12 @@
  * Writes its results between `<!-- bench:submit:start -->` and
  * `<!-- bench:submit:end -->` in docs/benchmarks.md.
  *
- * `deno run -A bench/submit.ts [--quick] [--seconds S] [--tasks N] [--no-write] [--help]`
+ * Each phase is measured `--repeat` times (default 3) back to back and its median run (by
+ * requests/s) reported, with every run's rate: on two shared cores a single run can land
+ * 30% off either way (which core wrk's threads share with the server), and the median of
+ * three keeps one such run from deciding a ratio.
+ *
+ * `deno run -A bench/submit.ts [--quick] [--seconds S] [--repeat N] [--tasks N] [--no-write] [--help]`
  *
  * @module
  */
@@ -47,6 +52,8 @@ interface Phase {
   result: LoadResult;
   rssMb: number;
   peakMb: number;
+  /** Requests/s of every measured run, in order (`result` is the median one). */
+  runs: number[];
   /** Ratio to (a) is meaningful for this phase. */
   ratio: boolean;
   note?: string;
@@ -59,6 +66,7 @@ to docs/benchmarks.md (section submit).
 
   --quick        shorter phases (1 s warm-up, 3 s measured) and 100,000 seeded tasks
   --seconds S    seconds per measured phase (default 10, quick 3)
+  --repeat N     measured runs per phase, the median reported (default 3, quick 1)
   --tasks N      tasks seeded for the list phases (default 1,000,000)
   --no-write     print the results only, leave docs/benchmarks.md alone
   --help         this text
@@ -70,6 +78,7 @@ async function main(): Promise<number> {
     options: {
       quick: { type: "boolean", default: false },
       seconds: { type: "string" },
+      repeat: { type: "string" },
       tasks: { type: "string" },
       "no-write": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -82,6 +91,7 @@ async function main(): Promise<number> {
   const quick = options.quick;
   const seconds = Number(options.seconds ?? (quick ? 3 : 10));
   const warmup = quick ? 1 : 3;
+  const repeat = Math.max(1, Number(options.repeat ?? (quick ? 1 : 3)));
   const tasks = Number(options.tasks ?? (quick ? 100_000 : 1_000_000));
   const write = !options["no-write"];
   if (!(await haveWrk())) {
@@ -102,14 +112,23 @@ async function main(): Promise<number> {
   ): Promise<Phase> {
     progress(`${key}: warm-up ${warmup} s, ${label}`);
     await runWrk({ url, seconds: warmup, connections: CONNECTIONS, lua });
-    progress(`${key}: ${seconds} s, ${label}`);
-    const result = await runWrk({ url, seconds, connections: CONNECTIONS, lua, serverPid: pid });
+    const results: LoadResult[] = [];
+    for (let i = 1; i <= repeat; i++) {
+      progress(`${key}: ${seconds} s, ${label}${repeat > 1 ? ` (run ${i} of ${repeat})` : ""}`);
+      results.push(
+        await runWrk({ url, seconds, connections: CONNECTIONS, lua, serverPid: pid }),
+      );
+    }
+    const runs = results.map((r) => r.requestsPerSecond);
+    const result = [...results].sort((x, y) => x.requestsPerSecond - y.requestsPerSecond)[
+      Math.floor((results.length - 1) / 2)
+    ];
     const mem = await memoryOf(pid);
-    const phase = { key, label, result, ...mem, ratio: opts.ratio ?? true, note: opts.note };
+    const phase = { key, label, result, runs, ...mem, ratio: opts.ratio ?? true, note: opts.note };
     progress(
-      `${key}: ${
-        fmt(result.requestsPerSecond)
-      } req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ` +
+      `${key}: ${fmt(result.requestsPerSecond)} req/s${
+        repeat > 1 ? ` (median; runs ${runs.map((r) => fmt(r)).join(" / ")})` : ""
+      }, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ` +
         `RSS ${fmt(mem.rssMb)} MB (peak ${fmt(mem.peakMb)}), errors ${result.errors}, ` +
         `server ${fmt(result.serverCpuUsPerRequest ?? NaN)} µs CPU/request, ` +
         `others ${fmt(result.otherCores ?? NaN, 2)} cores`,
@@ -247,6 +266,7 @@ async function main(): Promise<number> {
     dbBytes,
     submitDb,
     quick,
+    repeat,
   });
   console.log(markdown);
   if (write) {
@@ -267,6 +287,7 @@ interface ReportInput {
   dbBytes: number;
   submitDb: { bytes: number; tasks: number } | null;
   quick: boolean;
+  repeat: number;
 }
 
 function report(r: ReportInput): string {
@@ -276,7 +297,9 @@ function report(r: ReportInput): string {
     `(${p.key})`,
     p.label,
     p.note ?? "",
-    fmt(p.result.requestsPerSecond),
+    p.runs.length > 1
+      ? `${fmt(p.result.requestsPerSecond)} (${p.runs.map((x) => fmt(x)).join(" / ")})`
+      : fmt(p.result.requestsPerSecond),
     p.ratio ? `${fmt((100 * p.result.requestsPerSecond) / base.result.requestsPerSecond)}%` : "—",
     fmt(p.result.p50Ms, 2),
     fmt(p.result.p99Ms, 2),
@@ -336,7 +359,11 @@ function report(r: ReportInput): string {
     `### Results${r.quick ? " (quick run: not the reference numbers)" : ""}`,
     "",
     `Machine: ${r.machine}. wrk ${CONNECTIONS} connections, 2 threads, loopback; ` +
-    `${r.warmup} s warm-up then ${r.seconds} s per phase; one server process per phase group.`,
+    `${r.warmup} s warm-up then ${r.seconds} s per run; ` +
+    (r.repeat > 1
+      ? `${r.repeat} runs per phase back to back, the median run reported (every run's req/s in brackets, in order); `
+      : "") +
+    "one server process per phase group.",
     "",
     markdownTable(
       [
