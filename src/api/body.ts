@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Timer, Timers } from "../runtime.ts";
+import type { Timers } from "../runtime.ts";
 import { HttpError } from "./errors.ts";
 
 /** The original reads at most 1 MiB of a body. */
@@ -28,6 +28,57 @@ export interface ReadBodyOptions {
 /** Thrown inside the reader when the body's time is up. */
 class BodyTimedOut extends Error {}
 
+/** A body read under way: when it is due, and how to end it. */
+interface Deadline {
+  due: number;
+  expire: () => void;
+}
+
+/**
+ * The body reads under way with one `BodyTimeout`, oldest first, and one coarse timer for
+ * the oldest: a read costs an entry in a set, not a timer, a second promise and a race of
+ * its own (~2 KB of garbage per `POST` before, `docs/benchmarks.md`).
+ */
+class Deadlines {
+  #pending = new Set<Deadline>();
+  #armed = false;
+  constructor(readonly timeout: BodyTimeout) {}
+
+  add(expire: () => void): Deadline {
+    const d = { due: this.timeout.timers.clock.now() + this.timeout.ms, expire };
+    this.#pending.add(d);
+    if (!this.#armed) this.#arm(d.due);
+    return d;
+  }
+
+  delete(d: Deadline) {
+    this.#pending.delete(d); // the timer, if it was this one's, finds the next one
+  }
+
+  #arm(due: number) {
+    this.#armed = true;
+    this.timeout.timers.coarse(due - this.timeout.timers.clock.now(), () => this.#fire());
+  }
+
+  #fire() {
+    this.#armed = false;
+    const now = this.timeout.timers.clock.now();
+    for (const d of this.#pending) {
+      if (d.due > now) return this.#arm(d.due);
+      this.#pending.delete(d);
+      d.expire();
+    }
+  }
+}
+
+const deadlines = new WeakMap<BodyTimeout, Deadlines>();
+
+function deadlinesOf(timeout: BodyTimeout): Deadlines {
+  let d = deadlines.get(timeout);
+  if (d === undefined) deadlines.set(timeout, d = new Deadlines(timeout));
+  return d;
+}
+
 /**
  * Reads the whole body, answering 413 beyond `limit` bytes (at once when the declared
  * `Content-Length` says so, else as soon as the bytes read pass it), 408 when it has not
@@ -41,12 +92,13 @@ export async function readBody(
 ): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge(limit);
-  let onTimeout: (() => void) | null = null;
-  const timer: Timer | null = timeout && timeout.ms > 0
-    ? timeout.timers.coarse(timeout.ms, () => onTimeout?.())
-    : null;
   try {
-    return await readWholeBody(req, declared, limit, timer ? (fn) => onTimeout = fn : null);
+    return await readWholeBody(
+      req,
+      declared,
+      limit,
+      timeout && timeout.ms > 0 ? deadlinesOf(timeout) : null,
+    );
   } catch (e) {
     if (e instanceof HttpError) throw e;
     if (e instanceof BodyTimedOut) throw tooSlow(timeout!.ms);
@@ -54,8 +106,6 @@ export async function readBody(
       error: "request body not received",
       message: "Cannot read the request body: the connection failed or the server is stopping",
     }, { connection: "close" });
-  } finally {
-    timer?.cancel();
   }
 }
 
@@ -63,7 +113,7 @@ async function readWholeBody(
   req: Request,
   declared: number,
   limit: number,
-  whenTimedOut: ((fn: () => void) => void) | null,
+  deadlines: Deadlines | null,
 ): Promise<Uint8Array> {
   // With a declared length the server frames the body to it: read it in one go. Not
   // through `req.body` (absent body: an empty buffer): on a served request that getter
@@ -71,36 +121,48 @@ async function readWholeBody(
   // than `arrayBuffer()` taking the received body whole (docs/benchmarks.md).
   if (Number.isInteger(declared)) {
     const whole = req.arrayBuffer();
-    if (!whenTimedOut) return new Uint8Array(await whole);
-    const timedOut = new Promise<never>((_, reject) => {
-      whenTimedOut(() => reject(new BodyTimedOut()));
-    });
-    // The read left behind fails when the connection closes (the 408 says `close`).
-    whole.catch(() => {});
-    return new Uint8Array(await Promise.race([whole, timedOut]));
+    if (!deadlines) return new Uint8Array(await whole);
+    // The read left behind when the time is up fails when the connection closes (the
+    // 408 says `close`).
+    return new Uint8Array(
+      await new Promise<ArrayBuffer>((resolve, reject) => {
+        const d = deadlines.add(() => reject(new BodyTimedOut()));
+        whole.then((b) => {
+          deadlines.delete(d);
+          resolve(b);
+        }, (e) => {
+          deadlines.delete(d);
+          reject(e);
+        });
+      }),
+    );
   }
   if (!req.body) return new Uint8Array();
   const reader = req.body.getReader();
   let timedOut = false;
   // Cancelling ends the pending read (it resolves as done), so the loop below stops.
-  whenTimedOut?.(() => {
+  const d = deadlines?.add(() => {
     timedOut = true;
     reader.cancel().catch(() => {});
   });
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (timedOut) throw new BodyTimedOut();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
+  try {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    while (true) {
+      const { done, value } = await reader.read();
+      if (timedOut) throw new BodyTimedOut();
+      if (done) break;
+      size += value.length;
+      if (size > limit) {
+        await reader.cancel();
+        throw tooLarge(limit);
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+    return concat(chunks, size);
+  } finally {
+    if (d) deadlines!.delete(d);
   }
-  return concat(chunks, size);
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

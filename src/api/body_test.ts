@@ -248,3 +248,26 @@ Deno.test("readBody() answers 408 for a body of declared length that does not ar
   await assert.rejects(reading, (e: unknown) => e instanceof HttpError && e.status === 408);
   timers.close();
 });
+
+Deno.test("readBody() times out each of several reads at its own time, with one timeout", async () => {
+  const clock = new FakeClock();
+  const timers = new Timers(clock);
+  const timeout = { ms: 30_000, timers };
+  const settled: string[] = [];
+  const track = (name: string, p: Promise<Uint8Array>) =>
+    p.then(() => settled.push(`${name} read`), (e) => settled.push(`${name} ${e.status}`));
+  const first = track("first", readBody(stalled("{").req, { timeout }));
+  await clock.tick(10_000);
+  const second = track("second", readBody(stalled("{").req, { timeout }));
+  const quick = new Request("http://x/", { method: "POST", body: "{}" });
+  await track("quick", readBody(quick, { timeout }));
+  await clock.tick(20_010);
+  await first;
+  assert.deepEqual(settled, ["quick read", "first 408"]);
+  await clock.tick(9_000);
+  assert.deepEqual(settled.length, 2, "the second is not due yet");
+  await clock.tick(1_010);
+  await second;
+  assert.deepEqual(settled, ["quick read", "first 408", "second 408"]);
+  timers.close();
+});
