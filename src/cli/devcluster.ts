@@ -227,6 +227,17 @@ export async function devclusterCommand(args: string[]): Promise<number> {
     console.error(`eremetic devcluster: ${what}: ${(err as Error).message}`);
     return 1;
   }
+  // Listening for signals before printing the URL (what callers wait for): a signal sent
+  // right after it must stop the cluster, not be lost.
+  let stopped!: () => void;
+  const stopping = new Promise<void>((resolve) => stopped = resolve);
+  const stop = () => {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    stopped();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
   // deno-lint-ignore no-console
   console.log(cluster.url);
   logger.info("Development cluster running", {
@@ -235,15 +246,7 @@ export async function devclusterCommand(args: string[]): Promise<number> {
     agents: cluster.agents.map((a) => a.url),
     work_dir: cluster.workDir,
   });
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
-      resolve();
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
+  await stopping;
   logger.info("Stopping the development cluster");
   await cluster.close();
   return 0;

@@ -138,13 +138,8 @@ export async function serveCommand(
     logger.error("Cannot start", { error: (e as Error).message });
     return 1;
   }
-  const safe = redactConfig(config) as { database: string; master: string };
-  logger.info(`Eremetic ${VERSION} listening on ${server.url}`, {
-    config: path ?? "(none)",
-    database: `${config.database_driver}:${safe.database}`,
-    master: safe.master || "(none)",
-  });
-  onListening?.(server.url, config);
+  // Listening for signals before saying it is ready: a signal sent right after the
+  // announcement (a test, a supervisor, an impatient Ctrl-C) must stop it, not be lost.
   const stop = (signal: string) => {
     logger.info(`Received ${signal}: stopping (running tasks keep running)`);
     server.shutdown();
@@ -153,6 +148,13 @@ export async function serveCommand(
   const onTerm = () => stop("SIGTERM");
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
+  const safe = redactConfig(config) as { database: string; master: string };
+  logger.info(`Eremetic ${VERSION} listening on ${server.url}`, {
+    config: path ?? "(none)",
+    database: `${config.database_driver}:${safe.database}`,
+    master: safe.master || "(none)",
+  });
+  onListening?.(server.url, config);
   await server.finished;
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGTERM", onTerm);
