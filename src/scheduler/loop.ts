@@ -104,6 +104,11 @@ export interface SchedulerDriver {
   /** Resolves when the driver stops: `undefined` after `close()`, else its permanent error. */
   readonly closed: Promise<void | Error>;
   call(call: Call, options?: CallOptions): Promise<void>;
+  /**
+   * Sends order-free calls (ACKNOWLEDGE) together; resolves with each call's error
+   * (`undefined`: sent). Absent: each goes through `call` with `{ ordered: false }`.
+   */
+  callMany?(calls: readonly Call[]): Promise<(Error | undefined)[]>;
   close(): Promise<void>;
 }
 
@@ -193,6 +198,29 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       });
       return false;
     }
+  };
+
+  /** Sends the ACKNOWLEDGEs of a batch; a failure is logged (the agent resends the update). */
+  const sendAcks = (acks: Call[]) => {
+    const d = driver;
+    if (!d || acks.length === 0) return;
+    if (!d.callMany) {
+      for (const ack of acks) void send(ack, "ACKNOWLEDGE", false);
+      return;
+    }
+    void d.callMany(acks).then((errors) => {
+      for (const e of errors) {
+        if (!e) continue;
+        // While closing, the stream is gone on purpose: the master resends what is unanswered.
+        (state.closed ? logger.debug : logger.warn).call(
+          logger,
+          "Cannot send ACKNOWLEDGE to Mesos",
+          {
+            error: e.message,
+          },
+        );
+      }
+    });
   };
 
   // ---- queue
@@ -694,10 +722,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       roomFreed();
       // The callback deliveries are stored before the updates are acknowledged.
       await notifyEffects(listener, stored, timeSec);
-      for (const ack of acknowledgements(plan.effects, failed)) {
-        // Not awaited: the next turn need not wait for the master's answer.
-        void send(ack, "ACKNOWLEDGE", false);
-      }
+      // Not awaited: the next turn need not wait for the master's answer.
+      sendAcks(acknowledgements(plan.effects, failed));
       countEffects(metrics, stored, now);
       for (const e of stored) if (e.kind === "changed") afterChange(e);
     } finally {
