@@ -183,6 +183,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   };
 
   const nowSec = () => Math.floor(clock.now() / 1000);
+  /** Whether info lines are written: per-task lines build no fields when they are not. */
+  const infoLogged = () => logger.enabled?.("info") ?? true;
   const setQueueGauge = () => metrics.queueSize.set(queue.size);
 
   /** Sends a call; `ordered: false` for calls whose order does not matter (ACKNOWLEDGE). */
@@ -621,13 +623,16 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     });
     acceptsInFlight.add(accepted);
     void accepted.finally(() => acceptsInFlight.delete(accepted));
+    const logged = infoLogged();
     for (const p of staged) {
       metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
-      logger.info("Launching task", {
-        task_id: p.task.id,
-        agent: p.offer.hostname,
-        mesos_task_id: p.task.mesos_task_id,
-      });
+      if (logged) {
+        logger.info("Launching task", {
+          task_id: p.task.id,
+          agent: p.offer.hostname,
+          mesos_task_id: p.task.mesos_task_id,
+        });
+      }
       void notifyTask(listener, p.task, Math.floor(now / 1000), false);
     }
   };
@@ -712,7 +717,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       const stored = plan.effects.filter((e) =>
         e.kind !== "changed" || (!failed.has(e.after.id) && !deleted(e))
       );
-      for (const e of stored) logEffect(e);
+      if (infoLogged()) { for (const e of stored) logEffect(e); }
+      else for (const e of stored) if (e.kind === "ignored") logEffect(e);
       for (const [id, record] of plan.writes) {
         if (failed.has(id)) continue;
         const s = currentState(record);
@@ -754,7 +760,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       }
       return;
     }
-    // One object, no spread per optional field: built for every update, logged or not.
+    // One object, no spread per optional field (built only when info lines are written).
     const fields: LogFields = { task_id: e.after.id, state: st.state };
     if (st.message) fields.message = st.message;
     if (st.reason) fields.reason = st.reason;
