@@ -261,7 +261,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     recentKills.clear();
     try {
       await queue.refill(
-        (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }),
+        (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit, readOnce: true }),
         (id) => placed.has(id) || killing.has(id) || recentKills.has(id),
       );
     } catch (e) {
@@ -329,6 +329,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         states: ["active"],
         limit: 1000,
         cursor,
+        readOnce: true,
       });
       yield* page.tasks;
       cursor = page.cursor;
@@ -340,7 +341,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     // A first page only: subscribing need not wait for the whole window; the first
     // offer round reads the rest.
     await queue.refill(
-      (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }),
+      (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit, readOnce: true }),
       undefined,
       { max: FIRST_PAGE_TASKS },
     );

@@ -699,7 +699,9 @@ class KvTaskStore implements TaskStore {
     const after = decodeCursor(filter.cursor);
     const limit = pageSize(filter);
     const classes = [...new Set(filter.states ?? STATE_CLASSES)];
-    if (!this.#pagesOn) return await this.#listUncached(filter, after, limit, classes);
+    if (!this.#pagesOn || filter.readOnce) {
+      return await this.#listUncached(filter, after, limit, classes);
+    }
     const key = JSON.stringify([classes, filter.name, filter.label, after, limit]);
     // A name filter may read records of any class through the name index.
     const watched = filter.name !== undefined ? STATE_CLASSES : classes;
