@@ -46,7 +46,7 @@ import {
   SubscriptionLostError,
 } from "./errors.ts";
 import { type Event, parseEvent, type SubscribedEvent } from "./events.ts";
-import { encodePost, type HttpResponse } from "./http1.ts";
+import { encodePost, encodePosts, type HttpResponse } from "./http1.ts";
 import { RecordIODecoder } from "./recordio.ts";
 import type { FrameworkID } from "./types.ts";
 import { AsyncQueue } from "./_queue.ts";
@@ -616,6 +616,93 @@ export class MesosClient implements AsyncDisposable {
       signal.addEventListener("abort", onAbort, { once: true });
       turn.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
     });
+  }
+
+  /**
+   * Sends order-free calls (as `call(c, { ordered: false })` each, e.g. the ACKNOWLEDGEs of
+   * a batch of status updates) and resolves, once every one is answered or failed, with
+   * each call's error (`undefined` when it succeeded); never rejects. As many as the
+   * pipeline has room for are written as one batch, with one promise for all of them;
+   * the rest, and any call of the batch not answered with a 2xx (a redirect, an error, a
+   * connection lost), go through `call()` one by one (its retries, redirects and
+   * subscription checks): only calls that are safe to repeat belong here.
+   */
+  async callMany(calls: readonly Call[]): Promise<(Error | undefined)[]> {
+    const results: (Error | undefined)[] = new Array(calls.length).fill(undefined);
+    const sub = this.#current;
+    let url: URL | null = this.#leader;
+    if (!url && sub && !sub.isClosed) url = await this.#detector.leader().catch(() => null);
+    const room = this.#maxUnorderedInFlight - this.#inFlight;
+    const batched = Math.min(calls.length, room);
+    const one = (i: number) =>
+      this.call(calls[i], { ordered: false }).then(
+        () => {},
+        (e) => void (results[i] = e as Error),
+      );
+    if (
+      batched < 2 || this.#closed || !sub || sub.isClosed || url === null ||
+      calls.some((c) => c.type === "SUBSCRIBE")
+    ) {
+      await Promise.all(calls.map((_, i) => one(i)));
+      return results;
+    }
+    const rest: Promise<void>[] = [];
+    for (let i = batched; i < calls.length; i++) rest.push(one(i));
+    this.#inFlight += batched;
+    const sending = this.#sendBatch(calls, batched, sub, url, results);
+    const tracked = sending.then(() => {}, () => {});
+    this.#unorderedPending.add(tracked);
+    try {
+      await sending;
+    } finally {
+      this.#unorderedPending.delete(tracked);
+      this.#inFlight -= batched;
+      for (let i = 0; i < batched; i++) this.#wakeWaiter();
+    }
+    await Promise.all(rest);
+    return results;
+  }
+
+  /** The first `count` calls of `calls` as one pipelined batch (see `callMany`). */
+  async #sendBatch(
+    calls: readonly Call[],
+    count: number,
+    sub: Subscription,
+    url: URL,
+    results: (Error | undefined)[],
+  ): Promise<void> {
+    const bodies: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const c = calls[i];
+      bodies.push(encodeCall(c.framework_id ? c : withFrameworkId(c, sub.frameworkId)));
+    }
+    const headers: Record<string, string> = { "Mesos-Stream-Id": sub.streamId };
+    if (this.#authorization) headers["Authorization"] = this.#authorization;
+    const { host, path } = partsOf(url);
+    let responses: HttpResponse[] | null = null;
+    try {
+      const conn = this.#connectionTo(url, false);
+      responses = await conn.sendMany(
+        calls[0].type,
+        encodePosts(host, path, headers, bodies),
+        count,
+      );
+    } catch {
+      // Each call is tried again on its own (and asks the detector again).
+      this.#leader = null;
+    }
+    const again: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      const status = responses?.[i].status ?? 0;
+      if (status >= 200 && status < 300) continue;
+      again.push(
+        this.#send(calls[i], undefined, false).then(
+          () => {},
+          (e) => void (results[i] = e as Error),
+        ),
+      );
+    }
+    await Promise.all(again);
   }
 
   #unordered(call: Call, signal: AbortSignal | undefined): Promise<void> {

@@ -545,3 +545,49 @@ Deno.test("MesosClient.subscribe({ sink }) pushes events straight into the sink,
   );
   assert.deepEqual(refused, []);
 });
+
+Deno.test("MesosClient.callMany() sends every call pipelined, retries each failed one on its own and reports its error", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({
+    master: master.url,
+    callBackoff: FAST,
+    maxUnorderedInFlight: 8,
+  });
+  const sub = await client.subscribe(subscribe(INFO));
+  let unavailable = 1;
+  master.script = (req) => {
+    const id = (req.body.kill as { task_id: { value: string } } | undefined)?.task_id.value;
+    if (id === "t-3" && unavailable-- > 0) return new Response("recovering", { status: 503 });
+    if (id === "t-5") {
+      return new Response("Failed to validate scheduler::Call: bad", { status: 400 });
+    }
+    return undefined;
+  };
+  // 12 calls: 8 fit the pipeline as one batch, the other 4 go one by one.
+  const calls = Array.from({ length: 12 }, (_, i) => kill(`t-${i}`));
+  const errors = await client.callMany(calls);
+  assert.deepEqual(errors.map((e, i) => e ? i : -1).filter((i) => i >= 0), [5]);
+  assert.ok(errors[5] instanceof MesosApiError, String(errors[5]));
+  assert.deepEqual((errors[5] as MesosApiError).status, 400);
+  const sent = master.calls();
+  const ids = sent.map((c) => (c.body.kill as { task_id: { value: string } }).task_id.value);
+  // Every call arrived; t-3 twice (503, then its own retry), t-5 twice (a failed call of
+  // the batch is sent again on its own, which reports the error).
+  assert.deepEqual(
+    [...ids].sort(),
+    [...calls.map((_, i) => `t-${i}`), "t-3", "t-5"].sort(),
+  );
+  for (const c of sent) {
+    assert.deepEqual(c.headers.get("Mesos-Stream-Id"), sub.streamId);
+    assert.deepEqual(c.body.framework_id, sub.frameworkId);
+  }
+});
+
+Deno.test("MesosClient.callMany() without a subscription reports each call's error", async () => {
+  await using master = startFakeMaster();
+  await using client = new MesosClient({ master: master.url });
+  const errors = await client.callMany([kill("a"), kill("b")]);
+  assert.deepEqual(errors.length, 2);
+  for (const e of errors) assert.ok(e instanceof SubscriptionLostError, String(e));
+  assert.deepEqual(master.calls().length, 0);
+});

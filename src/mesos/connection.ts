@@ -36,7 +36,11 @@ export interface CallConnectionOptions {
 interface Pending {
   type: string;
   bytes: Uint8Array;
-  resolve(response: HttpResponse): void;
+  /** Responses still expected: 1, or the number of requests in `bytes` (`sendMany`). */
+  remaining: number;
+  /** The responses received so far, for a batch (`sendMany`); null for one request. */
+  responses: HttpResponse[] | null;
+  resolve(response: HttpResponse | HttpResponse[]): void;
   reject(error: Error): void;
 }
 
@@ -84,6 +88,26 @@ export class CallConnection {
    * response. Rejects with {@linkcode MesosConnectionError} when the connection fails first.
    */
   send(type: string, bytes: Uint8Array): Promise<HttpResponse> {
+    return this.#enqueue(type, bytes, 1, null) as Promise<HttpResponse>;
+  }
+
+  /**
+   * Sends `count` requests written back to back in `bytes` as one unit, and resolves with
+   * their `count` responses, in order: one promise for the batch. Rejects as `send` does,
+   * also when the connection fails after some of the responses arrived (the caller then
+   * cannot tell which of the requests the master saw: only requests safe to repeat belong
+   * in a batch).
+   */
+  sendMany(type: string, bytes: Uint8Array, count: number): Promise<HttpResponse[]> {
+    return this.#enqueue(type, bytes, count, []) as Promise<HttpResponse[]>;
+  }
+
+  #enqueue(
+    type: string,
+    bytes: Uint8Array,
+    count: number,
+    responses: HttpResponse[] | null,
+  ): Promise<HttpResponse | HttpResponse[]> {
     if (this.#dead) {
       return Promise.reject(
         new MesosConnectionError(type, this.url.href, {
@@ -92,9 +116,9 @@ export class CallConnection {
         }),
       );
     }
-    const { promise, resolve, reject } = Promise.withResolvers<HttpResponse>();
+    const { promise, resolve, reject } = Promise.withResolvers<HttpResponse | HttpResponse[]>();
     if (this.load === 0) this.#lastProgress = this.#clock.now();
-    this.#unsent.push({ type, bytes, resolve, reject });
+    this.#unsent.push({ type, bytes, remaining: count, responses, resolve, reject });
     if (!this.#watching) this.#watch();
     this.#scheduleFlush();
     return promise;
@@ -199,15 +223,18 @@ export class CallConnection {
       return false;
     }
     const p = this.#sent[this.#head];
-    this.#sent[this.#head++] = undefined as unknown as Pending;
-    if (this.#head === this.#sent.length) {
-      this.#sent = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#sent.length) {
-      this.#sent = this.#sent.slice(this.#head);
-      this.#head = 0;
+    if (p.responses) p.responses.push(response);
+    if (--p.remaining === 0) {
+      this.#sent[this.#head++] = undefined as unknown as Pending;
+      if (this.#head === this.#sent.length) {
+        this.#sent = [];
+        this.#head = 0;
+      } else if (this.#head > 1024 && this.#head * 2 > this.#sent.length) {
+        this.#sent = this.#sent.slice(this.#head);
+        this.#head = 0;
+      }
+      p.resolve(p.responses ?? response);
     }
-    p.resolve(response);
     if (response.close) {
       // The master handles nothing after this response on this connection.
       this.#fail({ detail: "the master closed the connection", notProcessed: true });

@@ -263,6 +263,14 @@ export class Driver implements AsyncDisposable {
     return this.#client.call(call, options);
   }
 
+  /**
+   * Sends order-free calls together (see {@linkcode MesosClient.callMany}); resolves with
+   * each call's error, `undefined` for those that succeeded.
+   */
+  callMany(calls: readonly Call[]): Promise<(Error | undefined)[]> {
+    return this.#client.callMany(calls);
+  }
+
   /** Stops the loop and closes the stream without TEARDOWN; tasks keep running. */
   async close(): Promise<void> {
     if (!this.#stopping) {

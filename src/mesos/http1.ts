@@ -53,6 +53,32 @@ export function encodePost(
   return out;
 }
 
+/** Whether `s` is ASCII only (its UTF-8 length is then its length). */
+const NON_ASCII = /[^\u0001-\u007f]/;
+
+/**
+ * The bytes of several `POST` requests to the same endpoint, back to back (to be written
+ * at once on a pipelined connection): each exactly as {@linkcode encodePost} writes it,
+ * encoded in one pass.
+ */
+export function encodePosts(
+  host: string,
+  path: string,
+  headers: Record<string, string>,
+  bodies: readonly string[],
+): Uint8Array {
+  let fixed = `POST ${path} HTTP/1.1\r\nHost: ${host}\r\n` +
+    "Content-Type: application/json\r\nAccept: application/json\r\n";
+  for (const name in headers) fixed += `${name}: ${headers[name]}\r\n`;
+  fixed += "Content-Length: ";
+  let text = "";
+  for (const body of bodies) {
+    const length = NON_ASCII.test(body) ? encoder.encode(body).length : body.length;
+    text += `${fixed}${length}\r\n\r\n${body}`;
+  }
+  return encoder.encode(text);
+}
+
 type State =
   | { kind: "head" }
   | { kind: "length"; response: Partial<HttpResponse>; remaining: number }

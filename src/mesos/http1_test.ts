@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MesosProtocolError } from "./errors.ts";
-import { encodePost, ResponseParser } from "./http1.ts";
+import { encodePost, encodePosts, ResponseParser } from "./http1.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -14,6 +14,19 @@ Deno.test("encodePost() writes the head, the headers given and the UTF-8 body le
       "Accept: application/json\r\nMesos-Stream-Id: s-1\r\nContent-Length: 10\r\n\r\n" +
       '{"x":"é"}',
   );
+});
+
+Deno.test("encodePosts() writes each request as encodePost() does, back to back", () => {
+  const headers = { "Mesos-Stream-Id": "s-1", "Authorization": "Basic eDp5" };
+  const bodies = ['{"x":"é"}', '{"a":1}', "", '{"y":"\u2603 and \0"}'];
+  const one = bodies.map((b) => encodePost("m:5050", "/api/v1/scheduler", headers, b));
+  const expected = new Uint8Array(one.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of one) {
+    expected.set(b, at);
+    at += b.length;
+  }
+  assert.deepEqual(encodePosts("m:5050", "/api/v1/scheduler", headers, bodies), expected);
 });
 
 Deno.test("ResponseParser reads pipelined responses in order, across any split", () => {

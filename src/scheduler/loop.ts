@@ -104,6 +104,11 @@ export interface SchedulerDriver {
   /** Resolves when the driver stops: `undefined` after `close()`, else its permanent error. */
   readonly closed: Promise<void | Error>;
   call(call: Call, options?: CallOptions): Promise<void>;
+  /**
+   * Sends order-free calls (ACKNOWLEDGE) together; resolves with each call's error
+   * (`undefined`: sent). Absent: each goes through `call` with `{ ordered: false }`.
+   */
+  callMany?(calls: readonly Call[]): Promise<(Error | undefined)[]>;
   close(): Promise<void>;
 }
 
@@ -178,6 +183,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   };
 
   const nowSec = () => Math.floor(clock.now() / 1000);
+  /** Whether info lines are written: per-task lines build no fields when they are not. */
+  const infoLogged = () => logger.enabled?.("info") ?? true;
   const setQueueGauge = () => metrics.queueSize.set(queue.size);
 
   /** Sends a call; `ordered: false` for calls whose order does not matter (ACKNOWLEDGE). */
@@ -193,6 +200,29 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       });
       return false;
     }
+  };
+
+  /** Sends the ACKNOWLEDGEs of a batch; a failure is logged (the agent resends the update). */
+  const sendAcks = (acks: Call[]) => {
+    const d = driver;
+    if (!d || acks.length === 0) return;
+    if (!d.callMany) {
+      for (const ack of acks) void send(ack, "ACKNOWLEDGE", false);
+      return;
+    }
+    void d.callMany(acks).then((errors) => {
+      for (const e of errors) {
+        if (!e) continue;
+        // While closing, the stream is gone on purpose: the master resends what is unanswered.
+        (state.closed ? logger.debug : logger.warn).call(
+          logger,
+          "Cannot send ACKNOWLEDGE to Mesos",
+          {
+            error: e.message,
+          },
+        );
+      }
+    });
   };
 
   // ---- queue
@@ -231,7 +261,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     recentKills.clear();
     try {
       await queue.refill(
-        (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }),
+        (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit, readOnce: true }),
         (id) => placed.has(id) || killing.has(id) || recentKills.has(id),
       );
     } catch (e) {
@@ -299,6 +329,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         states: ["active"],
         limit: 1000,
         cursor,
+        readOnce: true,
       });
       yield* page.tasks;
       cursor = page.cursor;
@@ -310,7 +341,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     // A first page only: subscribing need not wait for the whole window; the first
     // offer round reads the rest.
     await queue.refill(
-      (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit }),
+      (cursor, limit) => store.listTasks({ states: ["queued"], cursor, limit, readOnce: true }),
       undefined,
       { max: FIRST_PAGE_TASKS },
     );
@@ -593,13 +624,16 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     });
     acceptsInFlight.add(accepted);
     void accepted.finally(() => acceptsInFlight.delete(accepted));
+    const logged = infoLogged();
     for (const p of staged) {
       metrics.queueWait.observe((now - queuedSince(p.task)) / 1000);
-      logger.info("Launching task", {
-        task_id: p.task.id,
-        agent: p.offer.hostname,
-        mesos_task_id: p.task.mesos_task_id,
-      });
+      if (logged) {
+        logger.info("Launching task", {
+          task_id: p.task.id,
+          agent: p.offer.hostname,
+          mesos_task_id: p.task.mesos_task_id,
+        });
+      }
       void notifyTask(listener, p.task, Math.floor(now / 1000), false);
     }
   };
@@ -684,7 +718,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       const stored = plan.effects.filter((e) =>
         e.kind !== "changed" || (!failed.has(e.after.id) && !deleted(e))
       );
-      for (const e of stored) logEffect(e);
+      if (infoLogged()) { for (const e of stored) logEffect(e); }
+      else for (const e of stored) if (e.kind === "ignored") logEffect(e);
       for (const [id, record] of plan.writes) {
         if (failed.has(id)) continue;
         const s = currentState(record);
@@ -694,10 +729,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       roomFreed();
       // The callback deliveries are stored before the updates are acknowledged.
       await notifyEffects(listener, stored, timeSec);
-      for (const ack of acknowledgements(plan.effects, failed)) {
-        // Not awaited: the next turn need not wait for the master's answer.
-        void send(ack, "ACKNOWLEDGE", false);
-      }
+      // Not awaited: the next turn need not wait for the master's answer.
+      sendAcks(acknowledgements(plan.effects, failed));
       countEffects(metrics, stored, now);
       for (const e of stored) if (e.kind === "changed") afterChange(e);
     } finally {
@@ -728,7 +761,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       }
       return;
     }
-    // One object, no spread per optional field: built for every update, logged or not.
+    // One object, no spread per optional field (built only when info lines are written).
     const fields: LogFields = { task_id: e.after.id, state: st.state };
     if (st.message) fields.message = st.message;
     if (st.reason) fields.reason = st.reason;

@@ -45,18 +45,22 @@ export async function notifyEffects(
   timeSec: number,
 ): Promise<void> {
   if (!listener) return;
-  const heard: (void | Promise<void>)[] = [];
+  // Only listener work that returned a promise is waited for (most changes store none).
+  const heard: Promise<void>[] = [];
+  const keep = (r: void | Promise<void>) => {
+    if (r) heard.push(r);
+  };
   for (const e of effects) {
     if (e.kind !== "changed") continue;
     if (e.retried) {
       const failed = { ...e.after, status: e.after.status.slice(0, -1) };
-      heard.push(listener.taskChanged(failed, e.state, timeSec, false));
-      heard.push(notifyTask(listener, e.after, timeSec, false));
+      keep(listener.taskChanged(failed, e.state, timeSec, false));
+      keep(notifyTask(listener, e.after, timeSec, false));
     } else {
-      heard.push(notifyTask(listener, e.after, timeSec, e.terminal));
+      keep(notifyTask(listener, e.after, timeSec, e.terminal));
     }
   }
-  await Promise.allSettled(heard);
+  if (heard.length > 0) await Promise.allSettled(heard);
 }
 
 /** Counts stored changes in the scheduler's metrics. */

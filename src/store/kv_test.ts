@@ -102,6 +102,25 @@ Deno.test("openKvStore() read cache never serves a record older than the last wr
   assert.deepStrictEqual(await store.getTask(made[0].task.id), null);
 });
 
+Deno.test("openKvStore() keeps a listed page for the next caller, but not one read once", async () => {
+  await using store = await openKvStore(":memory:");
+  for (let i = 0; i < 5; i++) await store.createTask(sampleTask());
+  const kept = await store.listTasks({ states: ["queued"], limit: 3 });
+  // A kept page is shared between callers: frozen, and the same objects the next time.
+  assert.ok(Object.isFrozen(kept.tasks[0]));
+  assert.strictEqual(
+    (await store.listTasks({ states: ["queued"], limit: 3 })).tasks[0],
+    kept.tasks[0],
+  );
+  const once = await store.listTasks({ states: ["queued"], limit: 3, readOnce: true });
+  assert.deepStrictEqual(once, kept);
+  assert.notStrictEqual(once.tasks[0], kept.tasks[0]);
+  assert.ok(!Object.isFrozen(once.tasks[0]));
+  const next = await store.listTasks({ states: ["queued"], cursor: once.cursor, readOnce: true });
+  assert.deepStrictEqual(next.tasks.length, 2);
+  assert.deepStrictEqual(next.cursor, null);
+});
+
 Deno.test("openKvStore() finds tasks by a generated name (not indexed) and by a given one", async () => {
   await using store = await openKvStore(":memory:");
   const generated = (await store.createTask(sampleTask())).task;

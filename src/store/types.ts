@@ -63,6 +63,11 @@ export interface ListFilter {
   limit?: number;
   /** Opaque position returned by the previous page. */
   cursor?: string | null;
+  /**
+   * The caller reads this page once (the scheduler walking the queue): a store that keeps
+   * recent pages for repeated lists need not keep (nor freeze) this one.
+   */
+  readOnce?: boolean;
 }
 
 /** One page of tasks in submission order, and where the next page starts (`null` = no more). */
