@@ -54,7 +54,7 @@ export function encodePost(
 }
 
 /** Whether `s` is ASCII only (its UTF-8 length is then its length). */
-const NON_ASCII = /[^\u0001-\u007f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * The bytes of several `POST` requests to the same endpoint, back to back (to be written
