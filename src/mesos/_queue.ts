@@ -50,6 +50,20 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     }
   }
 
+  /**
+   * Up to `max` items already waiting, oldest first, without waiting or a promise (a
+   * consumer that took one with `next()` takes what arrived with it in one go).
+   */
+  takeAll(max = Infinity): T[] {
+    const end = Math.min(this.#items.length, this.#head + Math.max(0, max));
+    const out = this.#items.slice(this.#head, end);
+    if (end === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else this.#head = end;
+    return out;
+  }
+
   /** The next item, waiting for one if needed. */
   next(): Promise<IteratorResult<T, undefined>> {
     if (this.#head < this.#items.length) {

@@ -23,3 +23,15 @@ Deno.test("AsyncQueue calls onReturn when the consumer stops early", async () =>
   assertEquals(stopped, true);
   assertEquals(q.size, 1);
 });
+
+Deno.test("AsyncQueue.takeAll() hands over waiting items in order, at most max", async () => {
+  const q = new AsyncQueue<number>();
+  for (let i = 0; i < 5; i++) q.push(i);
+  assertEquals((await q.next()).value, 0);
+  assertEquals(q.takeAll(2), [1, 2]);
+  assertEquals(q.takeAll(), [3, 4]);
+  assertEquals(q.takeAll(), []);
+  q.push(5);
+  assertEquals(q.size, 1);
+  assertEquals((await q.next()).value, 5);
+});

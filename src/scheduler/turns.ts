@@ -15,8 +15,18 @@ export interface TurnOptions {
 }
 
 /**
+ * An event source that can also hand over, without waiting, the events already waiting
+ * (the Mesos driver's queue does).
+ */
+export interface Drainable<T> extends AsyncIterable<T> {
+  takeAll(max: number): T[];
+}
+
+/**
  * Reads `events` and calls `handle` with every batch that gathered while the previous
  * call ran, in order, one call at a time. Resolves when the events end and all are handled.
+ * A {@linkcode Drainable} source is read one awaited event at a time plus everything
+ * already waiting behind it.
  */
 export async function readTurns<T>(
   events: AsyncIterable<T>,
@@ -24,6 +34,9 @@ export async function readTurns<T>(
   { maxWaiting = 50_000 }: TurnOptions = {},
 ): Promise<void> {
   let inbox: T[] = [];
+  const takeAll = typeof (events as Partial<Drainable<T>>).takeAll === "function"
+    ? (max: number) => (events as Drainable<T>).takeAll(max)
+    : null;
   let ended = false;
   // Held in an object: closures assign them, which TypeScript's narrowing does not see.
   const waits: { wake: (() => void) | null; drained: PromiseWithResolvers<void> | null } = {
@@ -34,6 +47,8 @@ export async function readTurns<T>(
     try {
       for await (const event of events) {
         inbox.push(event);
+        // What arrived with it joins without a promise per event.
+        if (takeAll) { for (const e of takeAll(maxWaiting - inbox.length)) inbox.push(e); }
         waits.wake?.();
         if (inbox.length >= maxWaiting) {
           waits.drained = Promise.withResolvers<void>();

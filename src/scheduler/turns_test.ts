@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AsyncQueue } from "../mesos/_queue.ts";
 import { readTurns } from "./turns.ts";
 
 /** An async iterable the test pushes into. */
@@ -69,4 +70,22 @@ Deno.test("readTurns() stops reading while maxWaiting events wait", async () => 
   await done;
   assert.equal(sizes.reduce((a, b) => a + b, 0), 100);
   assert.ok(sizes.every((n) => n <= 10));
+});
+
+Deno.test("readTurns() takes the events waiting in a drainable source together, in order, within maxWaiting", async () => {
+  const queue = new AsyncQueue<number>();
+  for (let i = 0; i < 25; i++) queue.push(i);
+  const turns: number[][] = [];
+  const done = readTurns(queue, async (turn) => {
+    turns.push(turn);
+    await null;
+  }, { maxWaiting: 10 });
+  await new Promise((r) => setTimeout(r, 10));
+  for (let i = 25; i < 30; i++) queue.push(i);
+  queue.close();
+  await done;
+  assert.deepEqual(turns.flat(), Array.from({ length: 30 }, (_, i) => i));
+  for (const t of turns) assert.ok(t.length <= 10, `a turn of ${t.length}`);
+  // The 10 that fit were taken at once (one event per awaited read would gather ~2).
+  assert.deepEqual(turns[0].length, 10);
 });
