@@ -648,17 +648,7 @@ export class MesosClient implements AsyncDisposable {
     }
     const rest: Promise<void>[] = [];
     for (let i = batched; i < calls.length; i++) rest.push(one(i));
-    this.#inFlight += batched;
-    const sending = this.#sendBatch(calls, batched, sub, url, results);
-    const tracked = sending.then(() => {}, () => {});
-    this.#unorderedPending.add(tracked);
-    try {
-      await sending;
-    } finally {
-      this.#unorderedPending.delete(tracked);
-      this.#inFlight -= batched;
-      for (let i = 0; i < batched; i++) this.#wakeWaiter();
-    }
+    await this.#track(batched, () => this.#sendBatch(calls, batched, sub, url, results));
     await Promise.all(rest);
     return results;
   }
@@ -733,17 +723,25 @@ export class MesosClient implements AsyncDisposable {
     wake();
   }
 
-  async #sendUnordered(call: Call, signal: AbortSignal | undefined): Promise<void> {
-    this.#inFlight++;
-    const sending = this.#send(call, signal, false);
+  #sendUnordered(call: Call, signal: AbortSignal | undefined): Promise<void> {
+    return this.#track(1, () => this.#send(call, signal, false));
+  }
+
+  /**
+   * Runs `send`, counted as `n` unordered calls in flight (each wakes a waiting call when
+   * done) and awaited by `close()`.
+   */
+  async #track(n: number, send: () => Promise<void>): Promise<void> {
+    this.#inFlight += n;
+    const sending = send();
     const tracked = sending.then(() => {}, () => {});
     this.#unorderedPending.add(tracked);
     try {
       await sending;
     } finally {
       this.#unorderedPending.delete(tracked);
-      this.#inFlight--;
-      this.#wakeWaiter();
+      this.#inFlight -= n;
+      for (let i = 0; i < n; i++) this.#wakeWaiter();
     }
   }
 
