@@ -194,12 +194,16 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       await driver.call(call, { ordered });
       return true;
     } catch (e) {
-      // While closing, the stream is gone on purpose: the master resends what is unanswered.
-      (state.closed ? logger.debug : logger.warn).call(logger, `Cannot send ${what} to Mesos`, {
-        error: (e as Error).message,
-      });
+      sendFailed(what, e as Error);
       return false;
     }
+  };
+
+  const sendFailed = (what: string, e: Error) => {
+    // While closing, the stream is gone on purpose: the master resends what is unanswered.
+    (state.closed ? logger.debug : logger.warn).call(logger, `Cannot send ${what} to Mesos`, {
+      error: e.message,
+    });
   };
 
   /** Sends the ACKNOWLEDGEs of a batch; a failure is logged (the agent resends the update). */
@@ -211,17 +215,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       return;
     }
     void d.callMany(acks).then((errors) => {
-      for (const e of errors) {
-        if (!e) continue;
-        // While closing, the stream is gone on purpose: the master resends what is unanswered.
-        (state.closed ? logger.debug : logger.warn).call(
-          logger,
-          "Cannot send ACKNOWLEDGE to Mesos",
-          {
-            error: e.message,
-          },
-        );
-      }
+      for (const e of errors) if (e) sendFailed("ACKNOWLEDGE", e);
     });
   };
 
@@ -718,8 +712,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       const stored = plan.effects.filter((e) =>
         e.kind !== "changed" || (!failed.has(e.after.id) && !deleted(e))
       );
-      if (infoLogged()) { for (const e of stored) logEffect(e); }
-      else for (const e of stored) if (e.kind === "ignored") logEffect(e);
+      const logAll = infoLogged();
+      for (const e of stored) if (logAll || e.kind === "ignored") logEffect(e);
       for (const [id, record] of plan.writes) {
         if (failed.has(id)) continue;
         const s = currentState(record);

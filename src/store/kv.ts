@@ -22,10 +22,10 @@
  * finds its record under one of three class keys with one `getMany`, and checks the id
  * stored in it. Any other id (made elsewhere, an earlier version's, one made out of order)
  * gets the next seq and a small id row, never rewritten, that a read follows first. A
- * status change that moves a task to another class moves only its record. Nothing is written per commit that the
- * keys already say: the next seq is derived at open from the last key of each class (and
- * `["m", "seq_max"]`, which deletes raise), so a failed commit cannot leave a seq
- * record behind the tasks it numbers.
+ * status change that moves a task to another class moves only its record. Nothing is
+ * written per commit that the keys already say: the next seq is derived at open from the
+ * last key of each class (and `["m", "seq_max"]`, which deletes raise), so a failed
+ * commit cannot leave a seq record behind the tasks it numbers.
  *
  * Earlier layouts still open, and a task moves to the current one at its next update:
  * `["t", id]` holding `[class, seq]` (second layout) or the whole record (first layout),
@@ -45,8 +45,7 @@
  * @module
  */
 import type { StateClass, TaskRecord } from "../task/mod.ts";
-import { STATE_CLASSES } from "../task/mod.ts";
-import { TASK_ID_PREFIX } from "../task/mod.ts";
+import { STATE_CLASSES, TASK_ID_PREFIX } from "../task/mod.ts";
 import { uuidSeq } from "../runtime.ts";
 import { decodeStored, encodeStored, storedIdIs, storedName } from "./_codec.ts";
 import { classOfTask, decodeCursor, encodeCursor, matchesFilter, pageSize } from "./_common.ts";
