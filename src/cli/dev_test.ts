@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { systemClock } from "../runtime.ts";
 
 /** Starts `eremetic dev` in `cwd`, returns its log once ready, then stops it. */
 async function devStartup(cwd: string, env: Record<string, string>, args: string[] = []) {
@@ -26,10 +27,30 @@ async function devStartup(cwd: string, env: Record<string, string>, args: string
     log += value;
   }
   child.kill("SIGTERM");
-  while (!(await reader.read()).done) { /* drain */ }
-  await child.status;
+  // A process that does not stop fails this test with its log, not the whole run by hanging.
+  const patience = new AbortController();
+  const stuck = systemClock.sleep(STOP_PATIENCE_MS, patience.signal).then(() => true, () => false);
+  const exited = (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) log += r.value;
+    await child.status;
+    return false;
+  })();
+  const hung = await Promise.race([exited, stuck]);
+  patience.abort();
+  if (hung) {
+    child.kill("SIGKILL");
+    await exited;
+  }
+  assert.equal(
+    hung,
+    false,
+    `eremetic dev did not stop within ${STOP_PATIENCE_MS} ms of SIGTERM:\n${log}`,
+  );
   return log;
 }
+
+/** How long a SIGTERM may take to stop `eremetic dev` (it takes well under a second). */
+const STOP_PATIENCE_MS = 30_000;
 
 Deno.test("eremetic dev: its defaults sit below the environment and eremetic.yml, and it names the database", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "eremetic-dev-" });

@@ -892,6 +892,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     await ready;
     while (!state.closed) {
       const seed = (await store.getFrameworkId()) ?? options.frameworkIdSeed ?? undefined;
+      // close() may have come while the id was read: it found no driver to close, so
+      // none may start now (its stream would keep the process alive).
+      if (state.closed) break;
       const d = driver = makeDriver({
         master: options.master,
         frameworkInfo: options.frameworkInfo,

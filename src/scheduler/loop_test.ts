@@ -610,3 +610,38 @@ Deno.test("scheduler: an offer none of whose tasks can be staged is declined, an
   await settle();
   assert.deepEqual(launchedIds(d.sent("ACCEPT")), [t.id]);
 });
+
+Deno.test("scheduler: close() while the framework id is being read starts no stream and returns", async () => {
+  const inner = memoryStore();
+  const read = Promise.withResolvers<void>();
+  const store: TaskStore = Object.create(inner);
+  let reading = false;
+  store.getFrameworkId = async () => {
+    reading = true;
+    await read.promise;
+    return inner.getFrameworkId();
+  };
+  const drivers: FakeDriver[] = [];
+  const scheduler = startScheduler({
+    master: "http://127.0.0.1:5050",
+    frameworkInfo: { user: "root", name: "eremetic", roles: ["*"] },
+    store,
+    logger: collectingLogger(),
+    clock: new FakeClock(),
+    metrics: createMetrics(),
+    refuseSeconds: 5,
+    listener: { taskChanged() {} },
+    startDriver: (o) => {
+      const d = new FakeDriver(o);
+      drivers.push(d);
+      return d;
+    },
+  });
+  await scheduler.ready;
+  await settle();
+  assert.equal(reading, true, "the subscription loop waits for the framework id");
+  const closing = scheduler.close();
+  read.resolve();
+  await closing;
+  assert.equal(drivers.length, 0, "no stream was opened after close()");
+});
